@@ -27,7 +27,7 @@ pub struct Comment {
 }
 
 /// A name as written.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ident {
     /// The name.
     pub name: String,

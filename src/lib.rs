@@ -1,11 +1,16 @@
 //! eligc: a compiler and interpreter for clinical-trial eligibility criteria.
 //!
-//! The pipeline, one module per stage:
-//! [`syntax::parse`] text to [`ast`]; [`check::check`] AST to a typed [`check::Program`]
-//! with diagnostics; the CLI in `main.rs` renders diagnostics with [`report`].
+//! The pipeline, one module per stage: [`syntax::parse`] turns text into an [`ast`];
+//! [`check::compile_file`] loads what a protocol uses, resolves and types it into a
+//! [`program::Program`], and collects every [`diagnostic`]; [`report`] renders diagnostics
+//! for people (miette) and machines (JSON).
 #![warn(missing_docs)]
 
 pub mod ast;
+pub mod check;
 pub mod diagnostic;
+pub mod program;
+pub mod report;
 pub mod source;
 pub mod syntax;
+pub mod units;

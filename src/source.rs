@@ -15,7 +15,7 @@ pub struct FileId(pub u32);
 /// `PartialEq` on a span is always true, on purpose: syntax trees derive `PartialEq` and tests
 /// compare trees parsed from different texts (e.g. before and after formatting). Compare
 /// positions explicitly with [`Span::same_place`].
-#[derive(Clone, Copy, Debug, Default, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct Span {
     /// The file the range is in.
     pub file: FileId,

@@ -1,0 +1,1170 @@
+//! Typing expressions: every expression is either a three-valued condition or a value
+//! (an observation's selected results, an age, a sex, a count) that must be compared or
+//! tested to become one. Units are checked by dimension here; windows are normalised.
+
+use rust_decimal::Decimal;
+
+use super::decls::{Expect, Resolved};
+use super::{Checker, DefState, Symbol};
+use crate::ast::{self, CmpOp, ConceptKind, Direction, EventKind, ExprKind, IsTest, SelectMode};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::program::{
+    AnchorId, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Filter, Qualitative,
+    RangeTest, Sex, Threshold, TimePoint, ValueTest, Window,
+};
+use crate::source::Span;
+use crate::units;
+
+/// A value that must be compared or tested to give a condition.
+#[derive(Clone, Debug)]
+pub(super) enum ValueExpr {
+    /// `latest egfr within ...`
+    Select {
+        mode: SelectMode,
+        concept: ConceptId,
+        window: Window,
+    },
+    /// `age at screening`
+    Age { anchor: AnchorId },
+    /// `sex`
+    Sex,
+    /// `count egfr ...`
+    CountResults { concept: ConceptId, window: Window },
+    /// `count immunization in ...`
+    CountEvents { query: EventQuery },
+    /// `count distinct dmard ...`
+    CountDistinct { query: EventQuery },
+}
+
+impl ValueExpr {
+    fn describe(&self) -> &'static str {
+        match self {
+            ValueExpr::Select {
+                mode: SelectMode::Latest,
+                ..
+            } => "the latest result",
+            ValueExpr::Select { .. } => "a selection of results",
+            ValueExpr::Age { .. } => "an age",
+            ValueExpr::Sex => "the patient's sex",
+            ValueExpr::CountResults { .. }
+            | ValueExpr::CountEvents { .. }
+            | ValueExpr::CountDistinct { .. } => "a count",
+        }
+    }
+}
+
+/// A typed expression.
+#[derive(Clone, Debug)]
+pub(super) enum Typed {
+    Cond(Cond),
+    Value(ValueExpr),
+}
+
+/// Attributes that `where` may test, per event kind: (name, numeric?, allowed words).
+const ATTRIBUTES: &[(EventKind, &str, &[&str])] = &[
+    (EventKind::Condition, "grade", &[]),
+    (
+        EventKind::Condition,
+        "status",
+        &[
+            "active",
+            "recurrence",
+            "relapse",
+            "inactive",
+            "remission",
+            "resolved",
+        ],
+    ),
+    (
+        EventKind::Condition,
+        "severity",
+        &["mild", "moderate", "severe"],
+    ),
+    (
+        EventKind::Medication,
+        "route",
+        &[
+            "oral",
+            "intravenous",
+            "subcutaneous",
+            "intramuscular",
+            "topical",
+            "inhaled",
+            "other",
+        ],
+    ),
+    (
+        EventKind::Medication,
+        "status",
+        &["active", "completed", "stopped", "on_hold"],
+    ),
+    (
+        EventKind::Procedure,
+        "status",
+        &["completed", "in_progress", "stopped"],
+    ),
+];
+
+const SEXES: &[(&str, Sex)] = &[
+    ("female", Sex::Female),
+    ("male", Sex::Male),
+    ("other", Sex::Other),
+];
+
+impl<'a> Checker<'a> {
+    /// Checks an expression that must be a condition.
+    pub(super) fn cond(&mut self, e: &ast::Expr) -> Option<Cond> {
+        match self.expr(e)? {
+            Typed::Cond(c) => Some(c),
+            Typed::Value(ValueExpr::Select {
+                mode: mode @ (SelectMode::Any | SelectMode::No),
+                concept,
+                window,
+                ..
+            }) => Some(Cond {
+                kind: CondKind::Observation {
+                    mode,
+                    concept,
+                    window,
+                    test: ValueTest::Exists,
+                },
+                span: e.span,
+            }),
+            Typed::Value(v) => {
+                let help = match &v {
+                    ValueExpr::Select { .. } => {
+                        "compare it, e.g. `latest egfr within 30 days before screening >= 30 mL/min/1.73m2`, or test it: `is positive`"
+                    }
+                    ValueExpr::Age { .. } => "compare it: `age at screening >= 18 years`",
+                    ValueExpr::Sex => "test it: `sex is female`",
+                    _ => "compare it: `... >= 2`",
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        e.span,
+                        format!("{} is not a condition", v.describe()),
+                        "a value, not true or false",
+                    )
+                    .with_help(help),
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks any expression.
+    pub(super) fn expr(&mut self, e: &ast::Expr) -> Option<Typed> {
+        let span = e.span;
+        let cond = |kind| Some(Typed::Cond(Cond { kind, span }));
+        match &e.kind {
+            ExprKind::And(items) | ExprKind::Or(items) => {
+                let checked: Vec<Option<Cond>> = items.iter().map(|i| self.cond(i)).collect();
+                let checked: Option<Vec<Cond>> = checked.into_iter().collect();
+                let checked = checked?;
+                if matches!(e.kind, ExprKind::And(_)) {
+                    cond(CondKind::And(checked))
+                } else {
+                    cond(CondKind::Or(checked))
+                }
+            }
+            ExprKind::Not(inner) => {
+                let inner = self.cond(inner)?;
+                cond(CondKind::Not(Box::new(inner)))
+            }
+            ExprKind::Attested(name) => {
+                match self.resolve(name, Expect::Concept(&[ConceptKind::Attestation]))? {
+                    Resolved::Concept(id) => cond(CondKind::Attested(id)),
+                    Resolved::Set(_) => None,
+                }
+            }
+            ExprKind::Age(anchor) => {
+                let anchor = self.anchor(anchor)?;
+                Some(Typed::Value(ValueExpr::Age { anchor }))
+            }
+            ExprKind::Sex => Some(Typed::Value(ValueExpr::Sex)),
+            ExprKind::Name(name) => self.name_ref(name),
+            ExprKind::Select {
+                mode,
+                target,
+                window,
+            } => {
+                let concept = self.observation(target)?;
+                let window = self.window_or_lint(window.as_ref(), span, target);
+                Some(Typed::Value(ValueExpr::Select {
+                    mode: *mode,
+                    concept,
+                    window: window?,
+                }))
+            }
+            ExprKind::CountResults { target, window } => {
+                let concept = self.observation(target)?;
+                let window = self.window_or_lint(window.as_ref(), span, target)?;
+                Some(Typed::Value(ValueExpr::CountResults { concept, window }))
+            }
+            ExprKind::CountEvents(q) => {
+                let query = self.event_query(q)?;
+                Some(Typed::Value(ValueExpr::CountEvents { query }))
+            }
+            ExprKind::CountDistinct {
+                target,
+                taken_for,
+                window,
+            } => {
+                let resolved = self.resolve(target, Expect::Set)?;
+                let Resolved::Set(i) = resolved else {
+                    return None;
+                };
+                let set_kind = self.sets.get(i).map(|s| s.decl.kind)?;
+                let kind = match set_kind {
+                    ast::SetKind::Drugs => EventKind::Medication,
+                    ast::SetKind::Conditions => EventKind::Condition,
+                    ast::SetKind::Vaccines => EventKind::Immunization,
+                    ast::SetKind::Procedures => EventKind::Procedure,
+                    ast::SetKind::Observations => {
+                        self.error(
+                            Diagnostic::new(Code::TypeMismatch, target.span, "`count distinct` counts drugs, conditions, vaccines or procedures, not observations", "a set of observations")
+                                .with_help("use `count OBSERVATION within ...` for the number of results"),
+                        );
+                        return None;
+                    }
+                };
+                let q = ast::EventQuery {
+                    kind,
+                    target: target.clone(),
+                    taken_for: taken_for.clone(),
+                    window: window.clone(),
+                    filters: Vec::new(),
+                };
+                let query = self.event_query(&q)?;
+                Some(Typed::Value(ValueExpr::CountDistinct { query }))
+            }
+            ExprKind::Event(q) => {
+                let query = self.event_query(q)?;
+                cond(CondKind::Event(query))
+            }
+            ExprKind::Dose(d) => {
+                let dose = self.dose(d)?;
+                cond(CondKind::Dose(dose))
+            }
+            ExprKind::Compare {
+                lhs,
+                op,
+                rhs,
+                rhs_span,
+            } => {
+                let lhs = self.expr(lhs)?;
+                self.compare(lhs, *op, rhs, *rhs_span, span)
+                    .map(Typed::Cond)
+            }
+            ExprKind::Is { lhs, negated, test } => {
+                let lhs = self.expr(lhs)?;
+                self.is_test(lhs, *negated, test, span).map(Typed::Cond)
+            }
+        }
+    }
+
+    fn name_ref(&mut self, name: &ast::Ident) -> Option<Typed> {
+        let Some((symbol, _)) = self.names.get(&name.name).copied() else {
+            let mut defs: Vec<&str> = self
+                .defines
+                .iter()
+                .map(|d| d.decl.name.name.as_str())
+                .collect();
+            defs.sort_unstable();
+            let help = did_you_mean(&name.name, defs).unwrap_or_else(|| {
+                "declare it with `define NAME = ...`, or start the expression with a keyword such as `latest`, `condition` or `attested`".to_string()
+            });
+            self.error(
+                Diagnostic::new(
+                    Code::UnknownName,
+                    name.span,
+                    format!("unknown name `{}`", name.name),
+                    "not declared",
+                )
+                .with_help(help),
+            );
+            return None;
+        };
+        self.mark_used(symbol);
+        match symbol {
+            Symbol::Define(i) => match self.check_define(i) {
+                DefState::Bool(id) => Some(Typed::Cond(Cond {
+                    kind: CondKind::Define(id),
+                    span: name.span,
+                })),
+                DefState::Value(v) => Some(Typed::Value(v)),
+                _ => None,
+            },
+            Symbol::Concept(id) => {
+                let kind = self.concepts.get(id.0 as usize).map(|c| c.kind);
+                let (what, help) = match kind {
+                    Some(ConceptKind::Attestation) => {
+                        ("an attestation", format!("write `attested {}`", name.name))
+                    }
+                    Some(ConceptKind::Observation | ConceptKind::Score) => (
+                        "an observation",
+                        format!(
+                            "select its results: `latest {} within 30 days before screening ...`",
+                            name.name
+                        ),
+                    ),
+                    Some(ConceptKind::Condition) => {
+                        ("a condition", format!("write `condition {}`", name.name))
+                    }
+                    Some(ConceptKind::Drug) => {
+                        ("a drug", format!("write `medication {}`", name.name))
+                    }
+                    Some(ConceptKind::Vaccine) => {
+                        ("a vaccine", format!("write `immunization {}`", name.name))
+                    }
+                    Some(ConceptKind::Procedure) | None => {
+                        ("a procedure", format!("write `procedure {}`", name.name))
+                    }
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        name.span,
+                        format!("`{}` is {what}, not a condition", name.name),
+                        "needs a keyword before it",
+                    )
+                    .with_help(help),
+                );
+                None
+            }
+            Symbol::Set(i) => {
+                let kind = self
+                    .sets
+                    .get(i)
+                    .map(|s| s.decl.kind.member_kind())
+                    .unwrap_or(ConceptKind::Drug);
+                let keyword = match kind {
+                    ConceptKind::Drug => "medication",
+                    ConceptKind::Vaccine => "immunization",
+                    ConceptKind::Procedure => "procedure",
+                    _ => "condition",
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        name.span,
+                        format!("`{}` is a set, not a condition", name.name),
+                        "a set",
+                    )
+                    .with_help(format!("write `{keyword} in {}`", name.name)),
+                );
+                None
+            }
+        }
+    }
+
+    /// Resolves an observation or score name.
+    fn observation(&mut self, target: &ast::Ident) -> Option<ConceptId> {
+        match self.resolve(
+            target,
+            Expect::Concept(&[ConceptKind::Observation, ConceptKind::Score]),
+        )? {
+            Resolved::Concept(id) => Some(id),
+            Resolved::Set(_) => None,
+        }
+    }
+
+    /// Checks a window; warns when a lab or score selection has none.
+    fn window_or_lint(
+        &mut self,
+        window: Option<&ast::Window>,
+        span: Span,
+        target: &ast::Ident,
+    ) -> Option<Window> {
+        match window {
+            Some(w) => self.window(w),
+            None => {
+                self.error(
+                    Diagnostic::new(Code::MissingWindow, span, format!("results of `{}` are used with no time window", target.name), "any date counts")
+                        .with_help("say how recent the result must be, e.g. `within 30 days before screening`, or write `ever` if any date will do"),
+                );
+                Some(Window::Ever)
+            }
+        }
+    }
+
+    /// Checks a duration: a whole, non-negative number.
+    pub(super) fn duration(&mut self, d: &ast::Duration) -> Option<Dur> {
+        let amount = d.amount.value;
+        let whole = amount.fract().is_zero() && amount >= Decimal::ZERO;
+        let as_u32 = if whole {
+            u32::try_from(amount.mantissa() / 10i128.pow(amount.scale())).ok()
+        } else {
+            None
+        };
+        match as_u32 {
+            Some(n) if n <= 100_000 => Some(Dur {
+                amount: n,
+                unit: d.unit,
+            }),
+            _ => {
+                self.error(
+                    Diagnostic::new(Code::InvalidDuration, d.amount.span, format!("`{}` is not a whole number of {}", amount, d.unit.word(true)), "not a whole, non-negative amount")
+                        .with_help("durations are whole days, weeks, months or years: write `6 weeks` rather than `1.5 months`"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn window(&mut self, w: &ast::Window) -> Option<Window> {
+        let window = match &w.kind {
+            ast::WindowKind::Ever => Window::Ever,
+            ast::WindowKind::At(anchor) => Window::At(self.anchor(anchor)?),
+            ast::WindowKind::Open { direction, anchor } => {
+                let anchor = self.anchor(anchor)?;
+                let point = Some(TimePoint {
+                    anchor,
+                    offset: None,
+                });
+                match direction {
+                    Direction::Before => Window::Range {
+                        from: None,
+                        to: point,
+                    },
+                    Direction::After => Window::Range {
+                        from: point,
+                        to: None,
+                    },
+                    Direction::Around => Window::Ever,
+                }
+            }
+            ast::WindowKind::Within {
+                length,
+                direction,
+                anchor,
+            } => {
+                let anchor_id = self.anchor(anchor)?;
+                let dur = self.duration(length)?;
+                let at = TimePoint {
+                    anchor: anchor_id,
+                    offset: None,
+                };
+                let before = TimePoint {
+                    anchor: anchor_id,
+                    offset: Some((dur, Direction::Before)),
+                };
+                let after = TimePoint {
+                    anchor: anchor_id,
+                    offset: Some((dur, Direction::After)),
+                };
+                match direction {
+                    Direction::Before => Window::Range {
+                        from: Some(before),
+                        to: Some(at),
+                    },
+                    Direction::After => Window::Range {
+                        from: Some(at),
+                        to: Some(after),
+                    },
+                    Direction::Around => Window::Range {
+                        from: Some(before),
+                        to: Some(after),
+                    },
+                }
+            }
+            ast::WindowKind::Between { from, to } => {
+                let from_point = self.time_point(from);
+                let to_point = self.time_point(to);
+                let (from_point, to_point) = (from_point?, to_point?);
+                if let Some(Some(std::cmp::Ordering::Greater)) = (from_point.anchor
+                    == to_point.anchor)
+                    .then(|| offset_order(&from_point, &to_point))
+                {
+                    self.error(
+                        Diagnostic::new(
+                            Code::EmptyWindow,
+                            w.span,
+                            "this window starts after it ends, so nothing can fall in it",
+                            "empty window",
+                        )
+                        .with_help("swap the two ends: `from` is the earlier date"),
+                    );
+                }
+                Window::Range {
+                    from: Some(from_point),
+                    to: Some(to_point),
+                }
+            }
+        };
+        self.lint_future(w, &window);
+        Some(window)
+    }
+
+    fn time_point(&mut self, p: &ast::TimePoint) -> Option<TimePoint> {
+        let anchor = self.anchor(&p.anchor)?;
+        let offset = match &p.offset {
+            Some((d, dir)) => Some((self.duration(d)?, *dir)),
+            None => None,
+        };
+        Some(TimePoint { anchor, offset })
+    }
+
+    /// Warns about windows that end after their anchor: facts from after the anchor date
+    /// are not normally in the record when the patient is screened.
+    fn lint_future(&mut self, w: &ast::Window, window: &Window) {
+        let Window::Range { to, .. } = window else {
+            return;
+        };
+        let reaches_after = match to {
+            None => true,
+            Some(p) => matches!(p.offset, Some((d, Direction::After)) if d.amount > 0),
+        };
+        if reaches_after {
+            self.error(
+                Diagnostic::new(Code::WindowAfterAnchor, w.span, "this window ends after its anchor date", "reaches past the anchor")
+                    .with_help("facts dated after the anchor are usually not known at screening; end the window at the anchor (`within ... before ...`)"),
+            );
+        }
+    }
+
+    fn event_query(&mut self, q: &ast::EventQuery) -> Option<EventQuery> {
+        let resolved = self.resolve(&q.target, Expect::ConceptOrSet(q.kind.concept_kind()));
+        let taken_for = match &q.taken_for {
+            Some(t) if q.kind != EventKind::Medication => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        t.span,
+                        "`taken for` applies to medications only",
+                        "not a medication",
+                    )
+                    .with_help("remove it, or query `medication ...`"),
+                );
+                None
+            }
+            Some(t) => Some((t.op, self.duration(&t.duration)?)),
+            None => None,
+        };
+        let window = match &q.window {
+            Some(w) => self.window(w)?,
+            None => Window::Ever,
+        };
+        let mut filters = Vec::new();
+        for f in &q.filters {
+            filters.push(self.filter(q.kind, f)?);
+        }
+        let concepts = self.members(&resolved?);
+        Some(EventQuery {
+            kind: q.kind,
+            concepts,
+            target: q.target.name.clone(),
+            taken_for,
+            window,
+            filters,
+        })
+    }
+
+    fn filter(&mut self, kind: EventKind, f: &ast::AttributeTest) -> Option<Filter> {
+        let known: Vec<&(EventKind, &str, &[&str])> =
+            ATTRIBUTES.iter().filter(|(k, _, _)| *k == kind).collect();
+        let Some((_, name, words)) = known
+            .iter()
+            .find(|(_, n, _)| *n == f.attribute.name)
+            .copied()
+        else {
+            let names: Vec<&str> = known.iter().map(|(_, n, _)| *n).collect();
+            let help =
+                did_you_mean(&f.attribute.name, names.iter().copied()).unwrap_or_else(|| {
+                    if names.is_empty() {
+                        format!("{} records have no attributes to test", kind.keyword())
+                    } else {
+                        format!("{} records have: {}", kind.keyword(), names.join(", "))
+                    }
+                });
+            self.error(
+                Diagnostic::new(
+                    Code::UnknownAttribute,
+                    f.attribute.span,
+                    format!(
+                        "{} records have no attribute `{}`",
+                        kind.keyword(),
+                        f.attribute.name
+                    ),
+                    "unknown attribute",
+                )
+                .with_help(help),
+            );
+            return None;
+        };
+        match (&f.test, words.is_empty()) {
+            (ast::AttributeCheck::Compare(op, n), true) => Some(Filter::Number {
+                attribute: (*name).to_string(),
+                op: *op,
+                value: n.value,
+            }),
+            (ast::AttributeCheck::Is(word), false) => {
+                if words.contains(&word.name.as_str()) {
+                    Some(Filter::Word {
+                        attribute: (*name).to_string(),
+                        value: word.name.clone(),
+                    })
+                } else {
+                    let help = did_you_mean(&word.name, words.iter().copied())
+                        .unwrap_or_else(|| format!("`{name}` is one of: {}", words.join(", ")));
+                    self.error(
+                        Diagnostic::new(
+                            Code::InvalidTest,
+                            word.span,
+                            format!("`{}` is not a value of `{name}`", word.name),
+                            "unknown value",
+                        )
+                        .with_help(help),
+                    );
+                    None
+                }
+            }
+            (ast::AttributeCheck::Compare(..), false) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        f.span,
+                        format!("`{name}` is a word, not a number"),
+                        "compared as a number",
+                    )
+                    .with_help(format!(
+                        "write `{name} is {}`",
+                        words.first().copied().unwrap_or("...")
+                    )),
+                );
+                None
+            }
+            (ast::AttributeCheck::Is(_), true) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        f.span,
+                        format!("`{name}` is a number, not a word"),
+                        "tested as a word",
+                    )
+                    .with_help(format!("compare it: `{name} >= 2`")),
+                );
+                None
+            }
+        }
+    }
+
+    fn dose(&mut self, d: &ast::DoseQuery) -> Option<DoseQuery> {
+        let resolved = self.resolve(&d.target, Expect::ConceptOrSet(ConceptKind::Drug));
+        let as_drug = match &d.as_drug {
+            Some(a) => match self.resolve(a, Expect::Concept(&[ConceptKind::Drug])) {
+                Some(Resolved::Concept(_)) => Some(a.name.clone()),
+                _ => return None,
+            },
+            None => None,
+        };
+        let unit = match &d.unit {
+            Some(u) => self.unit(u),
+            None => {
+                self.error(
+                    Diagnostic::new(Code::MissingUnit, d.threshold_span, "a daily dose needs a unit", "no unit")
+                        .with_help("write `mg/d` for a daily dose, or `mg/kg/d` for a daily dose per kg of body weight"),
+                );
+                None
+            }
+        };
+        let sustained = match &d.sustained {
+            Some(s) => Some(self.duration(s)?),
+            None => None,
+        };
+        let window = match &d.window {
+            Some(w) => self.window(w)?,
+            None => Window::Ever,
+        };
+        let (resolved, unit) = (resolved?, unit?);
+        let members = self.members(&resolved);
+        let per_kg = match (units::parse_unit("mg/d"), units::parse_unit("mg/kg/d")) {
+            (Ok(daily), Ok(per_kg)) => {
+                if unit.is_commensurable(&daily) {
+                    false
+                } else if unit.is_commensurable(&per_kg) {
+                    true
+                } else {
+                    self.error(
+                        Diagnostic::new(Code::UnitMismatch, d.unit.as_ref().map_or(d.threshold_span, |u| u.span), format!("`{}` is not a daily dose", unit.text()), unit.dimension().describe())
+                            .with_help("write the dose as mass per day (`mg/d`) or per kg of body weight per day (`mg/kg/d`)"),
+                    );
+                    return None;
+                }
+            }
+            _ => false,
+        };
+        if per_kg {
+            let weight_ok = match self.names.get("body_weight") {
+                Some((Symbol::Concept(id), _)) => {
+                    let id = *id;
+                    self.mark_used(Symbol::Concept(id));
+                    let kg = units::parse_unit("kg").ok();
+                    self.concepts
+                        .get(id.0 as usize)
+                        .and_then(|c| c.unit.as_ref())
+                        .zip(kg.as_ref())
+                        .is_some_and(|(u, kg)| u.is_commensurable(kg))
+                }
+                _ => false,
+            };
+            if !weight_ok {
+                self.error(
+                    Diagnostic::new(Code::UnknownName, d.unit.as_ref().map_or(d.threshold_span, |u| u.span), "a dose per kg needs the patient's weight: declare an observation `body_weight` with a mass unit", "per kg of body weight")
+                        .with_help("`use std` declares it: `observation body_weight \"Body weight\" unit kg codes [loinc:29463-7]`"),
+                );
+                return None;
+            }
+        }
+        let drugs = match (&as_drug, &resolved) {
+            (Some(reference), _) => {
+                match self.equivalence_for(&d.target.name, reference, &members) {
+                    Some(f) => f,
+                    None => {
+                        self.error(
+                        Diagnostic::new(Code::MissingEquivalence, d.target.span, format!("no equivalence table gives doses of `{}` as `{reference}`", d.target.name), "no table")
+                            .with_help(format!("declare one: `equivalence {} as {reference} {{ {reference} 1, ... }}`", d.target.name)),
+                    );
+                        return None;
+                    }
+                }
+            }
+            (None, Resolved::Concept(id)) => vec![(*id, Decimal::ONE)],
+            (None, Resolved::Set(_)) if members.len() == 1 => {
+                members.iter().map(|m| (*m, Decimal::ONE)).collect()
+            }
+            (None, Resolved::Set(_)) => {
+                let reference = self
+                    .equivalences
+                    .iter()
+                    .find(|e| e.set == d.target.name)
+                    .map(|e| e.reference.clone());
+                self.error(
+                    Diagnostic::new(Code::MissingEquivalence, d.target.span, format!("doses of different drugs in `{}` cannot be added up as they are", d.target.name), "several drugs")
+                        .with_help(match reference {
+                            Some(r) => format!("express them as one drug: `dose {} as {r} ...`", d.target.name),
+                            None => format!("declare an equivalence table for `{}` and write `dose {} as REFERENCE ...`", d.target.name, d.target.name),
+                        }),
+                );
+                return None;
+            }
+        };
+        Some(DoseQuery {
+            drugs,
+            target: d.target.name.clone(),
+            as_drug,
+            per_kg,
+            op: d.op,
+            threshold: d.threshold.value,
+            unit,
+            sustained,
+            window,
+        })
+    }
+
+    fn compare(
+        &mut self,
+        lhs: Typed,
+        op: CmpOp,
+        rhs: &ast::Value,
+        rhs_span: Span,
+        span: Span,
+    ) -> Option<Cond> {
+        let value = match lhs {
+            Typed::Value(v) => v,
+            Typed::Cond(c) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        c.span,
+                        "a condition cannot be compared with a value",
+                        "true or false, not a value",
+                    )
+                    .with_help(
+                        "compare a value such as `latest egfr within 30 days before screening`",
+                    ),
+                );
+                return None;
+            }
+        };
+        let kind = match value {
+            ValueExpr::Select {
+                mode,
+                concept,
+                window,
+            } => {
+                let threshold = self.threshold(concept, rhs, rhs_span)?;
+                CondKind::Observation {
+                    mode,
+                    concept,
+                    window,
+                    test: ValueTest::Compare { op, threshold },
+                }
+            }
+            ValueExpr::Age { anchor } => match rhs {
+                ast::Value::Duration(d) => CondKind::Age {
+                    anchor,
+                    op,
+                    duration: self.duration(d)?,
+                },
+                _ => {
+                    self.error(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            rhs_span,
+                            "an age is compared with a duration",
+                            "not a duration",
+                        )
+                        .with_help("write the age as a duration: `18 years`, `6 months`"),
+                    );
+                    return None;
+                }
+            },
+            ValueExpr::Sex => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        span,
+                        "the patient's sex is tested with `is`, not compared",
+                        "compared",
+                    )
+                    .with_help("write `sex is female`"),
+                );
+                return None;
+            }
+            ValueExpr::CountResults { concept, window } => {
+                let n = self.count_literal(rhs, rhs_span)?;
+                CondKind::CountResults {
+                    concept,
+                    window,
+                    op,
+                    n,
+                }
+            }
+            ValueExpr::CountEvents { query } => {
+                let n = self.count_literal(rhs, rhs_span)?;
+                CondKind::CountEvents { query, op, n }
+            }
+            ValueExpr::CountDistinct { query } => {
+                let n = self.count_literal(rhs, rhs_span)?;
+                CondKind::CountDistinct { query, op, n }
+            }
+        };
+        Some(Cond { kind, span })
+    }
+
+    fn count_literal(&mut self, rhs: &ast::Value, rhs_span: Span) -> Option<Decimal> {
+        match rhs {
+            ast::Value::Quantity { number, unit: None }
+                if number.value.fract().is_zero() && number.value >= Decimal::ZERO =>
+            {
+                Some(number.value)
+            }
+            _ => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        rhs_span,
+                        "a count is compared with a whole number",
+                        "not a whole number",
+                    )
+                    .with_help("write a plain number such as `2`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The threshold a result of `concept` is compared with.
+    fn threshold(
+        &mut self,
+        concept: ConceptId,
+        rhs: &ast::Value,
+        rhs_span: Span,
+    ) -> Option<Threshold> {
+        let c = self.concepts.get(concept.0 as usize)?.clone();
+        if c.qualitative {
+            self.error(
+                Diagnostic::new(Code::TypeMismatch, rhs_span, format!("`{}` has qualitative results, which are not compared with numbers", c.name), "a number")
+                    .with_help(format!("test it: `is positive`, `is negative`, `is indeterminate` (e.g. `latest {} ... is positive`)", c.name)),
+            );
+            return None;
+        }
+        let obs_unit = c.unit.clone()?;
+        let is_score = c.kind == ConceptKind::Score;
+        match rhs {
+            ast::Value::Quantity {
+                number,
+                unit: Some(u),
+            } => {
+                let unit = self.unit(u)?;
+                if !unit.is_commensurable(&obs_unit) {
+                    let help = if is_score {
+                        format!(
+                            "`{}` is a score in points: write `{}` or `{} points`",
+                            c.name, number.value, number.value
+                        )
+                    } else {
+                        format!(
+                            "`{}` is measured in `{}` ({}); write the threshold in a unit of that kind",
+                            c.name,
+                            obs_unit.text(),
+                            obs_unit.dimension().describe()
+                        )
+                    };
+                    self.error(
+                        Diagnostic::new(
+                            Code::UnitMismatch,
+                            u.span,
+                            format!("`{}` cannot be compared with `{}`", u.text, obs_unit.text()),
+                            unit.dimension().describe(),
+                        )
+                        .with_related(
+                            c.span,
+                            format!("`{}` is declared in `{}` here", c.name, obs_unit.text()),
+                        )
+                        .with_help(help),
+                    );
+                    return None;
+                }
+                Some(Threshold::Quantity {
+                    value: number.value,
+                    unit,
+                })
+            }
+            ast::Value::Quantity { number, unit: None } => {
+                if is_score || obs_unit.dimension().is_dimensionless() {
+                    Some(Threshold::Quantity {
+                        value: number.value,
+                        unit: obs_unit,
+                    })
+                } else {
+                    self.error(
+                        Diagnostic::new(
+                            Code::MissingUnit,
+                            rhs_span,
+                            format!(
+                                "`{}` needs a unit: `{}` is measured in `{}`",
+                                number.value,
+                                c.name,
+                                obs_unit.text()
+                            ),
+                            "no unit",
+                        )
+                        .with_help(format!(
+                            "write `{} {}`",
+                            number.value,
+                            obs_unit.text()
+                        )),
+                    );
+                    None
+                }
+            }
+            ast::Value::RefMultiple { factor, bound } => {
+                if is_score {
+                    self.error(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            rhs_span,
+                            "a score has no reference range",
+                            "no ULN for scores",
+                        )
+                        .with_help("compare with points: `>= 8`"),
+                    );
+                    return None;
+                }
+                Some(Threshold::RefMultiple {
+                    factor: factor.value,
+                    bound: *bound,
+                })
+            }
+            ast::Value::Duration(_) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        rhs_span,
+                        format!("`{}` is compared with a duration", c.name),
+                        "a duration",
+                    )
+                    .with_help(format!("write a quantity in `{}`", obs_unit.text())),
+                );
+                None
+            }
+        }
+    }
+
+    fn is_test(&mut self, lhs: Typed, negated: bool, test: &IsTest, span: Span) -> Option<Cond> {
+        let wrap = |kind: CondKind, negated: bool| {
+            let c = Cond { kind, span };
+            if negated {
+                Cond {
+                    kind: CondKind::Not(Box::new(c)),
+                    span,
+                }
+            } else {
+                c
+            }
+        };
+        match lhs {
+            Typed::Value(ValueExpr::Sex) => {
+                let IsTest::Word(word) = test else {
+                    self.error(
+                        Diagnostic::new(
+                            Code::InvalidTest,
+                            span,
+                            "sex has no normal range",
+                            "range test",
+                        )
+                        .with_help("write `sex is female` or `sex is male`"),
+                    );
+                    return None;
+                };
+                let Some((_, sex)) = SEXES.iter().find(|(w, _)| *w == word.name) else {
+                    let help = did_you_mean(&word.name, SEXES.iter().map(|(w, _)| *w))
+                        .unwrap_or_else(|| "write `female`, `male` or `other`".into());
+                    self.error(
+                        Diagnostic::new(
+                            Code::InvalidTest,
+                            word.span,
+                            format!("`{}` is not a recorded sex", word.name),
+                            "unknown value",
+                        )
+                        .with_help(help),
+                    );
+                    return None;
+                };
+                Some(wrap(CondKind::SexIs(*sex), negated))
+            }
+            Typed::Value(ValueExpr::Select {
+                mode,
+                concept,
+                window,
+            }) => {
+                let c = self.concepts.get(concept.0 as usize)?.clone();
+                let test = match test {
+                    IsTest::Word(word) => {
+                        if !c.qualitative {
+                            self.error(
+                                Diagnostic::new(Code::InvalidTest, word.span, format!("`{}` has numeric results, which are not `{}`", c.name, word.name), "qualitative test on a number")
+                                    .with_help("compare it with a value (`>= 30 mL/min/1.73m2`) or its range (`is above normal range`, `<= 3 x ULN`)"),
+                            );
+                            return None;
+                        }
+                        let Some((_, q)) = Qualitative::ALL.iter().find(|(w, _)| *w == word.name)
+                        else {
+                            let help =
+                                did_you_mean(&word.name, Qualitative::ALL.iter().map(|(w, _)| *w))
+                                    .unwrap_or_else(|| {
+                                        format!(
+                                            "write one of: {}",
+                                            Qualitative::ALL
+                                                .iter()
+                                                .map(|(w, _)| *w)
+                                                .collect::<Vec<_>>()
+                                                .join(", ")
+                                        )
+                                    });
+                            self.error(
+                                Diagnostic::new(
+                                    Code::InvalidTest,
+                                    word.span,
+                                    format!("`{}` is not a qualitative result", word.name),
+                                    "unknown result",
+                                )
+                                .with_help(help),
+                            );
+                            return None;
+                        };
+                        ValueTest::Qualitative { negated, value: *q }
+                    }
+                    range => {
+                        if c.qualitative || c.kind == ConceptKind::Score {
+                            self.error(
+                                Diagnostic::new(
+                                    Code::InvalidTest,
+                                    span,
+                                    format!("`{}` has no reference range", c.name),
+                                    "range test",
+                                )
+                                .with_help(if c.qualitative {
+                                    "test the result: `is positive`"
+                                } else {
+                                    "compare the score with points: `>= 8`"
+                                }),
+                            );
+                            return None;
+                        }
+                        let test = match range {
+                            IsTest::AboveNormal => RangeTest::AboveNormal,
+                            IsTest::BelowNormal => RangeTest::BelowNormal,
+                            _ => RangeTest::WithinNormal,
+                        };
+                        ValueTest::Range { negated, test }
+                    }
+                };
+                Some(Cond {
+                    kind: CondKind::Observation {
+                        mode,
+                        concept,
+                        window,
+                        test,
+                    },
+                    span,
+                })
+            }
+            Typed::Value(v) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        span,
+                        format!("{} cannot be tested with `is`", v.describe()),
+                        "not testable",
+                    )
+                    .with_help("compare it with a value instead"),
+                );
+                None
+            }
+            Typed::Cond(_) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        span,
+                        "a condition cannot be tested with `is`",
+                        "already true or false",
+                    )
+                    .with_help("use `not` to negate a condition"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Orders two points on the same anchor by their offsets, when the units allow it.
+pub(super) fn offset_order(a: &TimePoint, b: &TimePoint) -> Option<std::cmp::Ordering> {
+    let signed = |p: &TimePoint| -> Option<(i64, u8)> {
+        match p.offset {
+            None => Some((0, 0)),
+            Some((d, dir)) => {
+                let (n, family) = match d.unit {
+                    ast::DurationUnit::Days => (i64::from(d.amount), 1),
+                    ast::DurationUnit::Weeks => (i64::from(d.amount) * 7, 1),
+                    ast::DurationUnit::Months => (i64::from(d.amount), 2),
+                    ast::DurationUnit::Years => (i64::from(d.amount) * 12, 2),
+                };
+                let n = if dir == Direction::Before { -n } else { n };
+                Some((n, if n == 0 { 0 } else { family }))
+            }
+        }
+    };
+    let (a, fa) = signed(a)?;
+    let (b, fb) = signed(b)?;
+    if fa == 0 || fb == 0 || fa == fb {
+        Some(a.cmp(&b))
+    } else if a.signum() != b.signum() {
+        Some(a.signum().cmp(&b.signum()))
+    } else {
+        None
+    }
+}

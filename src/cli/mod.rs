@@ -1,0 +1,51 @@
+//! Subcommands, one file each. Each returns the process exit code.
+
+mod check;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code: success (warnings allowed).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: bad usage, or a file could not be read or written.
+pub const EXIT_USAGE: u8 = 1;
+/// Exit code: the protocol has errors (or warnings, with `--deny-warnings`).
+pub const EXIT_ERRORS: u8 = 2;
+
+/// eligc: compile and run clinical-trial eligibility criteria.
+#[derive(Parser, Debug)]
+#[command(name = "eligc", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check protocols: report every error and warning with its place, label, fix and code.
+    Check(check::CheckArgs),
+}
+
+/// Output formats for diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// Source excerpts with labels and help, for people.
+    Human,
+    /// One JSON document, for tools.
+    Json,
+}
+
+/// Runs the command.
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+    }
+}
+
+/// The width to wrap human output at.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w| *w >= 40)
+        .unwrap_or(100)
+}

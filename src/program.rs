@@ -1,0 +1,505 @@
+//! The checked program: what [`crate::check`] gives and the interpreter takes. Names are
+//! resolved to indices, units parsed, thresholds typed, windows normalised; every node still
+//! carries the [`Span`] of the source it came from, so explanations can quote the protocol.
+
+use rust_decimal::Decimal;
+
+use crate::ast::{
+    CmpOp, ConceptKind, CriterionKind, Direction, DurationUnit, EventKind, RefBound, SelectMode,
+    SetKind,
+};
+use crate::source::Span;
+use crate::units::Unit;
+
+/// Index of a concept in [`Program::concepts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct ConceptId(pub u32);
+
+/// Index of an anchor in [`Program::anchors`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct AnchorId(pub u32);
+
+/// Index of a definition in [`Program::definitions`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct DefineId(pub u32);
+
+/// A checked protocol, ready to evaluate.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// The protocol's title.
+    pub title: String,
+    /// Its version.
+    pub version: Option<String>,
+    /// Named dates each patient's record supplies.
+    pub anchors: Vec<AnchorInfo>,
+    /// Every declared concept (from the protocol and the libraries it uses).
+    pub concepts: Vec<Concept>,
+    /// Every concept set, members flattened.
+    pub sets: Vec<ConceptSet>,
+    /// Boolean definitions, in an order where each only refers to earlier ones.
+    pub definitions: Vec<Definition>,
+    /// The criteria, in protocol order.
+    pub criteria: Vec<Criterion>,
+    /// The observation that per-kg doses divide by, if declared (`body_weight`).
+    pub body_weight: Option<ConceptId>,
+}
+
+impl Program {
+    /// The concept with this id.
+    pub fn concept(&self, id: ConceptId) -> Option<&Concept> {
+        self.concepts.get(id.0 as usize)
+    }
+
+    /// The anchor with this id.
+    pub fn anchor(&self, id: AnchorId) -> Option<&AnchorInfo> {
+        self.anchors.get(id.0 as usize)
+    }
+
+    /// The definition with this id.
+    pub fn definition(&self, id: DefineId) -> Option<&Definition> {
+        self.definitions.get(id.0 as usize)
+    }
+
+    /// All criteria, depth first, parents before their children.
+    pub fn all_criteria(&self) -> Vec<&Criterion> {
+        fn walk<'a>(c: &'a Criterion, out: &mut Vec<&'a Criterion>) {
+            out.push(c);
+            if let CriterionBody::Group(children) = &c.body {
+                for child in children {
+                    walk(child, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for c in &self.criteria {
+            walk(c, &mut out);
+        }
+        out
+    }
+}
+
+/// A named date.
+#[derive(Clone, Debug)]
+pub struct AnchorInfo {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub label: Option<String>,
+    /// Its declaration.
+    pub span: Span,
+}
+
+/// A code system known to eligc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeSystem {
+    /// LOINC (observations).
+    Loinc,
+    /// SNOMED CT.
+    Snomed,
+    /// ICD-10 (WHO or CM).
+    Icd10,
+    /// RxNorm.
+    Rxnorm,
+    /// WHO ATC.
+    Atc,
+    /// CDC CVX vaccine codes.
+    Cvx,
+    /// A site- or protocol-local code.
+    Local,
+}
+
+impl CodeSystem {
+    /// Every system with its short name in `.elig` files.
+    pub const ALL: &'static [(&'static str, CodeSystem)] = &[
+        ("loinc", CodeSystem::Loinc),
+        ("snomed", CodeSystem::Snomed),
+        ("icd10", CodeSystem::Icd10),
+        ("rxnorm", CodeSystem::Rxnorm),
+        ("atc", CodeSystem::Atc),
+        ("cvx", CodeSystem::Cvx),
+        ("local", CodeSystem::Local),
+    ];
+
+    /// From the short name.
+    pub fn from_name(name: &str) -> Option<CodeSystem> {
+        CodeSystem::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+    }
+
+    /// The short name.
+    pub fn name(self) -> &'static str {
+        CodeSystem::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("local", |(n, _)| *n)
+    }
+}
+
+/// A declared concept.
+#[derive(Clone, Debug)]
+pub struct Concept {
+    /// Its kind.
+    pub kind: ConceptKind,
+    /// Its name in rules.
+    pub name: String,
+    /// Its human label (the name if none was given).
+    pub label: String,
+    /// Canonical unit, for quantitative observations and scores (`points`).
+    pub unit: Option<Unit>,
+    /// Whether results are positive / negative / ...
+    pub qualitative: bool,
+    /// Who attests, for attestations.
+    pub attested_by: Option<String>,
+    /// Codes that map patient data onto it.
+    pub codes: Vec<(CodeSystem, String)>,
+    /// Its declaration.
+    pub span: Span,
+}
+
+/// A concept set, flattened.
+#[derive(Clone, Debug)]
+pub struct ConceptSet {
+    /// Its name.
+    pub name: String,
+    /// Its label.
+    pub label: String,
+    /// Member kind.
+    pub kind: SetKind,
+    /// Members, nested sets expanded, duplicates removed, in declaration order.
+    pub members: Vec<ConceptId>,
+    /// Its declaration.
+    pub span: Span,
+}
+
+/// A boolean definition.
+#[derive(Clone, Debug)]
+pub struct Definition {
+    /// Its name.
+    pub name: String,
+    /// Its label.
+    pub label: Option<String>,
+    /// The condition.
+    pub cond: Cond,
+    /// Its declaration.
+    pub span: Span,
+}
+
+/// A checked criterion.
+#[derive(Clone, Debug)]
+pub struct Criterion {
+    /// Inclusion or exclusion.
+    pub kind: CriterionKind,
+    /// Its id.
+    pub id: String,
+    /// The protocol's wording.
+    pub wording: String,
+    /// Applicability condition.
+    pub applies: Option<Cond>,
+    /// The rule or sub-criteria.
+    pub body: CriterionBody,
+    /// The whole criterion.
+    pub span: Span,
+}
+
+/// What a checked criterion says.
+#[derive(Clone, Debug)]
+pub enum CriterionBody {
+    /// A rule with an optional exception: met when `cond and not unless`.
+    Rule {
+        /// The condition.
+        cond: Cond,
+        /// The exception.
+        unless: Option<Cond>,
+    },
+    /// Sub-criteria.
+    Group(Vec<Criterion>),
+}
+
+/// A duration with a whole amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Dur {
+    /// How many.
+    pub amount: u32,
+    /// Of what.
+    pub unit: DurationUnit,
+}
+
+impl std::fmt::Display for Dur {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.amount, self.unit.word(self.amount != 1))
+    }
+}
+
+/// A date relative to an anchor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct TimePoint {
+    /// The anchor.
+    pub anchor: AnchorId,
+    /// Offset from it (`Around` never appears here).
+    pub offset: Option<(Dur, Direction)>,
+}
+
+/// A checked time window: both ends inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Window {
+    /// Any date.
+    Ever,
+    /// On one date (for facts with a period: the period covers it).
+    At(AnchorId),
+    /// From a point to a point; `None` is unbounded on that side.
+    Range {
+        /// Start (inclusive).
+        from: Option<TimePoint>,
+        /// End (inclusive).
+        to: Option<TimePoint>,
+    },
+}
+
+/// Qualitative result values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Qualitative {
+    /// Positive / detected / reactive.
+    Positive,
+    /// Negative / not detected / non-reactive.
+    Negative,
+    /// Indeterminate / equivocal.
+    Indeterminate,
+    /// Normal (e.g. an ECG read as normal).
+    Normal,
+    /// Abnormal.
+    Abnormal,
+}
+
+impl Qualitative {
+    /// All values with their words.
+    pub const ALL: &'static [(&'static str, Qualitative)] = &[
+        ("positive", Qualitative::Positive),
+        ("negative", Qualitative::Negative),
+        ("indeterminate", Qualitative::Indeterminate),
+        ("normal", Qualitative::Normal),
+        ("abnormal", Qualitative::Abnormal),
+    ];
+
+    /// The word.
+    pub fn word(self) -> &'static str {
+        Qualitative::ALL
+            .iter()
+            .find(|(_, q)| *q == self)
+            .map_or("", |(w, _)| *w)
+    }
+}
+
+/// Sex as recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+    /// Other.
+    Other,
+}
+
+/// Range tests against the result's own reference range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeTest {
+    /// Above the upper limit.
+    AboveNormal,
+    /// Below the lower limit.
+    BelowNormal,
+    /// Between the limits, inclusive.
+    WithinNormal,
+}
+
+/// A threshold for one result value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Threshold {
+    /// A quantity, in the unit it was written in (commensurable with the observation's).
+    Quantity {
+        /// The number.
+        value: Decimal,
+        /// The unit as written.
+        unit: Unit,
+    },
+    /// A multiple of the result's reference limit.
+    RefMultiple {
+        /// The multiplier.
+        factor: Decimal,
+        /// Upper or lower limit.
+        bound: RefBound,
+    },
+}
+
+/// A test applied to one result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueTest {
+    /// Compared with a threshold.
+    Compare {
+        /// Operator.
+        op: CmpOp,
+        /// Threshold.
+        threshold: Threshold,
+    },
+    /// A qualitative result equal (or, negated, not equal) to a value.
+    Qualitative {
+        /// `is not`.
+        negated: bool,
+        /// The value.
+        value: Qualitative,
+    },
+    /// Against the reference range.
+    Range {
+        /// `is not`.
+        negated: bool,
+        /// Which test.
+        test: RangeTest,
+    },
+    /// Any result at all (`any egfr within ...` alone).
+    Exists,
+}
+
+/// Attribute filters on events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Filter {
+    /// A numeric attribute (`grade >= 2`).
+    Number {
+        /// The attribute's name.
+        attribute: String,
+        /// Operator.
+        op: CmpOp,
+        /// Value.
+        value: Decimal,
+    },
+    /// A coded attribute (`status is active`).
+    Word {
+        /// The attribute's name.
+        attribute: String,
+        /// The word.
+        value: String,
+    },
+}
+
+/// An event query, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventQuery {
+    /// The kind of event.
+    pub kind: EventKind,
+    /// The concepts that match (a set flattened, or one concept).
+    pub concepts: Vec<ConceptId>,
+    /// The name written (concept or set), for explanations.
+    pub target: String,
+    /// Minimum total exposure.
+    pub taken_for: Option<(CmpOp, Dur)>,
+    /// When.
+    pub window: Window,
+    /// Attribute filters.
+    pub filters: Vec<Filter>,
+}
+
+/// A three-valued condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cond {
+    /// What it tests.
+    pub kind: CondKind,
+    /// The source it came from.
+    pub span: Span,
+}
+
+/// The forms of condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CondKind {
+    /// Kleene conjunction.
+    And(Vec<Cond>),
+    /// Kleene disjunction.
+    Or(Vec<Cond>),
+    /// Kleene negation.
+    Not(Box<Cond>),
+    /// A boolean definition.
+    Define(DefineId),
+    /// An attestation is recorded as true.
+    Attested(ConceptId),
+    /// The patient's recorded sex.
+    SexIs(Sex),
+    /// Age at an anchor compared with a duration (whole units, calendar arithmetic).
+    Age {
+        /// The anchor.
+        anchor: AnchorId,
+        /// Operator.
+        op: CmpOp,
+        /// The duration.
+        duration: Dur,
+    },
+    /// Results of an observation in a window.
+    Observation {
+        /// latest / any / all / no.
+        mode: SelectMode,
+        /// The observation or score.
+        concept: ConceptId,
+        /// When.
+        window: Window,
+        /// The test on each selected result.
+        test: ValueTest,
+    },
+    /// Number of results of an observation in a window.
+    CountResults {
+        /// The observation.
+        concept: ConceptId,
+        /// When.
+        window: Window,
+        /// Operator.
+        op: CmpOp,
+        /// The count.
+        n: Decimal,
+    },
+    /// Some event matches.
+    Event(EventQuery),
+    /// Number of matching events.
+    CountEvents {
+        /// The query.
+        query: EventQuery,
+        /// Operator.
+        op: CmpOp,
+        /// The count.
+        n: Decimal,
+    },
+    /// Number of distinct concepts with a matching event.
+    CountDistinct {
+        /// The query.
+        query: EventQuery,
+        /// Operator.
+        op: CmpOp,
+        /// The count.
+        n: Decimal,
+    },
+    /// Daily dose, summed through an equivalence table.
+    Dose(DoseQuery),
+}
+
+/// A daily-dose test, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoseQuery {
+    /// Each drug with its factor to the reference drug (1 without a table).
+    pub drugs: Vec<(ConceptId, Decimal)>,
+    /// The target as written.
+    pub target: String,
+    /// The reference drug's name, when an equivalence table is used.
+    pub as_drug: Option<String>,
+    /// Whether the threshold is per kg of body weight.
+    pub per_kg: bool,
+    /// Operator.
+    pub op: CmpOp,
+    /// The threshold, in the unit written.
+    pub threshold: Decimal,
+    /// Its unit (mass per time, or mass per mass per time).
+    pub unit: Unit,
+    /// How long it must hold without a break.
+    pub sustained: Option<Dur>,
+    /// When.
+    pub window: Window,
+}

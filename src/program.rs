@@ -503,3 +503,62 @@ pub struct DoseQuery {
     /// When.
     pub window: Window,
 }
+
+/// A result's reference range, in the result's own unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ReferenceRange {
+    /// Lower limit of normal.
+    pub low: Option<Decimal>,
+    /// Upper limit of normal.
+    pub high: Option<Decimal>,
+}
+
+/// Why a result could not be compared with a threshold: the fact becomes unknown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompareError {
+    /// The result's unit is not commensurable with the threshold's.
+    Incommensurable {
+        /// The result's unit.
+        value_unit: String,
+        /// The threshold's unit.
+        threshold_unit: String,
+    },
+    /// `x ULN` / `x LLN` with no such limit on the result (or a default).
+    NoReferenceLimit(RefBound),
+    /// The arithmetic overflowed 28 digits.
+    Overflow,
+}
+
+impl std::fmt::Display for CompareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompareError::Incommensurable { value_unit, threshold_unit } => {
+                write!(f, "the result is in `{value_unit}`, which cannot be converted to `{threshold_unit}`")
+            }
+            CompareError::NoReferenceLimit(bound) => write!(f, "the result has no {} in its reference range", bound.keyword()),
+            CompareError::Overflow => f.write_str("the numbers are too large to compare exactly"),
+        }
+    }
+}
+
+impl Threshold {
+    /// Orders a result (`value` in `unit`, with its reference range) against this threshold,
+    /// exactly: decimal arithmetic, no binary floating point, so `1.8 <= 1.5 x 1.2` holds.
+    pub fn order(&self, value: Decimal, unit: &Unit, range: &ReferenceRange) -> Result<std::cmp::Ordering, CompareError> {
+        match self {
+            Threshold::Quantity { value: threshold, unit: threshold_unit } => unit.compare(value, threshold_unit, *threshold).ok_or_else(|| CompareError::Incommensurable {
+                value_unit: unit.text().to_string(),
+                threshold_unit: threshold_unit.text().to_string(),
+            }),
+            Threshold::RefMultiple { factor, bound } => {
+                let limit = match bound {
+                    RefBound::Uln => range.high,
+                    RefBound::Lln => range.low,
+                }
+                .ok_or(CompareError::NoReferenceLimit(*bound))?;
+                let scaled = factor.checked_mul(limit).ok_or(CompareError::Overflow)?;
+                Ok(value.cmp(&scaled))
+            }
+        }
+    }
+}

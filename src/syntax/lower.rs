@@ -467,7 +467,7 @@ impl Lowerer {
                     if matches!(child.as_rule(), Rule::or_op | Rule::and_op) {
                         continue;
                     }
-                    operands.push(self.expr(child, depth + 1)?);
+                    operands.push(self.expr(child, depth)?);
                 }
                 if operands.len() == 1 {
                     return operands
@@ -496,7 +496,7 @@ impl Lowerer {
                     return Err(self.too_deep(&pair));
                 }
                 let operand = operand.ok_or_else(|| self.internal(&pair, "operand"))?;
-                let mut expr = self.test_expr(operand, depth + 1)?;
+                let mut expr = self.test_expr(operand, depth)?;
                 for not_span in nots.into_iter().rev() {
                     let span = not_span.to(expr.span);
                     expr = Expr {

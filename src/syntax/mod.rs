@@ -25,7 +25,7 @@ use generated::{EligParser, Rule};
 
 /// Bracket nesting allowed before the parser refuses a file. Deep nesting would overflow
 /// the stack of the recursive-descent parser; no protocol needs more than a handful.
-pub const MAX_NESTING: usize = 64;
+pub const MAX_NESTING: usize = 32;
 
 /// The result of parsing one file: a tree of everything that parsed, and the errors.
 #[derive(Debug)]
@@ -54,8 +54,26 @@ const SYNC_KEYWORDS: &[&str] = &[
     "exclusion",
 ];
 
+/// Stack for the parser thread: pest's recursive descent uses tens of kilobytes per bracket
+/// level in unoptimised builds, more than a test or worker thread's default 2 MiB allows
+/// at [`MAX_NESTING`].
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+
 /// Parses one source file.
 pub fn parse(source: &Source) -> Parsed {
+    let on_big_stack = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("eligc-parser".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || parse_here(source))
+            .ok()
+            .and_then(|handle| handle.join().ok())
+    });
+    // If no thread could be started, parse here: the nesting limit still applies.
+    on_big_stack.unwrap_or_else(|| parse_here(source))
+}
+
+fn parse_here(source: &Source) -> Parsed {
     let text: &str = &source.text;
     let file = source.id;
     let mut items = Vec::new();

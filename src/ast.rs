@@ -214,6 +214,9 @@ pub struct ConceptDecl {
     pub label: Option<StrLit>,
     /// For observations: the value it carries.
     pub value: Option<ValueSpec>,
+    /// For quantitative observations: the default reference range (`normal 0 to 40`), in
+    /// the observation's unit, used when a result carries none.
+    pub normal: Option<(Number, Number)>,
     /// For attestations: who attests (`by investigator`).
     pub by: Option<Ident>,
     /// Codes that map patient data onto it.

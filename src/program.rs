@@ -151,6 +151,8 @@ pub struct Concept {
     pub unit: Option<Unit>,
     /// Whether results are positive / negative / ...
     pub qualitative: bool,
+    /// Default reference range in `unit`, for results that carry none.
+    pub normal: Option<ReferenceRange>,
     /// Who attests, for attestations.
     pub attested_by: Option<String>,
     /// Codes that map patient data onto it.

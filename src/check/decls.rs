@@ -197,6 +197,25 @@ impl<'a> Checker<'a> {
             }
             (_, None) => {}
         }
+        let normal = match (&c.normal, &unit) {
+            (None, _) => None,
+            (Some((low, high)), Some(_)) if !qualitative && c.kind == ConceptKind::Observation => {
+                if low.value > high.value {
+                    self.error(
+                        Diagnostic::new(Code::InvalidDeclaration, low.span.to(high.span), "the lower limit of the normal range is above the upper limit", "reversed range")
+                            .with_help(format!("write `normal {} to {}`", high.value, low.value)),
+                    );
+                }
+                Some(crate::program::ReferenceRange { low: Some(low.value), high: Some(high.value) })
+            }
+            (Some((low, high)), _) => {
+                self.error(
+                    Diagnostic::new(Code::InvalidDeclaration, low.span.to(high.span), format!("`{}` has no numeric results, so no normal range", c.name.name), "not allowed here")
+                        .with_help("`normal LOW to HIGH` belongs on observations with a unit"),
+                );
+                None
+            }
+        };
         let attested_by = match (&c.by, c.kind) {
             (Some(by), ConceptKind::Attestation) => {
                 if !ATTESTERS.contains(&by.name.as_str()) {
@@ -265,6 +284,7 @@ impl<'a> Checker<'a> {
                 .map_or_else(|| c.name.name.clone(), |l| l.value.clone()),
             unit,
             qualitative,
+            normal,
             attested_by,
             codes,
             span: c.name.span,

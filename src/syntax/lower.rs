@@ -15,40 +15,10 @@ use crate::source::{FileId, Span};
 type Result<T> = std::result::Result<T, Diagnostic>;
 
 /// Keyword tokens are atomic rules (so that `nothing` is not read as `not hing`); they carry
-/// no information, so the lowering skips them.
+/// no information, so the lowering skips them. Recognised by the grammar's naming rule
+/// (`kw_...`) so that a keyword added to the grammar cannot be forgotten here.
 fn is_keyword(rule: Rule) -> bool {
-    matches!(
-        rule,
-        Rule::kw_age
-            | Rule::kw_anchor
-            | Rule::kw_applies
-            | Rule::kw_as
-            | Rule::kw_at
-            | Rule::kw_attested
-            | Rule::kw_by
-            | Rule::kw_codes
-            | Rule::kw_count
-            | Rule::kw_define
-            | Rule::kw_distinct
-            | Rule::kw_dose
-            | Rule::kw_equivalence
-            | Rule::kw_ever
-            | Rule::kw_for
-            | Rule::kw_from
-            | Rule::kw_if
-            | Rule::kw_is
-            | Rule::kw_protocol
-            | Rule::kw_set
-            | Rule::kw_sex
-            | Rule::kw_sustained
-            | Rule::kw_taken
-            | Rule::kw_to
-            | Rule::kw_unless
-            | Rule::kw_use
-            | Rule::kw_version
-            | Rule::kw_where
-            | Rule::kw_within
-    )
+    format!("{rule:?}").starts_with("kw_")
 }
 
 /// The meaningful children of a pair, keywords left out.
@@ -275,6 +245,15 @@ impl Lowerer {
             }
             None => None,
         };
+        let normal = match self.optional(&mut inner, Rule::normal_range) {
+            Some(r) => {
+                let mut r_inner = Children::of(&r);
+                let low = self.number(&self.next(&r, &mut r_inner, "lower limit")?)?;
+                let high = self.number(&self.next(&r, &mut r_inner, "upper limit")?)?;
+                Some((low, high))
+            }
+            None => None,
+        };
         let by = match self.optional(&mut inner, Rule::attested_by) {
             Some(b) => {
                 let mut b_inner = Children::of(&b);
@@ -301,6 +280,7 @@ impl Lowerer {
             name,
             label,
             value,
+            normal,
             by,
             codes,
             span,

@@ -9,6 +9,8 @@
 pub mod ast;
 pub mod check;
 pub mod diagnostic;
+pub mod eval;
+pub mod facts;
 pub mod program;
 pub mod report;
 pub mod source;

@@ -1,0 +1,1194 @@
+//! Elementary tests against a patient's facts: each gives a [`Truth`] and, when explaining,
+//! the facts and dates that decided it or what is missing.
+
+use std::cmp::Ordering;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::facts::Facts;
+use super::logic::Truth;
+use super::time::{self, Span, WindowError};
+use super::{Check, Part, Plan};
+use crate::ast::{CmpOp, ConceptKind, Direction, EventKind, RefBound, SelectMode};
+use crate::program::{
+    AnchorId, Concept, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Filter, Qualitative,
+    RangeTest, ReferenceRange, Threshold, ValueTest, Window,
+};
+use crate::units::Unit;
+
+/// What evaluation needs: the plan and one patient's facts.
+pub(super) struct Ctx<'a> {
+    pub plan: &'a Plan,
+    pub facts: &'a Facts<'a>,
+}
+
+/// Where checks are recorded, when explaining.
+pub(super) struct Trace<'t> {
+    pub checks: Option<&'t mut Vec<Check>>,
+    pub part: Part,
+    pub via: Option<String>,
+}
+
+/// Builds an explanation string only when explaining.
+macro_rules! say {
+    ($explain:expr, $($arg:tt)*) => {
+        if $explain { format!($($arg)*) } else { String::new() }
+    };
+}
+
+type Outcome = (Truth, String);
+
+/// A dated fact of any event kind, normalised.
+struct Event<'r> {
+    concept: ConceptId,
+    id: Option<&'r str>,
+    /// First day, if known.
+    start: Option<NaiveDate>,
+    /// Last day: `Known`, `Ongoing`, or ended at an unknown date.
+    end: End,
+    /// For medications: the daily dose in mg/d, when known.
+    daily_mg: Result<Decimal, String>,
+    record: Attributes<'r>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Known(NaiveDate),
+    Ongoing,
+    Unknown,
+}
+
+enum Attributes<'r> {
+    Condition(&'r crate::facts::native::ConditionRecord),
+    Medication(&'r crate::facts::native::MedicationRecord),
+    Immunization,
+    Procedure(&'r crate::facts::native::ProcedureRecord),
+}
+
+impl Ctx<'_> {
+    fn concept(&self, id: ConceptId) -> Option<&Concept> {
+        self.plan.program.concept(id)
+    }
+
+    fn label(&self, id: ConceptId) -> String {
+        self.concept(id)
+            .map_or_else(|| "?".to_string(), |c| c.label.clone())
+    }
+
+    fn anchor_date(&self, id: AnchorId) -> Result<NaiveDate, WindowError> {
+        let name = self
+            .plan
+            .program
+            .anchor(id)
+            .map_or("?", |a| a.name.as_str());
+        self.facts
+            .record
+            .anchors
+            .get(name)
+            .copied()
+            .ok_or_else(|| WindowError::MissingAnchor(name.to_string()))
+    }
+
+    fn span(&self, window: &Window) -> Result<Span, String> {
+        time::resolve(window, &|a| self.anchor_date(a)).map_err(|e| match e {
+            WindowError::MissingAnchor(name) => format!("the record has no `{name}` date"),
+            WindowError::OutOfRange => "the window falls outside the calendar".to_string(),
+        })
+    }
+
+    /// Evaluates a leaf condition.
+    pub(super) fn leaf(&self, c: &Cond, explain: bool) -> Outcome {
+        let record = self.facts.record;
+        match &c.kind {
+            CondKind::Attested(id) => {
+                let name = self.concept(*id).map_or("", |c| c.name.as_str());
+                match record.attestations.get(name).and_then(|a| a.value()) {
+                    Some(v) => (Truth::from_bool(v), say!(explain, "recorded as {v}")),
+                    None => (
+                        Truth::Unknown,
+                        say!(explain, "attestation `{name}` not yet recorded"),
+                    ),
+                }
+            }
+            CondKind::SexIs(sex) => match record.sex.and_then(|s| s.known()) {
+                Some(s) => (
+                    Truth::from_bool(s == *sex),
+                    say!(explain, "recorded sex: {}", format!("{s:?}").to_lowercase()),
+                ),
+                None => (Truth::Unknown, say!(explain, "sex not recorded")),
+            },
+            CondKind::Age {
+                anchor,
+                op,
+                duration,
+            } => self.age(*anchor, *op, *duration, explain),
+            CondKind::Observation {
+                mode,
+                concept,
+                window,
+                test,
+            } => self.observation(*mode, *concept, window, test, explain),
+            CondKind::CountResults {
+                concept,
+                window,
+                op,
+                n,
+            } => {
+                let Some(obs) = &self.facts.observations else {
+                    return (Truth::Unknown, say!(explain, "no observations recorded"));
+                };
+                let span = match self.span(window) {
+                    Ok(s) => s,
+                    Err(reason) => return (Truth::Unknown, reason),
+                };
+                let count = obs
+                    .iter()
+                    .filter(|(id, o)| id == concept && span.contains(o.date))
+                    .count();
+                let count = Decimal::from(count);
+                (
+                    Truth::from_bool(op.holds(count.cmp(n))),
+                    say!(
+                        explain,
+                        "{count} {} result(s) {}",
+                        self.label(*concept),
+                        span.describe()
+                    ),
+                )
+            }
+            CondKind::Event(query) => self.event(query, explain),
+            CondKind::CountEvents { query, op, n } => self.count_events(query, *op, *n, explain),
+            CondKind::CountDistinct { query, op, n } => {
+                self.count_distinct(query, *op, *n, explain)
+            }
+            CondKind::Dose(dose) => self.dose(dose, explain),
+            CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
+                (Truth::Unknown, String::new())
+            }
+        }
+    }
+
+    fn age(&self, anchor: AnchorId, op: CmpOp, duration: Dur, explain: bool) -> Outcome {
+        let Some(birth) = self.facts.record.birth_date else {
+            return (Truth::Unknown, say!(explain, "birth date not recorded"));
+        };
+        let at = match self.anchor_date(anchor) {
+            Ok(d) => d,
+            Err(_) => {
+                let name = self
+                    .plan
+                    .program
+                    .anchor(anchor)
+                    .map_or("?", |a| a.name.as_str());
+                return (
+                    Truth::Unknown,
+                    say!(explain, "the record has no `{name}` date"),
+                );
+            }
+        };
+        match time::whole_units(birth, at, duration.unit) {
+            Some(age) => {
+                let holds = op.holds(age.cmp(&i64::from(duration.amount)));
+                (
+                    Truth::from_bool(holds),
+                    say!(
+                        explain,
+                        "born {birth}: {age} {} on {at}",
+                        duration.unit.word(age != 1)
+                    ),
+                )
+            }
+            None => (
+                Truth::Unknown,
+                say!(explain, "age cannot be computed from {birth} to {at}"),
+            ),
+        }
+    }
+
+    fn observation(
+        &self,
+        mode: SelectMode,
+        concept: ConceptId,
+        window: &Window,
+        test: &ValueTest,
+        explain: bool,
+    ) -> Outcome {
+        let label = self.label(concept);
+        let Some(obs) = &self.facts.observations else {
+            return (Truth::Unknown, say!(explain, "no observations recorded"));
+        };
+        let span = match self.span(window) {
+            Ok(s) => s,
+            Err(reason) => return (Truth::Unknown, reason),
+        };
+        let all: Vec<&crate::facts::native::ObservationRecord> = obs
+            .iter()
+            .filter(|(id, _)| *id == concept)
+            .map(|(_, o)| *o)
+            .collect();
+        let inside: Vec<_> = all
+            .iter()
+            .copied()
+            .filter(|o| span.contains(o.date))
+            .collect();
+        let none_inside = || {
+            let latest_outside = all.iter().map(|o| o.date).max();
+            match latest_outside {
+                Some(d) => say!(
+                    explain,
+                    "no {label} result {}; the latest is from {d}",
+                    span.describe()
+                ),
+                None => say!(explain, "no {label} result in the record"),
+            }
+        };
+        if *test == ValueTest::Exists {
+            let exists = !inside.is_empty();
+            let value = if mode == SelectMode::No {
+                !exists
+            } else {
+                exists
+            };
+            let detail = if exists {
+                say!(
+                    explain,
+                    "{} {label} result(s) {}",
+                    inside.len(),
+                    span.describe()
+                )
+            } else {
+                none_inside()
+            };
+            return (Truth::from_bool(value), detail);
+        }
+        match mode {
+            SelectMode::Latest => {
+                // The most recent; among results of the same day, the one listed last.
+                let Some(latest) = inside
+                    .iter()
+                    .copied()
+                    .reduce(|a, b| if b.date >= a.date { b } else { a })
+                else {
+                    return (Truth::Unknown, none_inside());
+                };
+                self.test(concept, latest, test, explain)
+            }
+            SelectMode::Any | SelectMode::All | SelectMode::No => {
+                if inside.is_empty() {
+                    return (Truth::Unknown, none_inside());
+                }
+                let results: Vec<Outcome> = inside
+                    .iter()
+                    .map(|o| self.test(concept, o, test, explain))
+                    .collect();
+                let value = match mode {
+                    SelectMode::All => Truth::all(results.iter().map(|r| r.0)),
+                    SelectMode::No => Truth::any(results.iter().map(|r| r.0)).not(),
+                    _ => Truth::any(results.iter().map(|r| r.0)),
+                };
+                let detail = say!(
+                    explain,
+                    "{}",
+                    results
+                        .iter()
+                        .map(|(t, d)| format!("{} {d}", t.symbol()))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                (value, detail)
+            }
+        }
+    }
+
+    /// Tests one result.
+    fn test(
+        &self,
+        concept: ConceptId,
+        o: &crate::facts::native::ObservationRecord,
+        test: &ValueTest,
+        explain: bool,
+    ) -> Outcome {
+        let Some(c) = self.concept(concept) else {
+            return (Truth::Unknown, String::new());
+        };
+        let at = say!(
+            explain,
+            " on {}{}",
+            o.date,
+            o.id.as_deref()
+                .map(|i| format!(" [{i}]"))
+                .unwrap_or_default()
+        );
+        match test {
+            ValueTest::Exists => (Truth::True, at),
+            ValueTest::Qualitative { negated, value } => {
+                let Some(word) = &o.result else {
+                    return (
+                        Truth::Unknown,
+                        say!(
+                            explain,
+                            "{} {} is a number, not a qualitative result{at}",
+                            c.label,
+                            o.value.unwrap_or_default()
+                        ),
+                    );
+                };
+                match qualitative(word) {
+                    Some(q) => {
+                        let holds = (q == *value) != *negated;
+                        (
+                            Truth::from_bool(holds),
+                            say!(explain, "{} {word}{at}", c.label),
+                        )
+                    }
+                    None => (
+                        Truth::Unknown,
+                        say!(
+                            explain,
+                            "{} result `{word}` is not a known qualitative result{at}",
+                            c.label
+                        ),
+                    ),
+                }
+            }
+            ValueTest::Compare { op, threshold } => {
+                let (value, unit) = match self.quantity(c, o) {
+                    Ok(v) => v,
+                    Err(reason) => return (Truth::Unknown, say!(explain, "{}{at}", reason)),
+                };
+                let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
+                let ordering = match threshold {
+                    Threshold::Quantity { .. } => threshold
+                        .order(value, &unit, &ReferenceRange::default())
+                        .map_err(|e| e.to_string()),
+                    Threshold::RefMultiple { factor, bound } => self
+                        .against_limit(c, o, value, &unit, *factor, *bound, explain)
+                        .map(|(ord, limit)| {
+                            let _ = limit;
+                            ord
+                        }),
+                };
+                match ordering {
+                    Ok(ord) => {
+                        let limit_note = match threshold {
+                            Threshold::RefMultiple { bound, .. } => {
+                                self.limit_note(c, o, *bound, explain)
+                            }
+                            Threshold::Quantity { .. } => String::new(),
+                        };
+                        (
+                            Truth::from_bool(op.holds(ord)),
+                            format!("{shown}{limit_note}"),
+                        )
+                    }
+                    Err(reason) => (Truth::Unknown, say!(explain, "{shown}: {reason}")),
+                }
+            }
+            ValueTest::Range { negated, test } => {
+                let (value, unit) = match self.quantity(c, o) {
+                    Ok(v) => v,
+                    Err(reason) => return (Truth::Unknown, say!(explain, "{}{at}", reason)),
+                };
+                let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
+                let high =
+                    self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Uln, explain);
+                let low =
+                    self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Lln, explain);
+                let value = match test {
+                    RangeTest::AboveNormal => high
+                        .as_ref()
+                        .map(|(ord, _)| *ord == Ordering::Greater)
+                        .map_err(Clone::clone),
+                    RangeTest::BelowNormal => low
+                        .as_ref()
+                        .map(|(ord, _)| *ord == Ordering::Less)
+                        .map_err(Clone::clone),
+                    RangeTest::WithinNormal => match (&low, &high) {
+                        (Err(_), Err(e)) => Err(e.clone()),
+                        (l, h) => Ok(l.as_ref().map_or(true, |(o, _)| *o != Ordering::Less)
+                            && h.as_ref().map_or(true, |(o, _)| *o != Ordering::Greater)),
+                    },
+                };
+                let note = say!(
+                    explain,
+                    "{}{}",
+                    self.limit_note(c, o, RefBound::Lln, explain),
+                    self.limit_note(c, o, RefBound::Uln, explain)
+                );
+                match value {
+                    Ok(v) => (Truth::from_bool(v != *negated), format!("{shown}{note}")),
+                    Err(reason) => (Truth::Unknown, say!(explain, "{shown}: {reason}")),
+                }
+            }
+        }
+    }
+
+    /// A result's value and unit; a missing unit is the concept's own for scores and
+    /// dimensionless observations.
+    fn quantity(
+        &self,
+        c: &Concept,
+        o: &crate::facts::native::ObservationRecord,
+    ) -> Result<(Decimal, std::sync::Arc<Unit>), String> {
+        let Some(value) = o.value else {
+            return Err(format!(
+                "{} result is `{}`, not a number",
+                c.label,
+                o.result.as_deref().unwrap_or("")
+            ));
+        };
+        let unit = match (&o.unit, &c.unit) {
+            (Some(text), _) => self.plan.unit(text).ok_or_else(|| {
+                format!(
+                    "{} {value} is in `{text}`, a unit eligc does not know",
+                    c.label
+                )
+            })?,
+            (None, Some(own)) if c.kind == ConceptKind::Score || own.is_dimensionless() => {
+                std::sync::Arc::new(own.clone())
+            }
+            (None, _) => return Err(format!("{} {value} has no unit", c.label)),
+        };
+        if let Some(own) = &c.unit {
+            if !unit.is_commensurable(own) {
+                return Err(format!(
+                    "{} {value} is in `{}`, which cannot be converted to `{}`",
+                    c.label,
+                    unit.text(),
+                    own.text()
+                ));
+            }
+        }
+        Ok((value, unit))
+    }
+
+    /// Orders `value` (in `unit`) against `factor` times a reference limit: the result's own
+    /// range, or else the observation's declared `normal` range (in its canonical unit).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a private helper; the arguments are the comparison's parts"
+    )]
+    fn against_limit(
+        &self,
+        c: &Concept,
+        o: &crate::facts::native::ObservationRecord,
+        value: Decimal,
+        unit: &Unit,
+        factor: Decimal,
+        bound: RefBound,
+        _explain: bool,
+    ) -> Result<(Ordering, Decimal), String> {
+        let pick = |r: &ReferenceRange| match bound {
+            RefBound::Uln => r.high,
+            RefBound::Lln => r.low,
+        };
+        let own = o.reference_range.map(|r| ReferenceRange {
+            low: r.low,
+            high: r.high,
+        });
+        if let Some(limit) = own.as_ref().and_then(pick) {
+            let scaled = factor
+                .checked_mul(limit)
+                .ok_or("the numbers are too large to compare")?;
+            return Ok((value.cmp(&scaled), limit));
+        }
+        match (c.normal.as_ref().and_then(pick), &c.unit) {
+            (Some(limit), Some(canonical)) => {
+                let scaled = factor
+                    .checked_mul(limit)
+                    .ok_or("the numbers are too large to compare")?;
+                let ord = unit
+                    .compare(value, canonical, scaled)
+                    .ok_or("the result's unit cannot be converted to the normal range's")?;
+                Ok((ord, limit))
+            }
+            _ => Err(format!(
+                "the result has no {} and the protocol declares no normal range for {}",
+                bound.keyword(),
+                c.label
+            )),
+        }
+    }
+
+    fn limit_note(
+        &self,
+        c: &Concept,
+        o: &crate::facts::native::ObservationRecord,
+        bound: RefBound,
+        explain: bool,
+    ) -> String {
+        if !explain {
+            return String::new();
+        }
+        let pick = |low: Option<Decimal>, high: Option<Decimal>| match bound {
+            RefBound::Uln => high,
+            RefBound::Lln => low,
+        };
+        if let Some(limit) = o.reference_range.and_then(|r| pick(r.low, r.high)) {
+            return format!(" ({} {limit})", bound.keyword());
+        }
+        match (c.normal.and_then(|r| pick(r.low, r.high)), &c.unit) {
+            (Some(limit), Some(u)) => format!(
+                " ({} {limit} {}, the protocol's default)",
+                bound.keyword(),
+                u.text()
+            ),
+            _ => String::new(),
+        }
+    }
+
+    /// Every event of a query's kind and concepts, normalised.
+    fn events(&self, kind: EventKind, concepts: &[ConceptId]) -> Option<Vec<Event<'_>>> {
+        let f = self.facts;
+        let wanted = |id: &ConceptId| concepts.contains(id);
+        Some(match kind {
+            EventKind::Condition => f
+                .conditions
+                .as_ref()?
+                .iter()
+                .filter(|(id, _)| wanted(id))
+                .map(|(id, c)| Event {
+                    concept: *id,
+                    id: c.id.as_deref(),
+                    start: c.onset,
+                    end: match (c.end, c.status.as_deref()) {
+                        (Some(e), _) => End::Known(e),
+                        (None, Some("resolved" | "inactive" | "remission")) => End::Unknown,
+                        (None, _) => End::Ongoing,
+                    },
+                    daily_mg: Err(String::new()),
+                    record: Attributes::Condition(c),
+                })
+                .collect(),
+            EventKind::Medication => f
+                .medications
+                .as_ref()?
+                .iter()
+                .filter(|(id, _)| wanted(id))
+                .map(|(id, m)| Event {
+                    concept: *id,
+                    id: m.id.as_deref(),
+                    start: Some(m.start),
+                    end: match (m.end, m.status.as_deref()) {
+                        (Some(e), _) => End::Known(e),
+                        (None, Some("completed" | "stopped")) => End::Unknown,
+                        (None, _) => End::Ongoing,
+                    },
+                    daily_mg: self.daily_mg(m),
+                    record: Attributes::Medication(m),
+                })
+                .collect(),
+            EventKind::Immunization => f
+                .immunizations
+                .as_ref()?
+                .iter()
+                .filter(|(id, _)| wanted(id))
+                .map(|(id, v)| Event {
+                    concept: *id,
+                    id: v.id.as_deref(),
+                    start: Some(v.date),
+                    end: End::Known(v.date),
+                    daily_mg: Err(String::new()),
+                    record: Attributes::Immunization,
+                })
+                .collect(),
+            EventKind::Procedure => f
+                .procedures
+                .as_ref()?
+                .iter()
+                .filter(|(id, _)| wanted(id))
+                .map(|(id, p)| Event {
+                    concept: *id,
+                    id: p.id.as_deref(),
+                    start: Some(p.date),
+                    end: End::Known(p.end.unwrap_or(p.date)),
+                    daily_mg: Err(String::new()),
+                    record: Attributes::Procedure(p),
+                })
+                .collect(),
+        })
+    }
+
+    /// A medication's daily dose in mg/d.
+    fn daily_mg(&self, m: &crate::facts::native::MedicationRecord) -> Result<Decimal, String> {
+        let mg = self.plan.unit("mg").ok_or("mg")?;
+        if let Some(daily) = m.daily_dose {
+            let text = m.daily_dose_unit.as_deref().unwrap_or("mg/d");
+            let unit = self
+                .plan
+                .unit(text)
+                .ok_or_else(|| format!("unknown dose unit `{text}`"))?;
+            if let Some(per_day) = self
+                .plan
+                .unit("mg/d")
+                .filter(|pd| pd.is_commensurable(&unit))
+            {
+                return unit
+                    .convert(daily, &per_day)
+                    .ok_or_else(|| format!("`{text}` cannot be converted to mg/d exactly"));
+            }
+            // "mg" for a daily dose means per day.
+            return unit
+                .convert(daily, &mg)
+                .ok_or_else(|| format!("`{text}` is not a daily dose"));
+        }
+        match (m.dose, &m.dose_unit, m.frequency_per_day) {
+            (Some(dose), Some(text), Some(freq)) => {
+                let unit = self.plan.unit(text).ok_or_else(|| format!("unknown dose unit `{text}`"))?;
+                let dose_mg = unit.convert(dose, &mg).ok_or_else(|| format!("`{text}` is not a mass"))?;
+                dose_mg.checked_mul(freq).ok_or_else(|| "the dose is too large".to_string())
+            }
+            _ => Err("no daily dose recorded (give `daily_dose`, or `dose`, `dose_unit` and `frequency_per_day`)".to_string()),
+        }
+    }
+
+    /// Whether an event falls in the window.
+    fn in_window(event: &Event<'_>, span: &Span) -> Truth {
+        let Some(start) = event.start else {
+            return match event.end {
+                End::Known(e) if span.from.is_some_and(|f| e < f) => Truth::False,
+                _ if span.from.is_none() && span.to.is_none() => Truth::True,
+                _ => Truth::Unknown,
+            };
+        };
+        if span.to.is_some_and(|t| start > t) {
+            return Truth::False;
+        }
+        match event.end {
+            End::Ongoing => Truth::True,
+            End::Known(e) => Truth::from_bool(span.overlaps(start, Some(e))),
+            End::Unknown => {
+                if span.from.is_none_or(|f| start >= f) {
+                    Truth::True
+                } else {
+                    Truth::Unknown
+                }
+            }
+        }
+    }
+
+    fn filters(event: &Event<'_>, filters: &[Filter]) -> Truth {
+        Truth::all(filters.iter().map(|f| {
+            match (f, &event.record) {
+                (
+                    Filter::Number {
+                        attribute,
+                        op,
+                        value,
+                    },
+                    Attributes::Condition(c),
+                ) if attribute == "grade" => c
+                    .grade
+                    .map_or(Truth::Unknown, |g| Truth::from_bool(op.holds(g.cmp(value)))),
+                (Filter::Word { attribute, value }, record) => {
+                    let recorded = match (attribute.as_str(), record) {
+                        ("status", Attributes::Condition(c)) => c.status.as_deref(),
+                        ("severity", Attributes::Condition(c)) => c.severity.as_deref(),
+                        ("status", Attributes::Medication(m)) => m.status.as_deref(),
+                        ("route", Attributes::Medication(m)) => m.route.as_deref(),
+                        ("status", Attributes::Procedure(p)) => {
+                            Some(p.status.as_deref().unwrap_or("completed"))
+                        }
+                        _ => None,
+                    };
+                    recorded.map_or(Truth::Unknown, |r| Truth::from_bool(r == value))
+                }
+                _ => Truth::Unknown,
+            }
+        }))
+    }
+
+    fn describe_event(&self, e: &Event<'_>) -> String {
+        let when = match (e.start, e.end) {
+            (Some(s), End::Known(t)) if Some(t) == e.start => format!("on {s}"),
+            (Some(s), End::Known(t)) => format!("{s} to {t}"),
+            (Some(s), End::Ongoing) => format!("from {s}, ongoing"),
+            (Some(s), End::Unknown) => format!("from {s}, end not recorded"),
+            (None, _) => "date not recorded".to_string(),
+        };
+        let id = e.id.map(|i| format!(" [{i}]")).unwrap_or_default();
+        format!("{} {when}{id}", self.label(e.concept))
+    }
+
+    /// Truth of the query for each event (window and filters), and the taken-for runs.
+    fn event(&self, q: &EventQuery, explain: bool) -> Outcome {
+        let Some(events) = self.events(q.kind, &q.concepts) else {
+            return (
+                Truth::Unknown,
+                say!(explain, "no {} records in the record", q.kind.keyword()),
+            );
+        };
+        let span = match self.span(&q.window) {
+            Ok(s) => s,
+            Err(reason) => return (Truth::Unknown, reason),
+        };
+        let matches: Vec<(Truth, &Event<'_>)> = events
+            .iter()
+            .map(|e| {
+                (
+                    Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
+                    e,
+                )
+            })
+            .collect();
+        let value = match q.taken_for {
+            Some((op, dur)) => exposure(&matches, &span, op, dur),
+            None => Truth::any(matches.iter().map(|(t, _)| *t)),
+        };
+        let detail = if !explain {
+            String::new()
+        } else if matches.is_empty() {
+            format!("no {} in `{}` in the record", q.kind.keyword(), q.target)
+        } else {
+            let listed: Vec<String> = matches
+                .iter()
+                .map(|(t, e)| format!("{} {}", t.symbol(), self.describe_event(e)))
+                .collect();
+            format!("{} (window {})", listed.join("; "), span.describe())
+        };
+        (value, detail)
+    }
+
+    fn count_events(&self, q: &EventQuery, op: CmpOp, n: Decimal, explain: bool) -> Outcome {
+        let Some(events) = self.events(q.kind, &q.concepts) else {
+            return (
+                Truth::Unknown,
+                say!(explain, "no {} records in the record", q.kind.keyword()),
+            );
+        };
+        let span = match self.span(&q.window) {
+            Ok(s) => s,
+            Err(reason) => return (Truth::Unknown, reason),
+        };
+        let truths: Vec<Truth> = events
+            .iter()
+            .map(|e| {
+                let one = [(
+                    Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
+                    e,
+                )];
+                match q.taken_for {
+                    Some((op, dur)) => exposure(&one, &span, op, dur),
+                    None => one.first().map_or(Truth::False, |(t, _)| *t),
+                }
+            })
+            .collect();
+        count_range(&truths, op, n, explain)
+    }
+
+    fn count_distinct(&self, q: &EventQuery, op: CmpOp, n: Decimal, explain: bool) -> Outcome {
+        let Some(events) = self.events(q.kind, &q.concepts) else {
+            return (
+                Truth::Unknown,
+                say!(explain, "no {} records in the record", q.kind.keyword()),
+            );
+        };
+        let span = match self.span(&q.window) {
+            Ok(s) => s,
+            Err(reason) => return (Truth::Unknown, reason),
+        };
+        let mut truths = Vec::new();
+        let mut listed = Vec::new();
+        for concept in &q.concepts {
+            let matches: Vec<(Truth, &Event<'_>)> = events
+                .iter()
+                .filter(|e| e.concept == *concept)
+                .map(|e| {
+                    (
+                        Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
+                        e,
+                    )
+                })
+                .collect();
+            if matches.is_empty() {
+                truths.push(Truth::False);
+                continue;
+            }
+            let value = match q.taken_for {
+                Some((op, dur)) => exposure(&matches, &span, op, dur),
+                None => Truth::any(matches.iter().map(|(t, _)| *t)),
+            };
+            truths.push(value);
+            if explain {
+                listed.push(format!(
+                    "{} {}",
+                    value.symbol(),
+                    matches
+                        .iter()
+                        .map(|(_, e)| self.describe_event(e))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        let (value, counted) = count_range(&truths, op, n, explain);
+        let detail = if explain {
+            format!(
+                "{counted}: {}",
+                if listed.is_empty() {
+                    "none in the record".to_string()
+                } else {
+                    listed.join("; ")
+                }
+            )
+        } else {
+            String::new()
+        };
+        (value, detail)
+    }
+
+    fn dose(&self, d: &DoseQuery, explain: bool) -> Outcome {
+        let concepts: Vec<ConceptId> = d.drugs.iter().map(|(id, _)| *id).collect();
+        let Some(events) = self.events(EventKind::Medication, &concepts) else {
+            return (
+                Truth::Unknown,
+                say!(explain, "no medication records in the record"),
+            );
+        };
+        let span = match self.span(&d.window) {
+            Ok(s) => s,
+            Err(reason) => return (Truth::Unknown, reason),
+        };
+        // The threshold as mg/d, scaled by body weight for per-kg doses.
+        let (threshold_mg, weight_note) = match self.dose_threshold(d, &span, explain) {
+            Ok(t) => t,
+            Err(reason) => {
+                let any_exposure = events
+                    .iter()
+                    .any(|e| Self::in_window(e, &span) != Truth::False);
+                return if any_exposure {
+                    (Truth::Unknown, reason)
+                } else {
+                    (
+                        Truth::False,
+                        say!(explain, "no {} taken {}", d.target, span.describe()),
+                    )
+                };
+            }
+        };
+        let sustained = d.sustained.unwrap_or(Dur {
+            amount: 1,
+            unit: crate::ast::DurationUnit::Days,
+        });
+        let mut pieces = Vec::new();
+        for e in &events {
+            if Self::in_window(e, &span) == Truth::False {
+                continue;
+            }
+            let factor = d
+                .drugs
+                .iter()
+                .find(|(id, _)| *id == e.concept)
+                .map_or(Decimal::ONE, |(_, f)| *f);
+            let Some(start) = e.start else { continue };
+            let start = span.from.map_or(start, |f| start.max(f));
+            let (definite_end, possible_end) = match e.end {
+                End::Known(t) => (Some(t), Some(t)),
+                End::Ongoing => (span.to, span.to),
+                End::Unknown => (Some(start), span.to),
+            };
+            let clip = |t: Option<NaiveDate>| match (t, span.to) {
+                (Some(t), Some(to)) => Some(t.min(to)),
+                (t, None) => t,
+                (None, to) => to,
+            };
+            let equivalent = e
+                .daily_mg
+                .as_ref()
+                .ok()
+                .and_then(|mg| mg.checked_mul(factor));
+            pieces.push(Piece {
+                start,
+                definite_end: clip(definite_end),
+                possible_end: clip(possible_end),
+                mg: equivalent,
+            });
+        }
+        let value = sustained_dose(&pieces, d.op, threshold_mg, sustained);
+        let detail = if explain {
+            let listed: Vec<String> = events
+                .iter()
+                .map(|e| match &e.daily_mg {
+                    Ok(mg) => format!("{} {mg} mg/d", self.describe_event(e)),
+                    Err(reason) => format!("{}: {reason}", self.describe_event(e)),
+                })
+                .collect();
+            let threshold = format!("threshold {} {}{weight_note}", d.threshold, d.unit.text());
+            if listed.is_empty() {
+                format!("no {} in the record; {threshold}", d.target)
+            } else {
+                format!(
+                    "{}; {threshold} (window {})",
+                    listed.join("; "),
+                    span.describe()
+                )
+            }
+        } else {
+            String::new()
+        };
+        (value, detail)
+    }
+
+    /// The dose threshold in mg/d: per-kg thresholds times the latest body weight on or
+    /// before the end of the window.
+    fn dose_threshold(
+        &self,
+        d: &DoseQuery,
+        span: &Span,
+        explain: bool,
+    ) -> Result<(Decimal, String), String> {
+        let (unit_per_day, per_kg_unit) = (
+            self.plan.unit("mg/d").ok_or("mg/d")?,
+            self.plan.unit("mg/kg/d").ok_or("mg/kg/d")?,
+        );
+        if !d.per_kg {
+            let mg = d
+                .unit
+                .convert(d.threshold, &unit_per_day)
+                .ok_or("the threshold cannot be converted to mg/d exactly")?;
+            return Ok((mg, String::new()));
+        }
+        let per_kg = d
+            .unit
+            .convert(d.threshold, &per_kg_unit)
+            .ok_or("the threshold cannot be converted to mg/kg/d exactly")?;
+        let weight_id = self
+            .plan
+            .program
+            .body_weight
+            .ok_or("no body_weight observation is declared")?;
+        let kg = self.plan.unit("kg").ok_or("kg")?;
+        let obs = self
+            .facts
+            .observations
+            .as_ref()
+            .ok_or("no observations recorded, so no body weight")?;
+        let latest = obs
+            .iter()
+            .filter(|(id, o)| *id == weight_id && span.to.is_none_or(|t| o.date <= t))
+            .map(|(_, o)| *o)
+            .reduce(|a, b| if b.date >= a.date { b } else { a });
+        let Some(w) = latest else {
+            return Err(format!(
+                "no body weight recorded {}",
+                span.to
+                    .map_or_else(String::new, |t| format!("on or before {t}"))
+            ));
+        };
+        let value = w.value.ok_or("the body weight has no value")?;
+        let unit = self
+            .plan
+            .unit(w.unit.as_deref().unwrap_or("kg"))
+            .ok_or("the body weight's unit is unknown")?;
+        let weight_kg = unit
+            .convert(value, &kg)
+            .ok_or("the body weight cannot be converted to kg exactly")?;
+        let mg = per_kg
+            .checked_mul(weight_kg)
+            .ok_or("the dose is too large")?;
+        Ok((
+            mg,
+            say!(
+                explain,
+                " x body weight {value} {} on {} = {mg} mg/d",
+                unit.text(),
+                w.date
+            ),
+        ))
+    }
+}
+
+/// Maps a recorded qualitative result onto the language's values.
+pub(super) fn qualitative(word: &str) -> Option<Qualitative> {
+    let w = word.trim().to_lowercase().replace(['-', '_'], " ");
+    Some(match w.as_str() {
+        "positive" | "pos" | "detected" | "reactive" | "present" => Qualitative::Positive,
+        "negative" | "neg" | "not detected" | "non reactive" | "nonreactive" | "absent" => {
+            Qualitative::Negative
+        }
+        "indeterminate" | "equivocal" | "borderline" | "inconclusive" => Qualitative::Indeterminate,
+        "normal" => Qualitative::Normal,
+        "abnormal" => Qualitative::Abnormal,
+        _ => return None,
+    })
+}
+
+/// Counts where some items are uncertain: the comparison must hold over the whole range.
+fn count_range(truths: &[Truth], op: CmpOp, n: Decimal, explain: bool) -> Outcome {
+    let lo = truths.iter().filter(|t| **t == Truth::True).count();
+    let hi = lo + truths.iter().filter(|t| **t == Truth::Unknown).count();
+    let at = |k: usize| op.holds(Decimal::from(k).cmp(&n));
+    let holds: Vec<bool> = (lo..=hi).map(at).collect();
+    let value = if holds.iter().all(|h| *h) {
+        Truth::True
+    } else if holds.iter().all(|h| !*h) {
+        Truth::False
+    } else {
+        Truth::Unknown
+    };
+    let detail = if lo == hi {
+        say!(explain, "count {lo}")
+    } else {
+        say!(explain, "count between {lo} and {hi}")
+    };
+    (value, detail)
+}
+
+/// A stretch of one medication at a daily dose (mg/d of the reference drug; None if unknown).
+struct Piece {
+    start: NaiveDate,
+    definite_end: Option<NaiveDate>,
+    possible_end: Option<NaiveDate>,
+    mg: Option<Decimal>,
+}
+
+/// Whether there is a run of `dur` days on each of which the day's total dose `op` threshold.
+fn sustained_dose(pieces: &[Piece], op: CmpOp, threshold: Decimal, dur: Dur) -> Truth {
+    // Elementary segments between change points; each day in a segment has the same total.
+    let mut points: Vec<NaiveDate> = Vec::new();
+    for p in pieces {
+        points.push(p.start);
+        for end in [p.definite_end, p.possible_end].into_iter().flatten() {
+            if let Some(next) = time::next_day(end) {
+                points.push(next);
+            }
+        }
+    }
+    points.sort_unstable();
+    points.dedup();
+    let mut segments: Vec<(NaiveDate, Option<NaiveDate>, Truth)> = Vec::new();
+    for (i, start) in points.iter().enumerate() {
+        let end = points.get(i + 1).and_then(|n| n.pred_opt());
+        let covers = |until: Option<NaiveDate>| until.is_none_or(|u| *start <= u);
+        let mut lo = Decimal::ZERO;
+        let mut uncertain = false;
+        let mut any = false;
+        for p in pieces.iter().filter(|p| p.start <= *start) {
+            if covers(p.definite_end) {
+                any = true;
+                match p.mg {
+                    Some(mg) => lo = lo.checked_add(mg).unwrap_or(Decimal::MAX),
+                    None => uncertain = true,
+                }
+            } else if covers(p.possible_end) {
+                any = true;
+                uncertain = true;
+            }
+        }
+        if !any {
+            segments.push((*start, end, Truth::False));
+            continue;
+        }
+        let at_lo = op.holds(lo.cmp(&threshold));
+        let value = match (uncertain, op) {
+            (false, _) => Truth::from_bool(at_lo),
+            // More dose may be hidden in the uncertain part.
+            (true, CmpOp::Ge | CmpOp::Gt) if at_lo => Truth::True,
+            (true, CmpOp::Le | CmpOp::Lt) if !at_lo => Truth::False,
+            (true, _) => Truth::Unknown,
+        };
+        segments.push((*start, end, value));
+    }
+    let has_run = |accept: &dyn Fn(Truth) -> bool| -> bool {
+        let mut run_start: Option<NaiveDate> = None;
+        for (start, end, value) in &segments {
+            if accept(*value) {
+                let s = *run_start.get_or_insert(*start);
+                match end {
+                    Some(e) if time::lasts(s, *e, dur) => return true,
+                    None => return true,
+                    _ => {}
+                }
+            } else {
+                run_start = None;
+            }
+        }
+        false
+    };
+    if has_run(&|t| t == Truth::True) {
+        Truth::True
+    } else if has_run(&|t| t != Truth::False) {
+        Truth::Unknown
+    } else {
+        Truth::False
+    }
+}
+
+/// `taken for op dur`: runs of exposure (overlapping or touching periods merged), clipped to
+/// the window; definite when the events and their ends are known, possible otherwise.
+fn exposure(matches: &[(Truth, &Event<'_>)], span: &Span, op: CmpOp, dur: Dur) -> Truth {
+    let intervals = |definite: bool| -> Vec<(NaiveDate, Option<NaiveDate>)> {
+        let mut out = Vec::new();
+        for (t, e) in matches {
+            if *t == Truth::False || (definite && *t == Truth::Unknown) {
+                continue;
+            }
+            let Some(start) = e.start else { continue };
+            let end = match (e.end, definite) {
+                (End::Known(t), _) => Some(t),
+                (End::Ongoing, _) => span.to,
+                (End::Unknown, true) => Some(start),
+                (End::Unknown, false) => span.to,
+            };
+            let start = span.from.map_or(start, |f| start.max(f));
+            let end = match (end, span.to) {
+                (Some(e), Some(t)) => Some(e.min(t)),
+                (e, _) => e,
+            };
+            if end.is_none_or(|e| e >= start) {
+                out.push((start, end));
+            }
+        }
+        out.sort_by_key(|(s, _)| *s);
+        let mut merged: Vec<(NaiveDate, Option<NaiveDate>)> = Vec::new();
+        for (s, e) in out {
+            if let Some(last) = merged.last_mut() {
+                let touches = last
+                    .1
+                    .is_none_or(|le| time::next_day(le).is_none_or(|n| s <= n));
+                if touches {
+                    last.1 = match (last.1, e) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                    continue;
+                }
+            }
+            merged.push((s, e));
+        }
+        merged
+    };
+    // Whether some run lasts at least `dur` (strict: longer than `dur`).
+    let some_run = |runs: &[(NaiveDate, Option<NaiveDate>)], strict: bool| -> bool {
+        runs.iter().any(|(s, e)| match e {
+            None => true,
+            Some(e) => {
+                if strict {
+                    time::shift(*s, dur, Direction::After).is_some_and(|reached| reached <= *e)
+                } else {
+                    time::lasts(*s, *e, dur)
+                }
+            }
+        })
+    };
+    let definite = intervals(true);
+    let possible = intervals(false);
+    let monotone = |strict: bool| -> Truth {
+        if some_run(&definite, strict) {
+            Truth::True
+        } else if some_run(&possible, strict) {
+            Truth::Unknown
+        } else {
+            Truth::False
+        }
+    };
+    match op {
+        CmpOp::Ge => monotone(false),
+        CmpOp::Gt => monotone(true),
+        CmpOp::Lt => monotone(false).not(),
+        CmpOp::Le => monotone(true).not(),
+        CmpOp::Eq => monotone(false).and(monotone(true).not()),
+        CmpOp::Ne => monotone(false).and(monotone(true).not()).not(),
+    }
+}

@@ -1,0 +1,411 @@
+//! The interpreter: a checked [`Program`] is compiled once into a [`Plan`] (codes and names
+//! to concept ids, a unit cache), then each patient record is evaluated with Kleene logic and
+//! decimal arithmetic into a [`PatientResult`]: a verdict, each criterion's outcome and, when
+//! asked for, the checks behind it in the protocol's own words.
+
+mod facts;
+mod leaf;
+pub mod logic;
+pub mod time;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::ast::CriterionKind;
+use crate::facts::PatientRecord;
+use crate::program::{CodeSystem, ConceptId, Cond, CondKind, Criterion, CriterionBody, Program};
+use crate::source::{SourceMap, Span};
+use crate::units::Unit;
+
+pub use logic::Truth;
+
+/// A program ready to evaluate many patients (shareable across threads).
+#[derive(Debug)]
+pub struct Plan {
+    program: Program,
+    sources: SourceMap,
+    by_name: HashMap<String, ConceptId>,
+    by_code: HashMap<(CodeSystem, String), Vec<ConceptId>>,
+    units: RwLock<HashMap<String, Option<Arc<Unit>>>>,
+}
+
+impl Plan {
+    /// Prepares a checked program; `sources` are the files it was compiled from, for quoting.
+    pub fn new(program: Program, sources: SourceMap) -> Plan {
+        let mut by_name = HashMap::new();
+        let mut by_code: HashMap<(CodeSystem, String), Vec<ConceptId>> = HashMap::new();
+        for (i, c) in program.concepts.iter().enumerate() {
+            let id = ConceptId(u32::try_from(i).unwrap_or(u32::MAX));
+            by_name.insert(c.name.clone(), id);
+            for (system, code) in &c.codes {
+                let ids = by_code.entry((*system, code.clone())).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        Plan {
+            program,
+            sources,
+            by_name,
+            by_code,
+            units: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The source text of a span, whitespace collapsed.
+    pub fn quote(&self, span: Span) -> String {
+        self.sources
+            .slice(span)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The 1-based line a span starts on.
+    pub fn line(&self, span: Span) -> usize {
+        self.sources
+            .get(span.file)
+            .map_or(0, |s| s.line_col(span.start).0)
+    }
+
+    /// A unit from patient data, parsed once per distinct spelling.
+    fn unit(&self, text: &str) -> Option<Arc<Unit>> {
+        if let Ok(cache) = self.units.read() {
+            if let Some(u) = cache.get(text) {
+                return u.clone();
+            }
+        }
+        let parsed = crate::units::parse_unit(text).ok().map(Arc::new);
+        if let Ok(mut cache) = self.units.write() {
+            cache.insert(text.to_string(), parsed.clone());
+        }
+        parsed
+    }
+
+    /// Evaluates one patient. With `explain`, every check is recorded with its evidence.
+    pub fn evaluate(&self, record: &PatientRecord, explain: bool) -> PatientResult {
+        let facts = facts::Facts::resolve(self, record);
+        let ctx = leaf::Ctx {
+            plan: self,
+            facts: &facts,
+        };
+        let mut criteria = Vec::new();
+        for c in &self.program.criteria {
+            criterion(&ctx, c, None, 0, explain, &mut criteria);
+        }
+        let top: Vec<&CriterionResult> = criteria.iter().filter(|c| c.depth == 0).collect();
+        let verdict = if top.iter().any(|c| c.excludes()) {
+            Verdict::Ineligible
+        } else if top.iter().any(|c| c.outcome == Outcome::Unknown) {
+            Verdict::NeedsReview
+        } else {
+            Verdict::Eligible
+        };
+        PatientResult {
+            id: record.id.clone(),
+            verdict,
+            criteria,
+            unused_facts: facts.unused,
+        }
+    }
+}
+
+/// The outcome of one criterion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Its rule holds.
+    Met,
+    /// Its rule does not hold.
+    NotMet,
+    /// Data is missing to decide.
+    Unknown,
+    /// Its `applies if` does not hold.
+    NotApplicable,
+}
+
+impl Outcome {
+    /// Words for tables.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Met => "met",
+            Outcome::NotMet => "not met",
+            Outcome::Unknown => "unknown",
+            Outcome::NotApplicable => "not applicable",
+        }
+    }
+}
+
+/// A patient's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every inclusion met or not applicable, no exclusion met, nothing unknown.
+    Eligible,
+    /// An inclusion not met or an exclusion met.
+    Ineligible,
+    /// Otherwise: something is unknown.
+    NeedsReview,
+}
+
+impl Verdict {
+    /// Words for tables.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Eligible => "eligible",
+            Verdict::Ineligible => "ineligible",
+            Verdict::NeedsReview => "needs review",
+        }
+    }
+}
+
+/// Which part of a criterion a check belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// `applies if`
+    Applies,
+    /// The rule.
+    Rule,
+    /// `unless`
+    Unless,
+}
+
+/// One elementary test and what decided it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Check {
+    /// The protocol's text of the test.
+    pub text: String,
+    /// Its value.
+    pub result: Truth,
+    /// The facts and dates that decided it, or what is missing.
+    pub detail: String,
+    /// The part of the criterion.
+    pub part: Part,
+    /// The definition it came through, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+/// One criterion's result.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CriterionResult {
+    /// Its id.
+    pub id: String,
+    /// Inclusion or exclusion.
+    pub kind: CriterionKind,
+    /// The protocol's wording.
+    pub wording: String,
+    /// The parent group's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// 0 for top-level criteria.
+    pub depth: usize,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The line of the protocol it is on.
+    pub line: usize,
+    /// The checks (only when explaining).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+}
+
+impl CriterionResult {
+    /// Whether this outcome makes the patient ineligible (an inclusion not met, an exclusion met).
+    pub fn excludes(&self) -> bool {
+        matches!(
+            (self.kind, self.outcome),
+            (CriterionKind::Inclusion, Outcome::NotMet) | (CriterionKind::Exclusion, Outcome::Met)
+        )
+    }
+}
+
+/// A patient's result.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PatientResult {
+    /// The patient's id.
+    pub id: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Every criterion, depth first.
+    pub criteria: Vec<CriterionResult>,
+    /// Facts in the record that the protocol's vocabulary does not name.
+    pub unused_facts: usize,
+}
+
+impl PatientResult {
+    /// Ids of the most specific criteria that exclude the patient.
+    pub fn excluding(&self) -> Vec<&str> {
+        self.most_specific(CriterionResult::excludes)
+    }
+
+    /// Ids of the most specific criteria whose outcome is unknown.
+    pub fn unknown(&self) -> Vec<&str> {
+        self.most_specific(|c| c.outcome == Outcome::Unknown)
+    }
+
+    /// Criteria matching `pred` that have no child matching it.
+    fn most_specific(&self, pred: impl Fn(&CriterionResult) -> bool) -> Vec<&str> {
+        let matching: Vec<&CriterionResult> = self.criteria.iter().filter(|c| pred(c)).collect();
+        matching
+            .iter()
+            .filter(|c| {
+                !matching
+                    .iter()
+                    .any(|other| other.parent.as_deref() == Some(c.id.as_str()))
+            })
+            .map(|c| c.id.as_str())
+            .collect()
+    }
+}
+
+fn criterion(
+    ctx: &leaf::Ctx<'_>,
+    c: &Criterion,
+    parent: Option<&str>,
+    depth: usize,
+    explain: bool,
+    out: &mut Vec<CriterionResult>,
+) -> Outcome {
+    let index = out.len();
+    out.push(CriterionResult {
+        id: c.id.clone(),
+        kind: c.kind,
+        wording: c.wording.clone(),
+        parent: parent.map(str::to_string),
+        depth,
+        outcome: Outcome::Unknown,
+        line: ctx.plan.line(c.span),
+        checks: Vec::new(),
+    });
+    let mut checks = Vec::new();
+    let mut trace = leaf::Trace {
+        checks: if explain { Some(&mut checks) } else { None },
+        part: Part::Applies,
+        via: None,
+    };
+    let applies = c.applies.as_ref().map(|a| ctx.cond(a, &mut trace));
+    let body = match &c.body {
+        CriterionBody::Rule { cond, unless } => {
+            trace.part = Part::Rule;
+            let holds = ctx.cond(cond, &mut trace);
+            let value = match unless {
+                Some(u) => {
+                    trace.part = Part::Unless;
+                    holds.and(ctx.cond(u, &mut trace).not())
+                }
+                None => holds,
+            };
+            match value {
+                Truth::True => Outcome::Met,
+                Truth::False => Outcome::NotMet,
+                Truth::Unknown => Outcome::Unknown,
+            }
+        }
+        CriterionBody::Group(children) => {
+            let outcomes: Vec<Outcome> = children
+                .iter()
+                .map(|child| criterion(ctx, child, Some(&c.id), depth + 1, explain, out))
+                .collect();
+            group_outcome(c.kind, &outcomes)
+        }
+    };
+    let outcome = match applies {
+        None | Some(Truth::True) => body,
+        Some(Truth::False) => Outcome::NotApplicable,
+        // Applicability unknown: the body's outcome stands when it cannot exclude anyone.
+        Some(Truth::Unknown) => match (c.kind, body) {
+            (_, Outcome::NotApplicable) => Outcome::NotApplicable,
+            (CriterionKind::Inclusion, Outcome::Met) => Outcome::Met,
+            (CriterionKind::Exclusion, Outcome::NotMet) => Outcome::NotMet,
+            _ => Outcome::Unknown,
+        },
+    };
+    if let Some(r) = out.get_mut(index) {
+        r.outcome = outcome;
+        r.checks = checks;
+    }
+    outcome
+}
+
+/// An inclusion group is met when all applicable children are; an exclusion group when any is.
+fn group_outcome(kind: CriterionKind, children: &[Outcome]) -> Outcome {
+    let applicable: Vec<Truth> = children
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Met => Some(Truth::True),
+            Outcome::NotMet => Some(Truth::False),
+            Outcome::Unknown => Some(Truth::Unknown),
+            Outcome::NotApplicable => None,
+        })
+        .collect();
+    if applicable.is_empty() {
+        return Outcome::NotApplicable;
+    }
+    let value = match kind {
+        CriterionKind::Inclusion => Truth::all(applicable),
+        CriterionKind::Exclusion => Truth::any(applicable),
+    };
+    match value {
+        Truth::True => Outcome::Met,
+        Truth::False => Outcome::NotMet,
+        Truth::Unknown => Outcome::Unknown,
+    }
+}
+
+impl leaf::Ctx<'_> {
+    /// Evaluates a condition, recording leaf checks into `trace`.
+    fn cond(&self, c: &Cond, trace: &mut leaf::Trace<'_>) -> Truth {
+        match &c.kind {
+            CondKind::And(items) => {
+                let mut value = Truth::True;
+                for item in items {
+                    value = value.and(self.cond(item, trace));
+                    if value == Truth::False && trace.checks.is_none() {
+                        break;
+                    }
+                }
+                value
+            }
+            CondKind::Or(items) => {
+                let mut value = Truth::False;
+                for item in items {
+                    value = value.or(self.cond(item, trace));
+                    if value == Truth::True && trace.checks.is_none() {
+                        break;
+                    }
+                }
+                value
+            }
+            CondKind::Not(inner) => self.cond(inner, trace).not(),
+            CondKind::Define(id) => match self.plan.program.definition(*id) {
+                Some(def) => {
+                    let outer = trace.via.replace(def.name.clone());
+                    let value = self.cond(&def.cond, trace);
+                    trace.via = outer;
+                    value
+                }
+                None => Truth::Unknown,
+            },
+            _ => {
+                let (value, detail) = self.leaf(c, trace.checks.is_some());
+                if let Some(checks) = trace.checks.as_deref_mut() {
+                    checks.push(Check {
+                        text: self.plan.quote(c.span),
+                        result: value,
+                        detail,
+                        part: trace.part,
+                        via: trace.via.clone(),
+                    });
+                }
+                value
+            }
+        }
+    }
+}

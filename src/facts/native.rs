@@ -1,0 +1,489 @@
+//! The native patient model: one JSON object per patient, documented field by field in
+//! `docs/patient-data.md` and as a JSON Schema in `docs/patient.schema.json`.
+//!
+//! A domain list that is absent (or `null`) means "not recorded": questions about it are
+//! unknown. An empty list means "recorded, and there is nothing".
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{RawRecord, RecordError};
+use crate::program::{CodeSystem, Sex};
+
+/// One patient.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientRecord {
+    /// The patient's id, unique within a data set.
+    pub id: String,
+    /// Date of birth.
+    #[serde(default)]
+    pub birth_date: Option<NaiveDate>,
+    /// Recorded sex.
+    #[serde(default)]
+    pub sex: Option<RecordedSex>,
+    /// Dates of the protocol's anchors (screening, infusion, ...).
+    #[serde(default)]
+    pub anchors: BTreeMap<String, NaiveDate>,
+    /// Results of labs, vital signs, scores.
+    #[serde(default)]
+    pub observations: Option<Vec<ObservationRecord>>,
+    /// Diagnoses and clinical events.
+    #[serde(default)]
+    pub conditions: Option<Vec<ConditionRecord>>,
+    /// Medication exposures.
+    #[serde(default)]
+    pub medications: Option<Vec<MedicationRecord>>,
+    /// Vaccinations.
+    #[serde(default)]
+    pub immunizations: Option<Vec<ImmunizationRecord>>,
+    /// Procedures and therapies.
+    #[serde(default)]
+    pub procedures: Option<Vec<ProcedureRecord>>,
+    /// Judgements and agreements, by attestation name.
+    #[serde(default)]
+    pub attestations: BTreeMap<String, AttestationRecord>,
+}
+
+/// Recorded sex; `unknown` is the same as not recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordedSex {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+    /// Other.
+    Other,
+    /// Unknown.
+    Unknown,
+}
+
+impl RecordedSex {
+    /// As the language's sex, if known.
+    pub fn known(self) -> Option<Sex> {
+        match self {
+            RecordedSex::Female => Some(Sex::Female),
+            RecordedSex::Male => Some(Sex::Male),
+            RecordedSex::Other => Some(Sex::Other),
+            RecordedSex::Unknown => None,
+        }
+    }
+}
+
+/// A reference range as recorded with a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeRecord {
+    /// Lower limit of normal.
+    #[serde(default)]
+    pub low: Option<Decimal>,
+    /// Upper limit of normal.
+    #[serde(default)]
+    pub high: Option<Decimal>,
+}
+
+/// A lab result, vital sign or score.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationRecord {
+    /// The record's own id, quoted in explanations.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A name from the protocol's vocabulary (`egfr`) ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or a code (`loinc:33914-3`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// When it was measured.
+    pub date: NaiveDate,
+    /// A numeric value ...
+    #[serde(default)]
+    pub value: Option<Decimal>,
+    /// ... in this unit (UCUM).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// ... or a qualitative result (positive, negative, indeterminate, normal, abnormal).
+    #[serde(default)]
+    pub result: Option<String>,
+    /// The result's reference range, in its unit.
+    #[serde(default)]
+    pub reference_range: Option<RangeRecord>,
+}
+
+/// A diagnosis or clinical event.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionRecord {
+    /// The record's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A vocabulary name ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or a code (`snomed:55464009`, `icd10:M32.1`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Onset.
+    #[serde(default)]
+    pub onset: Option<NaiveDate>,
+    /// End (abatement); absent while ongoing.
+    #[serde(default)]
+    pub end: Option<NaiveDate>,
+    /// active, recurrence, relapse, inactive, remission, resolved.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// confirmed, provisional, differential, unconfirmed, refuted, entered-in-error.
+    #[serde(default)]
+    pub verification: Option<String>,
+    /// A grade (e.g. GVHD grade 2).
+    #[serde(default)]
+    pub grade: Option<Decimal>,
+    /// mild, moderate, severe.
+    #[serde(default)]
+    pub severity: Option<String>,
+}
+
+/// A medication exposure.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedicationRecord {
+    /// The record's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A vocabulary name ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or a code (`rxnorm:8640`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day; absent while ongoing.
+    #[serde(default)]
+    pub end: Option<NaiveDate>,
+    /// One dose ...
+    #[serde(default)]
+    pub dose: Option<Decimal>,
+    /// ... in this unit (mg) ...
+    #[serde(default)]
+    pub dose_unit: Option<String>,
+    /// ... taken this many times a day.
+    #[serde(default)]
+    pub frequency_per_day: Option<Decimal>,
+    /// Or the total daily dose directly ...
+    #[serde(default)]
+    pub daily_dose: Option<Decimal>,
+    /// ... in this unit (mg/d, or mg when per day is implied).
+    #[serde(default)]
+    pub daily_dose_unit: Option<String>,
+    /// oral, intravenous, subcutaneous, intramuscular, topical, inhaled, other.
+    #[serde(default)]
+    pub route: Option<String>,
+    /// active, completed, stopped, on_hold, entered-in-error.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A vaccination.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImmunizationRecord {
+    /// The record's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A vocabulary name ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or a code (`cvx:03`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// When it was given.
+    pub date: NaiveDate,
+    /// completed (default), not-done, entered-in-error.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A procedure or therapy.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureRecord {
+    /// The record's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A vocabulary name ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or a code (`snomed:302497006`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// When it was done (its first day).
+    pub date: NaiveDate,
+    /// Its last day, for a course (e.g. dialysis).
+    #[serde(default)]
+    pub end: Option<NaiveDate>,
+    /// completed (default), in_progress, stopped, not-done, entered-in-error.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// An attestation: `true`, `false`, `null` (not yet recorded), or with details.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum AttestationRecord {
+    /// Just the value.
+    Value(Option<bool>),
+    /// The value with when and by whom.
+    Detailed {
+        /// The value; `null` when not yet recorded.
+        value: Option<bool>,
+        /// When it was recorded.
+        #[serde(default)]
+        date: Option<NaiveDate>,
+        /// Who recorded it.
+        #[serde(default)]
+        by: Option<String>,
+    },
+}
+
+impl AttestationRecord {
+    /// The recorded value, if any.
+    pub fn value(&self) -> Option<bool> {
+        match self {
+            AttestationRecord::Value(v) | AttestationRecord::Detailed { value: v, .. } => *v,
+        }
+    }
+}
+
+/// Condition statuses.
+pub const CONDITION_STATUSES: &[&str] = &[
+    "active",
+    "recurrence",
+    "relapse",
+    "inactive",
+    "remission",
+    "resolved",
+];
+/// Condition verification statuses.
+pub const VERIFICATIONS: &[&str] = &[
+    "confirmed",
+    "provisional",
+    "differential",
+    "unconfirmed",
+    "refuted",
+    "entered-in-error",
+];
+/// Medication statuses.
+pub const MEDICATION_STATUSES: &[&str] = &[
+    "active",
+    "completed",
+    "stopped",
+    "on_hold",
+    "entered-in-error",
+];
+/// Medication routes.
+pub const ROUTES: &[&str] = &[
+    "oral",
+    "intravenous",
+    "subcutaneous",
+    "intramuscular",
+    "topical",
+    "inhaled",
+    "other",
+];
+/// Immunization statuses.
+pub const IMMUNIZATION_STATUSES: &[&str] = &["completed", "not-done", "entered-in-error"];
+/// Procedure statuses.
+pub const PROCEDURE_STATUSES: &[&str] = &[
+    "completed",
+    "in_progress",
+    "stopped",
+    "not-done",
+    "entered-in-error",
+];
+/// Condition severities.
+pub const SEVERITIES: &[&str] = &["mild", "moderate", "severe"];
+
+/// Just the id, to name the patient when the rest of a record does not parse.
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+/// Parses and validates one record.
+pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
+    let error = |line: usize, patient: Option<String>, path: String, reason: String| RecordError {
+        file: raw.file.to_string(),
+        line,
+        patient,
+        path,
+        reason,
+    };
+    let mut de = serde_json::Deserializer::from_str(&raw.text);
+    let parsed: Result<PatientRecord, (String, serde_json::Error)> =
+        serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| (e.path().to_string(), e.into_inner()))
+            .and_then(|r| de.end().map(|()| r).map_err(|e| (String::new(), e)));
+    let record = match parsed {
+        Ok(r) => r,
+        Err((path, inner)) => {
+            let patient = serde_json::from_str::<IdOnly>(&raw.text).ok().map(|r| r.id);
+            let line = raw.line + inner.line().saturating_sub(1);
+            let path = if path == "." { String::new() } else { path };
+            return Err(error(line, patient, path, describe_serde_error(&inner)));
+        }
+    };
+    if let Err((path, reason)) = validate(&record) {
+        return Err(error(raw.line, Some(record.id.clone()), path, reason));
+    }
+    Ok(record)
+}
+
+fn describe_serde_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    // serde_json appends " at line L column C"; the location is reported separately.
+    match text.rfind(" at line ") {
+        Some(i) => text.get(..i).unwrap_or(&text).to_string(),
+        None => text,
+    }
+}
+
+type Invalid = (String, String);
+
+fn validate(r: &PatientRecord) -> Result<(), Invalid> {
+    if r.id.trim().is_empty() {
+        return Err(("id".into(), "the patient id is empty".into()));
+    }
+    for (i, o) in r.observations.iter().flatten().enumerate() {
+        let at = |field: &str| format!("observations[{i}]{field}");
+        concept_ref(o.concept.as_deref(), o.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        match (&o.value, &o.result) {
+            (Some(_), Some(_)) => {
+                return Err((
+                    at(""),
+                    "give either `value` (a number) or `result` (a word), not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err((
+                    at(""),
+                    "an observation needs a `value` with its `unit`, or a qualitative `result`"
+                        .into(),
+                ));
+            }
+            (None, Some(_)) if o.unit.is_some() => {
+                return Err((at(".unit"), "a qualitative `result` has no unit".into()));
+            }
+            _ => {}
+        }
+        if let Some(RangeRecord {
+            low: Some(low),
+            high: Some(high),
+        }) = o.reference_range
+        {
+            if low > high {
+                return Err((
+                    at(".reference_range"),
+                    format!("the low limit {low} is above the high limit {high}"),
+                ));
+            }
+        }
+    }
+    for (i, c) in r.conditions.iter().flatten().enumerate() {
+        let at = |field: &str| format!("conditions[{i}]{field}");
+        concept_ref(c.concept.as_deref(), c.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        one_of(c.status.as_deref(), CONDITION_STATUSES)
+            .map_err(|reason| (at(".status"), reason))?;
+        one_of(c.verification.as_deref(), VERIFICATIONS)
+            .map_err(|reason| (at(".verification"), reason))?;
+        one_of(c.severity.as_deref(), SEVERITIES).map_err(|reason| (at(".severity"), reason))?;
+        ordered(c.onset, c.end).map_err(|reason| (at(".end"), reason))?;
+    }
+    for (i, m) in r.medications.iter().flatten().enumerate() {
+        let at = |field: &str| format!("medications[{i}]{field}");
+        concept_ref(m.concept.as_deref(), m.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        one_of(m.status.as_deref(), MEDICATION_STATUSES)
+            .map_err(|reason| (at(".status"), reason))?;
+        one_of(m.route.as_deref(), ROUTES).map_err(|reason| (at(".route"), reason))?;
+        ordered(Some(m.start), m.end).map_err(|reason| (at(".end"), reason))?;
+        for (field, value) in [
+            (".dose", m.dose),
+            (".frequency_per_day", m.frequency_per_day),
+            (".daily_dose", m.daily_dose),
+        ] {
+            if value.is_some_and(|v| v < Decimal::ZERO) {
+                return Err((at(field), "a dose cannot be negative".into()));
+            }
+        }
+    }
+    for (i, v) in r.immunizations.iter().flatten().enumerate() {
+        let at = |field: &str| format!("immunizations[{i}]{field}");
+        concept_ref(v.concept.as_deref(), v.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        one_of(v.status.as_deref(), IMMUNIZATION_STATUSES)
+            .map_err(|reason| (at(".status"), reason))?;
+    }
+    for (i, p) in r.procedures.iter().flatten().enumerate() {
+        let at = |field: &str| format!("procedures[{i}]{field}");
+        concept_ref(p.concept.as_deref(), p.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        one_of(p.status.as_deref(), PROCEDURE_STATUSES)
+            .map_err(|reason| (at(".status"), reason))?;
+        ordered(Some(p.date), p.end).map_err(|reason| (at(".end"), reason))?;
+    }
+    Ok(())
+}
+
+fn concept_ref(concept: Option<&str>, code: Option<&str>) -> Result<(), String> {
+    match (concept, code) {
+        (Some(_), Some(_)) => {
+            Err("give either `concept` (a name) or `code` (system:code), not both".into())
+        }
+        (None, None) => Err(
+            "name what this is: `concept` (a vocabulary name) or `code` (e.g. `loinc:33914-3`)"
+                .into(),
+        ),
+        (Some(name), None) if name.trim().is_empty() => Err("`concept` is empty".into()),
+        (None, Some(code)) => parse_code(code).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// Splits `system:code` and checks the system.
+pub fn parse_code(code: &str) -> Result<(CodeSystem, &str), String> {
+    let Some((system, value)) = code.split_once(':') else {
+        return Err(format!(
+            "`{code}` is not a code: write `system:code`, e.g. `loinc:33914-3`"
+        ));
+    };
+    let Some(system) = CodeSystem::from_name(system) else {
+        let known: Vec<&str> = CodeSystem::ALL.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "unknown code system `{system}` (known: {})",
+            known.join(", ")
+        ));
+    };
+    if value.trim().is_empty() {
+        return Err(format!("`{code}` has an empty code"));
+    }
+    Ok((system, value))
+}
+
+fn one_of(value: Option<&str>, allowed: &[&str]) -> Result<(), String> {
+    match value {
+        Some(v) if !allowed.contains(&v) => {
+            Err(format!("`{v}` is not one of: {}", allowed.join(", ")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn ordered(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Result<(), String> {
+    match (start, end) {
+        (Some(s), Some(e)) if e < s => Err(format!("ends ({e}) before it starts ({s})")),
+        _ => Ok(()),
+    }
+}

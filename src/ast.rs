@@ -179,8 +179,8 @@ impl ConceptKind {
 pub enum ValueSpec {
     /// A quantity in this canonical unit.
     Unit(UnitLit),
-    /// positive / negative / indeterminate.
-    Qualitative,
+    /// positive / negative / indeterminate (the span of the word `qualitative`).
+    Qualitative(Span),
 }
 
 /// A unit as written, e.g. `mL/min/1.73m2`.

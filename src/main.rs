@@ -8,6 +8,17 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    ExitCode::from(cli::run(args))
+    match cli::Cli::try_parse() {
+        Ok(args) => ExitCode::from(cli::run(args)),
+        Err(e) => {
+            // --help and --version are not errors; bad usage exits 1 as documented.
+            let code = if e.use_stderr() {
+                cli::EXIT_USAGE
+            } else {
+                cli::EXIT_OK
+            };
+            let _ = e.print();
+            ExitCode::from(code)
+        }
+    }
 }

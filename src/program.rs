@@ -534,10 +534,20 @@ pub enum CompareError {
 impl std::fmt::Display for CompareError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CompareError::Incommensurable { value_unit, threshold_unit } => {
-                write!(f, "the result is in `{value_unit}`, which cannot be converted to `{threshold_unit}`")
+            CompareError::Incommensurable {
+                value_unit,
+                threshold_unit,
+            } => {
+                write!(
+                    f,
+                    "the result is in `{value_unit}`, which cannot be converted to `{threshold_unit}`"
+                )
             }
-            CompareError::NoReferenceLimit(bound) => write!(f, "the result has no {} in its reference range", bound.keyword()),
+            CompareError::NoReferenceLimit(bound) => write!(
+                f,
+                "the result has no {} in its reference range",
+                bound.keyword()
+            ),
             CompareError::Overflow => f.write_str("the numbers are too large to compare exactly"),
         }
     }
@@ -546,12 +556,22 @@ impl std::fmt::Display for CompareError {
 impl Threshold {
     /// Orders a result (`value` in `unit`, with its reference range) against this threshold,
     /// exactly: decimal arithmetic, no binary floating point, so `1.8 <= 1.5 x 1.2` holds.
-    pub fn order(&self, value: Decimal, unit: &Unit, range: &ReferenceRange) -> Result<std::cmp::Ordering, CompareError> {
+    pub fn order(
+        &self,
+        value: Decimal,
+        unit: &Unit,
+        range: &ReferenceRange,
+    ) -> Result<std::cmp::Ordering, CompareError> {
         match self {
-            Threshold::Quantity { value: threshold, unit: threshold_unit } => unit.compare(value, threshold_unit, *threshold).ok_or_else(|| CompareError::Incommensurable {
-                value_unit: unit.text().to_string(),
-                threshold_unit: threshold_unit.text().to_string(),
-            }),
+            Threshold::Quantity {
+                value: threshold,
+                unit: threshold_unit,
+            } => unit
+                .compare(value, threshold_unit, *threshold)
+                .ok_or_else(|| CompareError::Incommensurable {
+                    value_unit: unit.text().to_string(),
+                    threshold_unit: threshold_unit.text().to_string(),
+                }),
             Threshold::RefMultiple { factor, bound } => {
                 let limit = match bound {
                     RefBound::Uln => range.high,

@@ -591,6 +591,8 @@ const ATOMS: &[Atom] = &[
     atom("lb", false, MASS, 45_359_237, 100_000),
     atom("[in_i]", false, LENGTH, 127, 5000),
     atom("mcg", false, MASS, 1, 1_000_000),
+    // "gm" is a common clinical spelling of gram; suggesting `mg` for `gm/dL` would be 1000x off.
+    atom("gm", false, MASS, 1, 1),
     atom("points", false, POINTS, 1, 1),
     atom("point", false, POINTS, 1, 1),
     atom("copies", false, COPIES, 1, 1),
@@ -889,10 +891,10 @@ impl<'a> Cursor<'a> {
         if AFFINE.split_whitespace().any(|a| a == name) {
             return fail(
                 format!(
-                    "affine temperature units (Cel, [degF]) are not supported \
-                     (`{name}` does not start at absolute zero): give the value in K"
+                    "temperatures in `{name}` are not supported: eligc compares quantities \
+                     by scaling, and `{name}` does not start at absolute zero"
                 ),
-                Hint::Given(Some("K".to_string())),
+                Hint::Given(None),
             );
         }
         let Some((d, f)) = lookup_atom(name) else {

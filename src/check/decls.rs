@@ -160,7 +160,7 @@ impl<'a> Checker<'a> {
         let mut qualitative = false;
         match (c.kind, &c.value) {
             (ConceptKind::Observation, Some(ValueSpec::Unit(u))) => unit = self.unit(u),
-            (ConceptKind::Observation, Some(ValueSpec::Qualitative)) => qualitative = true,
+            (ConceptKind::Observation, Some(ValueSpec::Qualitative(_))) => qualitative = true,
             (ConceptKind::Observation, None) => self.error(
                 Diagnostic::new(
                     Code::InvalidDeclaration,
@@ -179,7 +179,7 @@ impl<'a> Checker<'a> {
             (kind, Some(spec)) => {
                 let span = match spec {
                     ValueSpec::Unit(u) => u.span,
-                    ValueSpec::Qualitative => c.span,
+                    ValueSpec::Qualitative(span) => *span,
                 };
                 self.error(
                     Diagnostic::new(
@@ -202,16 +202,32 @@ impl<'a> Checker<'a> {
             (Some((low, high)), Some(_)) if !qualitative && c.kind == ConceptKind::Observation => {
                 if low.value > high.value {
                     self.error(
-                        Diagnostic::new(Code::InvalidDeclaration, low.span.to(high.span), "the lower limit of the normal range is above the upper limit", "reversed range")
-                            .with_help(format!("write `normal {} to {}`", high.value, low.value)),
+                        Diagnostic::new(
+                            Code::InvalidDeclaration,
+                            low.span.to(high.span),
+                            "the lower limit of the normal range is above the upper limit",
+                            "reversed range",
+                        )
+                        .with_help(format!("write `normal {} to {}`", high.value, low.value)),
                     );
                 }
-                Some(crate::program::ReferenceRange { low: Some(low.value), high: Some(high.value) })
+                Some(crate::program::ReferenceRange {
+                    low: Some(low.value),
+                    high: Some(high.value),
+                })
             }
             (Some((low, high)), _) => {
                 self.error(
-                    Diagnostic::new(Code::InvalidDeclaration, low.span.to(high.span), format!("`{}` has no numeric results, so no normal range", c.name.name), "not allowed here")
-                        .with_help("`normal LOW to HIGH` belongs on observations with a unit"),
+                    Diagnostic::new(
+                        Code::InvalidDeclaration,
+                        low.span.to(high.span),
+                        format!(
+                            "`{}` has no numeric results, so no normal range",
+                            c.name.name
+                        ),
+                        "not allowed here",
+                    )
+                    .with_help("`normal LOW to HIGH` belongs on observations with a unit"),
                 );
                 None
             }
@@ -332,7 +348,7 @@ impl<'a> Checker<'a> {
                 if fits {
                     return Some(Resolved::Concept(id));
                 }
-                kind.map(|k| format!("a {}", k.keyword()))
+                kind.map(with_article)
             }
             Symbol::Set(i) => {
                 let set_kind = self.sets.get(i).map(|s| s.decl.kind);
@@ -366,6 +382,9 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_name(&mut self, name: &ast::Ident, expect: Expect) {
+        if self.recovered.contains(&name.name) {
+            return;
+        }
         let fits = |checker: &Checker<'_>, symbol: &Symbol| -> bool {
             match (symbol, expect) {
                 (Symbol::Concept(id), Expect::ConceptOrSet(k)) => checker
@@ -508,6 +527,7 @@ impl<'a> Checker<'a> {
                 return;
             }
         }
+        let mut invalid: Vec<ConceptId> = Vec::new();
         let mut factors = std::collections::HashMap::new();
         for entry in &eq.entries {
             let Some(super::decls::Resolved::Concept(drug)) =
@@ -540,6 +560,7 @@ impl<'a> Checker<'a> {
                     )
                     .with_help("give mg of the reference drug per mg of this drug"),
                 );
+                invalid.push(drug);
                 continue;
             }
             if factors.insert(drug, entry.factor.value).is_some() {
@@ -572,7 +593,7 @@ impl<'a> Checker<'a> {
         }
         let missing: Vec<String> = members
             .iter()
-            .filter(|m| !factors.contains_key(m))
+            .filter(|m| !factors.contains_key(m) && !invalid.contains(m))
             .filter_map(|m| self.concepts.get(m.0 as usize).map(|c| c.name.clone()))
             .collect();
         if !missing.is_empty() {
@@ -598,6 +619,7 @@ impl<'a> Checker<'a> {
         self.equivalences.push(Equivalence {
             set: eq.set.name.clone(),
             reference: eq.reference.name.clone(),
+            complete: missing.is_empty() && invalid.is_empty(),
             factors,
         });
     }
@@ -612,15 +634,36 @@ impl<'a> Checker<'a> {
             DefState::InProgress => {
                 let span = entry.decl.name.span;
                 let name = entry.decl.name.name.clone();
-                self.error(
-                    Diagnostic::new(
-                        Code::DefinitionCycle,
-                        span,
-                        format!("the definition `{name}` refers to itself"),
-                        "part of a cycle",
+                // The chain from this definition back to itself, through the ones in progress.
+                let from = self.define_stack.iter().position(|d| *d == i).unwrap_or(0);
+                let chain: Vec<usize> = self.define_stack.get(from..).unwrap_or(&[]).to_vec();
+                let names: Vec<String> = chain
+                    .iter()
+                    .chain(std::iter::once(&i))
+                    .filter_map(|d| self.defines.get(*d).map(|e| e.decl.name.name.clone()))
+                    .collect();
+                let message = if chain.len() <= 1 {
+                    format!("the definition `{name}` refers to itself")
+                } else {
+                    format!(
+                        "definitions refer to each other in a cycle: {}",
+                        names.join(" -> ")
                     )
-                    .with_help("definitions cannot be recursive: evaluation must always terminate"),
-                );
+                };
+                let mut d =
+                    Diagnostic::new(Code::DefinitionCycle, span, message, "part of a cycle")
+                        .with_help(
+                            "definitions cannot be recursive: evaluation must always terminate",
+                        );
+                for other in chain.iter().filter(|d| **d != i) {
+                    if let Some(e) = self.defines.get(*other) {
+                        d = d.with_related(
+                            e.decl.name.span,
+                            format!("`{}` is part of the cycle", e.decl.name.name),
+                        );
+                    }
+                }
+                self.error(d);
                 if let Some(e) = self.defines.get_mut(i) {
                     e.state = DefState::Failed;
                 }
@@ -632,7 +675,10 @@ impl<'a> Checker<'a> {
         if let Some(e) = self.defines.get_mut(i) {
             e.state = DefState::InProgress;
         }
-        let state = match self.expr(&decl.body) {
+        self.define_stack.push(i);
+        let body = self.expr(&decl.body);
+        self.define_stack.pop();
+        let state = match body {
             Some(super::expr::Typed::Cond(cond)) => {
                 let id = DefineId(u32::try_from(self.definitions.len()).unwrap_or(u32::MAX));
                 self.definitions.push(Definition {
@@ -656,13 +702,15 @@ impl<'a> Checker<'a> {
         state
     }
 
-    /// The equivalence factors for a dose of `members` expressed as `reference`.
+    /// The equivalence factors for a dose of `members` expressed as `reference`: `None`
+    /// when no table fits, `Some(None)` when the fitting table is itself invalid (and already
+    /// reported).
     pub(super) fn equivalence_for(
         &self,
         target: &str,
         reference: &str,
         members: &[ConceptId],
-    ) -> Option<Vec<(ConceptId, Decimal)>> {
+    ) -> Option<Option<Vec<(ConceptId, Decimal)>>> {
         let table = self
             .equivalences
             .iter()
@@ -672,10 +720,15 @@ impl<'a> Checker<'a> {
                     e.reference == reference && members.iter().all(|m| e.factors.contains_key(m))
                 })
             })?;
-        members
-            .iter()
-            .map(|m| table.factors.get(m).map(|f| (*m, *f)))
-            .collect()
+        if !table.complete {
+            return Some(None);
+        }
+        Some(
+            members
+                .iter()
+                .map(|m| table.factors.get(m).map(|f| (*m, *f)))
+                .collect(),
+        )
     }
 
     /// Spans of definitions, for the unused lint.

@@ -266,6 +266,9 @@ impl<'a> Checker<'a> {
 
     fn name_ref(&mut self, name: &ast::Ident) -> Option<Typed> {
         let Some((symbol, _)) = self.names.get(&name.name).copied() else {
+            if self.recovered.contains(&name.name) {
+                return None;
+            }
             let mut defs: Vec<&str> = self
                 .defines
                 .iter()
@@ -326,7 +329,7 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::TypeMismatch,
                         name.span,
-                        format!("`{}` is {what}, not a condition", name.name),
+                        format!("`{}` names {what}: on its own it is not a test", name.name),
                         "needs a keyword before it",
                     )
                     .with_help(help),
@@ -349,7 +352,7 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::TypeMismatch,
                         name.span,
-                        format!("`{}` is a set, not a condition", name.name),
+                        format!("`{}` names a set: on its own it is not a test", name.name),
                         "a set",
                     )
                     .with_help(format!("write `{keyword} in {}`", name.name)),
@@ -720,7 +723,8 @@ impl<'a> Checker<'a> {
         let drugs = match (&as_drug, &resolved) {
             (Some(reference), _) => {
                 match self.equivalence_for(&d.target.name, reference, &members) {
-                    Some(f) => f,
+                    Some(Some(f)) => f,
+                    Some(None) => return None,
                     None => {
                         self.error(
                         Diagnostic::new(Code::MissingEquivalence, d.target.span, format!("no equivalence table gives doses of `{}` as `{reference}`", d.target.name), "no table")

@@ -39,7 +39,17 @@ pub(super) fn unused(checker: &mut Checker<'_>) {
                     format!("the set `{}` is never used", set.decl.name.name),
                     "unused",
                 )
-                .with_help("refer to it in a criterion (`medication in ...`), or remove it"),
+                .with_help(format!(
+                    "refer to it in a criterion (`{} in {}`), or remove it",
+                    match set.decl.kind {
+                        crate::ast::SetKind::Drugs => "medication",
+                        crate::ast::SetKind::Conditions => "condition",
+                        crate::ast::SetKind::Vaccines => "immunization",
+                        crate::ast::SetKind::Procedures => "procedure",
+                        crate::ast::SetKind::Observations => "latest",
+                    },
+                    set.decl.name.name
+                )),
             );
         }
     }

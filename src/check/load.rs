@@ -21,6 +21,8 @@ pub struct Loaded {
     pub module: ast::Module,
     /// Each `use` item's span and the file it loaded (None when it failed).
     pub imports: Vec<(Span, Option<FileId>)>,
+    /// Names declared in parts of the file that did not parse.
+    pub recovered_names: Vec<String>,
 }
 
 /// Loads the main file (already in `sources`) and, depth first, everything it uses.
@@ -47,6 +49,7 @@ fn visit(
     };
     let parsed = syntax::parse(&source);
     diagnostics.extend(parsed.errors);
+    let recovered_names = parsed.recovered_names;
     stack.push(file);
     let mut imports = Vec::new();
     for item in &parsed.module.items {
@@ -84,6 +87,7 @@ fn visit(
         file,
         module: parsed.module,
         imports,
+        recovered_names,
     });
 }
 
@@ -125,17 +129,23 @@ fn resolve(
                 None => relative.to_path_buf(),
             };
             let canonical = full.canonicalize().unwrap_or_else(|_| full.clone());
+            // Shown to people as the importing file's name would lead to it, not as an
+            // absolute path.
+            let shown = match Path::new(&from.name).parent() {
+                Some(parent) if from.path.is_some() => parent.join(relative),
+                _ => relative.to_path_buf(),
+            };
             if let Some(existing) = sources.find_path(&canonical) {
                 return Some(existing);
             }
             match std::fs::read_to_string(&canonical) {
-                Ok(text) => Some(sources.add(full.display().to_string(), Some(canonical), text)),
+                Ok(text) => Some(sources.add(shown.display().to_string(), Some(canonical), text)),
                 Err(e) => {
                     diagnostics.push(
                         Diagnostic::new(
                             Code::UseNotFound,
                             path.span,
-                            format!("cannot read `{}`: {e}", full.display()),
+                            format!("cannot read `{}`: {}", shown.display(), io_reason(&e)),
                             "this file",
                         )
                         .with_help(
@@ -146,5 +156,14 @@ fn resolve(
                 }
             }
         }
+    }
+}
+
+/// The reason a file could not be read, without the OS's error number.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
     }
 }

@@ -113,6 +113,8 @@ struct Equivalence {
     set: String,
     reference: String,
     factors: HashMap<ConceptId, rust_decimal::Decimal>,
+    /// Whether every member has a valid factor.
+    complete: bool,
 }
 
 /// The checker's state over all loaded files.
@@ -132,6 +134,10 @@ struct Checker<'a> {
     used: HashSet<Symbol>,
     used_anchors: HashSet<AnchorId>,
     criterion_ids: HashMap<String, Span>,
+    /// Names declared in parts that did not parse: not reported again as unknown.
+    recovered: HashSet<String>,
+    /// Definitions being checked, innermost last, to report cycles as chains.
+    define_stack: Vec<usize>,
 }
 
 impl<'a> Checker<'a> {
@@ -152,6 +158,11 @@ impl<'a> Checker<'a> {
             used: HashSet::new(),
             used_anchors: HashSet::new(),
             criterion_ids: HashMap::new(),
+            define_stack: Vec::new(),
+            recovered: loaded
+                .iter()
+                .flat_map(|l| l.recovered_names.iter().cloned())
+                .collect(),
         }
     }
 
@@ -299,6 +310,9 @@ impl<'a> Checker<'a> {
         if let Some(id) = self.anchor_ids.get(&name.name) {
             self.used_anchors.insert(*id);
             return Some(*id);
+        }
+        if self.recovered.contains(&name.name) {
+            return None;
         }
         let mut d = Diagnostic::new(
             Code::UnknownName,

@@ -240,7 +240,7 @@ impl Lowerer {
                             span: self.span(&unit),
                         })
                     }
-                    _ => ValueSpec::Qualitative,
+                    _ => ValueSpec::Qualitative(self.span(&first)),
                 })
             }
             None => None,
@@ -472,8 +472,14 @@ impl Lowerer {
                         _ => operand = Some(child),
                     }
                 }
-                if nots.len() > MAX_NOTS {
-                    return Err(self.too_deep(&pair));
+                if let Some(first) = nots.get(MAX_NOTS) {
+                    return Err(Diagnostic::new(
+                        Code::NestingTooDeep,
+                        *first,
+                        format!("more than {MAX_NOTS} `not`s in a row"),
+                        "one `not` too many",
+                    )
+                    .with_help("two `not`s cancel out: remove them in pairs"));
                 }
                 let operand = operand.ok_or_else(|| self.internal(&pair, "operand"))?;
                 let mut expr = self.test_expr(operand, depth)?;

@@ -34,6 +34,9 @@ pub struct Parsed {
     pub module: ast::Module,
     /// Syntax errors, in source order.
     pub errors: Vec<Diagnostic>,
+    /// Names that chunks with syntax errors seem to declare: the checker does not report
+    /// them as unknown, since the real problem is the syntax error.
+    pub recovered_names: Vec<String>,
 }
 
 /// Keywords that start an item and never occur inside an expression: a line beginning with
@@ -78,6 +81,7 @@ fn parse_here(source: &Source) -> Parsed {
     let file = source.id;
     let mut items = Vec::new();
     let mut errors = Vec::new();
+    let mut recovered = Vec::new();
     if let Some(err) = check_nesting(source) {
         return Parsed {
             module: ast::Module {
@@ -86,6 +90,7 @@ fn parse_here(source: &Source) -> Parsed {
                 span: Span::new(file, 0, text.len()),
             },
             errors: vec![err],
+            recovered_names: Vec::new(),
         };
     }
     for (start, end) in chunks(text) {
@@ -109,7 +114,10 @@ fn parse_here(source: &Source) -> Parsed {
                     )),
                 }
             }
-            Err(e) => errors.push(syntax_error(source, start, &e)),
+            Err(e) => {
+                errors.push(syntax_error(source, start, &e));
+                recovered.extend(declared_names(chunk));
+            }
         }
     }
     Parsed {
@@ -119,7 +127,48 @@ fn parse_here(source: &Source) -> Parsed {
             span: Span::new(file, 0, text.len()),
         },
         errors,
+        recovered_names: recovered,
     }
+}
+
+/// Names a chunk that failed to parse appears to declare: `observation egfr ...`,
+/// `set dmard = ...`, `define x = ...`, `anchor a, b`.
+fn declared_names(chunk: &str) -> Vec<String> {
+    const DECLARERS: &[&str] = &[
+        "observation",
+        "score",
+        "condition",
+        "drug",
+        "vaccine",
+        "procedure",
+        "attestation",
+        "set",
+        "define",
+    ];
+    let word = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names = Vec::new();
+    for line in chunk.lines() {
+        let line = line.trim_start();
+        let first = word(line);
+        let rest = line.get(first.len()..).unwrap_or("").trim_start();
+        if DECLARERS.contains(&first.as_str()) {
+            let name = word(rest);
+            if !name.is_empty() {
+                names.push(name);
+            }
+        } else if first == "anchor" {
+            names.extend(
+                rest.split(',')
+                    .map(|part| word(part.trim_start()))
+                    .filter(|n| !n.is_empty()),
+            );
+        }
+    }
+    names
 }
 
 /// Byte ranges of the chunks: each starts at a line whose first word is a sync keyword.
@@ -249,6 +298,23 @@ fn syntax_error(source: &Source, chunk_start: usize, e: &pest::error::Error<Rule
     let token_len = token_length(rest);
     let end = (chunk_start + end).max(start + token_len);
     let span = Span::new(source.id, start, end);
+    if rest.starts_with('"')
+        && !rest
+            .lines()
+            .next()
+            .unwrap_or("")
+            .get(1..)
+            .unwrap_or("")
+            .contains('"')
+    {
+        return Diagnostic::new(
+            Code::Syntax,
+            Span::new(source.id, start, start + 1),
+            "this string is never closed",
+            "opening quote",
+        )
+        .with_help("close it with `\"` on the same line; strings cannot span lines");
+    }
     let found = if token_len == 0 {
         "end of file".to_string()
     } else {
@@ -264,7 +330,14 @@ fn syntax_error(source: &Source, chunk_start: usize, e: &pest::error::Error<Rule
             } else {
                 format!("expected {}, found {found}", one_of(&expected))
             };
-            (message, hint(positives, rest))
+            (
+                message,
+                hint(
+                    positives,
+                    rest,
+                    start > 0 && source.text.get(start - 1..start) == Some("="),
+                ),
+            )
         }
         ErrorVariant::CustomError { message } => (message.clone(), None),
     };
@@ -297,11 +370,11 @@ fn one_of(items: &[&str]) -> String {
 }
 
 /// Help for the commonest slips.
-fn hint(positives: &[Rule], rest: &str) -> Option<String> {
+fn hint(positives: &[Rule], rest: &str, after_equals: bool) -> Option<String> {
     if positives.contains(&Rule::string) && !rest.starts_with('"') {
         return Some("a criterion's wording is a string in double quotes, after its id".into());
     }
-    if rest.starts_with("==") {
+    if rest.starts_with("==") || (rest.starts_with('=') && after_equals) {
         return Some("equality is written `=`".into());
     }
     if rest.starts_with("&&") || rest.starts_with("||") {
@@ -318,6 +391,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
         Rule::protocol_decl
+        | Rule::concept_kind
+        | Rule::criterion_kind
         | Rule::anchor_decl
         | Rule::use_decl
         | Rule::concept_decl
@@ -352,7 +427,6 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::direction => "`before`, `after` or `around`",
         Rule::codes => "`codes [...]`",
         Rule::code => "a code such as `loinc:33914-3`",
-        Rule::concept_kind => "a concept kind",
         Rule::set_kind => "`drugs`, `conditions`, `vaccines`, `procedures` or `observations`",
         Rule::value_spec | Rule::unit_spec => "`unit ...` or `qualitative`",
         Rule::test_word | Rule::range_test => "a test such as `positive` or `above normal`",

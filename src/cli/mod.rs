@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Each returns the process exit code.
 
 mod check;
+mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -10,6 +11,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_USAGE: u8 = 1;
 /// Exit code: the protocol has errors (or warnings, with `--deny-warnings`).
 pub const EXIT_ERRORS: u8 = 2;
+/// Exit code: some patient records were malformed and rejected (the rest were screened).
+pub const EXIT_DATA: u8 = 3;
 
 /// eligc: compile and run clinical-trial eligibility criteria.
 #[derive(Parser, Debug)]
@@ -23,6 +26,8 @@ pub struct Cli {
 enum Command {
     /// Check protocols: report every error and warning with its place, label, fix and code.
     Check(check::CheckArgs),
+    /// Screen patients: eligible / ineligible / needs review, with reasons and what is missing.
+    Run(run::RunArgs),
 }
 
 /// Output formats for diagnostics.
@@ -38,6 +43,7 @@ pub enum DiagnosticFormat {
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args),
     }
 }
 

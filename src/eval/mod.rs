@@ -6,6 +6,7 @@
 mod facts;
 mod leaf;
 pub mod logic;
+pub mod render;
 pub mod time;
 
 use std::collections::HashMap;

@@ -56,13 +56,34 @@ pub(super) struct Lowerer {
     pub(super) offset: usize,
 }
 
+/// Length of `text` without trailing whitespace and `//` comments.
+fn trimmed_len(text: &str) -> usize {
+    let mut end = text.trim_end().len();
+    loop {
+        let body = text.get(..end).unwrap_or("");
+        let line_start = body.rfind('\n').map_or(0, |i| i + 1);
+        let last_line = body.get(line_start..).unwrap_or("");
+        match super::comment_start(last_line) {
+            Some(pos) => end = body.get(..line_start + pos).unwrap_or("").trim_end().len(),
+            None => return end,
+        }
+    }
+}
+
 /// `not`s allowed in a row: the tree of nested `Not`s is walked recursively.
 const MAX_NOTS: usize = super::MAX_NESTING;
 
 impl Lowerer {
+    /// The pair's span without trailing whitespace and comments (pest includes what it
+    /// skipped before an optional part that then did not match).
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        let len = trimmed_len(pair.as_str());
+        Span::new(
+            self.file,
+            self.offset + s.start(),
+            self.offset + s.start() + len,
+        )
     }
 
     fn internal(&self, pair: &Pair<'_, Rule>, what: &str) -> Diagnostic {

@@ -260,7 +260,7 @@ fn comments(source: &Source) -> Vec<ast::Comment> {
 }
 
 /// Byte position of a `//` outside a string literal.
-fn comment_start(line: &str) -> Option<usize> {
+pub(super) fn comment_start(line: &str) -> Option<usize> {
     let mut in_string = false;
     let mut escaped = false;
     let mut prev_slash = false;

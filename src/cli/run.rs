@@ -1,0 +1,275 @@
+//! `eligc run PROTOCOL DATA...`: screen patients. Records are read as a stream, evaluated in
+//! parallel in batches, and written in input order.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+
+use super::{EXIT_DATA, EXIT_ERRORS, EXIT_OK, EXIT_USAGE, terminal_width};
+use eligc::eval::render::{self, Funnel};
+use eligc::eval::{PatientResult, Plan};
+use eligc::facts::{self, RecordError};
+use eligc::{check, report};
+
+/// How many records are read before they are evaluated together: bounds memory.
+const BATCH: usize = 4096;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The protocol (`.elig`).
+    protocol: PathBuf,
+    /// Patient data: `.json` (one patient), `.jsonl` (one per line), or folders of them.
+    #[arg(required = true)]
+    data: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+    /// Print the screening funnel: per criterion, how many patients it excludes or leaves unknown.
+    #[arg(long)]
+    summary: bool,
+    /// Print the full explanation for this patient only.
+    #[arg(long, value_name = "PATIENT_ID")]
+    explain: Option<String>,
+    /// Stop at the first malformed record.
+    #[arg(long)]
+    strict: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+/// Output formats for screening results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One line per patient: verdict, excluding and unknown criteria.
+    Table,
+    /// JSON Lines: one object per patient, with every criterion and its evidence.
+    Json,
+    /// CSV: id, verdict, excluded_by, unknown.
+    Csv,
+}
+
+pub fn run(args: &RunArgs) -> u8 {
+    let compilation = match check::compile_file(&args.protocol) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.protocol.display());
+            return EXIT_USAGE;
+        }
+    };
+    if compilation.has_errors() {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            report::render_human(
+                &compilation.diagnostics,
+                &compilation.sources,
+                terminal_width(),
+                color
+            )
+        );
+        eprintln!(
+            "{}: {}",
+            args.protocol.display(),
+            report::summary(&compilation.diagnostics)
+        );
+        return EXIT_ERRORS;
+    }
+    let Some(program) = compilation.program else {
+        return EXIT_ERRORS;
+    };
+    let plan = Plan::new(program, compilation.sources);
+    if let Some(jobs) = args.jobs {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global()
+        {
+            eprintln!("warning: cannot set {jobs} worker threads: {e}");
+        }
+    }
+    let files = match facts::data_files(&args.data) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot list the data: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut screen = Screen {
+        args,
+        plan: &plan,
+        funnel: Funnel::default(),
+        explained: false,
+        header_done: false,
+    };
+    let mut exit = EXIT_OK;
+    'files: for file in &files {
+        let records = match facts::read_file(file) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                exit = EXIT_USAGE;
+                continue;
+            }
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut records = records.peekable();
+        while records.peek().is_some() {
+            batch.clear();
+            for raw in records.by_ref().take(BATCH) {
+                match raw {
+                    Ok(raw) => batch.push(raw),
+                    Err(e) => {
+                        eprintln!("error: cannot read {}: {e}", file.display());
+                        exit = EXIT_USAGE;
+                        break;
+                    }
+                }
+            }
+            let explain_all = args.format == OutputFormat::Json;
+            let wanted = args.explain.as_deref();
+            let results: Vec<Result<PatientResult, RecordError>> = batch
+                .par_iter()
+                .map(|raw| {
+                    let record = raw.parse()?;
+                    let explain = explain_all || wanted == Some(record.id.as_str());
+                    Ok(plan.evaluate(&record, explain))
+                })
+                .collect();
+            for result in results {
+                let stop = match screen.emit(&mut out, result) {
+                    Ok(rejected) => rejected && args.strict,
+                    Err(e) => {
+                        eprintln!("error: cannot write the results: {e}");
+                        return EXIT_USAGE;
+                    }
+                };
+                if stop {
+                    exit = exit.max(EXIT_DATA);
+                    break 'files;
+                }
+            }
+        }
+    }
+    if let Err(e) = screen.finish(&mut out) {
+        eprintln!("error: cannot write the results: {e}");
+        return EXIT_USAGE;
+    }
+    if screen.funnel.rejected > 0 {
+        exit = exit.max(EXIT_DATA);
+    }
+    if let Some(id) = &args.explain {
+        if !screen.explained {
+            eprintln!("error: no patient `{id}` in the data");
+            exit = exit.max(EXIT_USAGE);
+        }
+    }
+    exit
+}
+
+struct Screen<'a> {
+    args: &'a RunArgs,
+    plan: &'a Plan,
+    funnel: Funnel,
+    explained: bool,
+    header_done: bool,
+}
+
+impl Screen<'_> {
+    /// Writes one result; returns whether the record was rejected.
+    fn emit(
+        &mut self,
+        out: &mut impl Write,
+        result: Result<PatientResult, RecordError>,
+    ) -> std::io::Result<bool> {
+        let _ = self.plan;
+        let r = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.funnel.reject();
+                eprintln!("rejected: {e}");
+                match self.args.format {
+                    OutputFormat::Json if self.args.explain.is_none() => {
+                        writeln!(out, "{}", serde_json::json!({ "rejected": e }))?
+                    }
+                    OutputFormat::Csv if self.args.explain.is_none() => {
+                        self.header(out)?;
+                        let id = e.patient.clone().unwrap_or_default();
+                        writeln!(
+                            out,
+                            "{},rejected,,,{}",
+                            render::csv_field(&id),
+                            render::csv_field(&e.to_string())
+                        )?;
+                    }
+                    _ => {}
+                }
+                return Ok(true);
+            }
+        };
+        self.funnel.add(&r);
+        if let Some(id) = &self.args.explain {
+            if *id == r.id {
+                self.explained = true;
+                match self.args.format {
+                    OutputFormat::Json => {
+                        writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default())?
+                    }
+                    _ => write!(out, "{}", render::explanation(&r))?,
+                }
+            }
+            return Ok(false);
+        }
+        match self.args.format {
+            OutputFormat::Table => {
+                self.header(out)?;
+                writeln!(out, "{}", render::table_line(&r))?;
+            }
+            OutputFormat::Json => {
+                writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default())?
+            }
+            OutputFormat::Csv => {
+                self.header(out)?;
+                writeln!(
+                    out,
+                    "{},{},{},{},",
+                    render::csv_field(&r.id),
+                    render::csv_field(r.verdict.word()),
+                    render::csv_field(&r.excluding().join(" ")),
+                    render::csv_field(&r.unknown().join(" "))
+                )?;
+            }
+        }
+        Ok(false)
+    }
+
+    fn header(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if !self.header_done {
+            self.header_done = true;
+            match self.args.format {
+                OutputFormat::Table => writeln!(out, "{}", render::table_header())?,
+                OutputFormat::Csv => writeln!(out, "id,verdict,excluded_by,unknown,error")?,
+                OutputFormat::Json => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.args.summary {
+            match self.args.format {
+                OutputFormat::Json => {
+                    writeln!(out, "{}", serde_json::json!({ "summary": self.funnel }))?
+                }
+                OutputFormat::Table => write!(out, "\n{}", self.funnel.render())?,
+                OutputFormat::Csv => eprint!("{}", self.funnel.render()),
+            }
+        }
+        out.flush()?;
+        eprintln!("{}", self.funnel.totals());
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Screening results for people: one table line per patient, a readable explanation with
+//! the deciding facts, the worklist of what is missing, and the screening funnel.
+
+use std::fmt::Write as _;
+
+use super::{CriterionResult, Outcome, PatientResult, Truth, Verdict};
+use crate::ast::CriterionKind;
+
+/// The table's header line.
+pub fn table_header() -> String {
+    format!(
+        "{:<16} {:<13} {:<28} {}",
+        "PATIENT", "VERDICT", "EXCLUDED BY", "UNKNOWN"
+    )
+}
+
+/// One table line: id, verdict, the criteria that exclude, the criteria that are unknown.
+pub fn table_line(r: &PatientResult) -> String {
+    let excluded = r.excluding().join(" ");
+    let unknown = r.unknown().join(" ");
+    format!(
+        "{:<16} {:<13} {:<28} {}",
+        r.id,
+        r.verdict.word(),
+        dash(&excluded),
+        dash(&unknown)
+    )
+    .trim_end()
+    .to_string()
+}
+
+fn dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+/// A CSV field, quoted when needed.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The readable explanation of one patient: every criterion with its outcome, the checks
+/// behind it and the facts that decided them, then what would settle the unknowns.
+pub fn explanation(r: &PatientResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Patient {}: {}", r.id, r.verdict.word().to_uppercase());
+    for c in &r.criteria {
+        let indent = "  ".repeat(c.depth + 1);
+        let marker = if c.excludes() {
+            "✗"
+        } else if c.outcome == Outcome::Unknown {
+            "?"
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            out,
+            "{indent}{marker} {} {} [{}] (line {})",
+            c.id,
+            c.outcome.word(),
+            kind_word(c.kind),
+            c.line
+        );
+        let _ = writeln!(out, "{indent}    \"{}\"", c.wording);
+        for check in &c.checks {
+            let part = match check.part {
+                super::Part::Applies => "applies if ",
+                super::Part::Rule => "",
+                super::Part::Unless => "unless ",
+            };
+            let via = check
+                .via
+                .as_ref()
+                .map(|v| format!(" (in {v})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{indent}    {} {part}{}{via}",
+                check.result.symbol(),
+                check.text
+            );
+            if !check.detail.is_empty() {
+                let _ = writeln!(out, "{indent}        {}", check.detail);
+            }
+        }
+    }
+    let worklist = worklist(r);
+    if !worklist.is_empty() {
+        let _ = writeln!(out, "To settle:");
+        for (id, item) in worklist {
+            let _ = writeln!(out, "  {id}: {item}");
+        }
+    }
+    if r.unused_facts > 0 {
+        let _ = writeln!(
+            out,
+            "({} fact(s) in the record are not in this protocol's vocabulary.)",
+            r.unused_facts
+        );
+    }
+    out
+}
+
+fn kind_word(kind: CriterionKind) -> &'static str {
+    kind.keyword()
+}
+
+/// What would settle each unknown criterion: its unknown checks' details.
+pub fn worklist(r: &PatientResult) -> Vec<(String, String)> {
+    let unknown: Vec<&str> = r.unknown();
+    let mut items = Vec::new();
+    for c in r
+        .criteria
+        .iter()
+        .filter(|c| unknown.contains(&c.id.as_str()))
+    {
+        for check in c.checks.iter().filter(|k| k.result == Truth::Unknown) {
+            let what = if check.detail.is_empty() {
+                check.text.clone()
+            } else {
+                format!("{} ({})", check.detail, check.text)
+            };
+            items.push((c.id.clone(), what));
+        }
+    }
+    items
+}
+
+/// Counts per criterion over many patients: the screening funnel.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Funnel {
+    /// Patients read (including rejected records).
+    pub read: usize,
+    /// Eligible patients.
+    pub eligible: usize,
+    /// Ineligible patients.
+    pub ineligible: usize,
+    /// Patients needing review.
+    pub needs_review: usize,
+    /// Records rejected as malformed.
+    pub rejected: usize,
+    /// Per criterion, in protocol order.
+    pub criteria: Vec<FunnelRow>,
+}
+
+/// One criterion's counts.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FunnelRow {
+    /// The criterion's id.
+    pub id: String,
+    /// Its depth (0 for top level).
+    pub depth: usize,
+    /// Patients it excludes (an inclusion not met, an exclusion met).
+    pub excluded: usize,
+    /// Patients for whom it is unknown.
+    pub unknown: usize,
+    /// Patients to whom it does not apply.
+    pub not_applicable: usize,
+    /// Top-level criteria only: patients still in after this criterion and all before it.
+    pub remaining: usize,
+}
+
+impl Funnel {
+    /// Adds a screened patient.
+    pub fn add(&mut self, r: &PatientResult) {
+        self.read += 1;
+        match r.verdict {
+            Verdict::Eligible => self.eligible += 1,
+            Verdict::Ineligible => self.ineligible += 1,
+            Verdict::NeedsReview => self.needs_review += 1,
+        }
+        if self.criteria.is_empty() {
+            self.criteria = r
+                .criteria
+                .iter()
+                .map(|c| FunnelRow {
+                    id: c.id.clone(),
+                    depth: c.depth,
+                    ..FunnelRow::default()
+                })
+                .collect();
+        }
+        let mut still_in = true;
+        for (row, c) in self.criteria.iter_mut().zip(&r.criteria) {
+            count(row, c);
+            if c.depth == 0 {
+                still_in = still_in && !c.excludes();
+                if still_in {
+                    row.remaining += 1;
+                }
+            }
+        }
+    }
+
+    /// Adds a rejected record.
+    pub fn reject(&mut self) {
+        self.read += 1;
+        self.rejected += 1;
+    }
+
+    /// The funnel as a table.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Screening funnel");
+        let _ = writeln!(
+            out,
+            "{:<10} {:>9} {:>9} {:>9} {:>10}",
+            "CRITERION", "EXCLUDED", "UNKNOWN", "N/A", "REMAINING"
+        );
+        for row in &self.criteria {
+            let id = format!("{}{}", "  ".repeat(row.depth), row.id);
+            let remaining = if row.depth == 0 {
+                row.remaining.to_string()
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{id:<10} {:>9} {:>9} {:>9} {remaining:>10}",
+                row.excluded, row.unknown, row.not_applicable
+            );
+        }
+        let _ = writeln!(out, "{}", self.totals());
+        out
+    }
+
+    /// "read 50: 3 eligible, 30 ineligible, 15 needs review, 2 rejected".
+    pub fn totals(&self) -> String {
+        format!(
+            "read {}: {} eligible, {} ineligible, {} needs review, {} rejected",
+            self.read, self.eligible, self.ineligible, self.needs_review, self.rejected
+        )
+    }
+}
+
+fn count(row: &mut FunnelRow, c: &CriterionResult) {
+    if c.excludes() {
+        row.excluded += 1;
+    }
+    match c.outcome {
+        Outcome::Unknown => row.unknown += 1,
+        Outcome::NotApplicable => row.not_applicable += 1,
+        Outcome::Met | Outcome::NotMet => {}
+    }
+}

@@ -2,6 +2,7 @@
 
 mod check;
 mod run;
+mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -13,6 +14,8 @@ pub const EXIT_USAGE: u8 = 1;
 pub const EXIT_ERRORS: u8 = 2;
 /// Exit code: some patient records were malformed and rejected (the rest were screened).
 pub const EXIT_DATA: u8 = 3;
+/// Exit code: `eligc test` found a patient whose result is not the expected one.
+pub const EXIT_TEST_FAILED: u8 = 4;
 
 /// eligc: compile and run clinical-trial eligibility criteria.
 #[derive(Parser, Debug)]
@@ -28,6 +31,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Screen patients: eligible / ineligible / needs review, with reasons and what is missing.
     Run(run::RunArgs),
+    /// Run the example patients beside a protocol against their expected results.
+    Test(test::TestArgs),
 }
 
 /// Output formats for diagnostics.
@@ -44,6 +49,7 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Test(args) => test::run(&args),
     }
 }
 

@@ -1,0 +1,183 @@
+//! `eligc test DIR`: the example patients beside a protocol, with the verdicts and criterion
+//! outcomes a reader of the protocol expects. DIR holds `protocol.elig`, `patients.jsonl`
+//! and `expected.jsonl` (one expectation per line; see docs/testing.md).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::{EXIT_DATA, EXIT_ERRORS, EXIT_OK, EXIT_TEST_FAILED, EXIT_USAGE, terminal_width};
+use eligc::eval::render::explanation;
+use eligc::eval::{Outcome, Plan, Verdict};
+use eligc::{check, facts, report};
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Folders with protocol.elig, patients.jsonl and expected.jsonl.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+}
+
+/// One expectation.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    patient: String,
+    verdict: Verdict,
+    #[serde(default)]
+    criteria: BTreeMap<String, Outcome>,
+    #[serde(default)]
+    why: Option<String>,
+}
+
+pub fn run(args: &TestArgs) -> u8 {
+    let mut exit = EXIT_OK;
+    for dir in &args.dirs {
+        exit = exit.max(run_dir(dir));
+    }
+    exit
+}
+
+fn run_dir(dir: &Path) -> u8 {
+    let protocol = dir.join("protocol.elig");
+    let compilation = match check::compile_file(&protocol) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", protocol.display());
+            return EXIT_USAGE;
+        }
+    };
+    if compilation.has_errors() {
+        eprint!(
+            "{}",
+            report::render_human(
+                &compilation.diagnostics,
+                &compilation.sources,
+                terminal_width(),
+                false
+            )
+        );
+        return EXIT_ERRORS;
+    }
+    let Some(program) = compilation.program else {
+        return EXIT_ERRORS;
+    };
+    let plan = Plan::new(program, compilation.sources);
+    let expected = match read_expected(&dir.join("expected.jsonl")) {
+        Ok(e) => e,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
+    };
+    let patients = dir.join("patients.jsonl");
+    let records = match facts::read_file(&patients) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", patients.display());
+            return EXIT_USAGE;
+        }
+    };
+    let mut results = HashMap::new();
+    let mut rejected = 0;
+    for raw in records {
+        let raw = match raw {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", patients.display());
+                return EXIT_USAGE;
+            }
+        };
+        match raw.parse() {
+            Ok(record) => {
+                results.insert(record.id.clone(), plan.evaluate(&record, true));
+            }
+            Err(e) => {
+                eprintln!("rejected: {e}");
+                rejected += 1;
+            }
+        }
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for exp in &expected {
+        let Some(actual) = results.get(&exp.patient) else {
+            println!(
+                "FAIL {}: no such patient in {}",
+                exp.patient,
+                patients.display()
+            );
+            failed += 1;
+            continue;
+        };
+        let mut problems = Vec::new();
+        if actual.verdict != exp.verdict {
+            problems.push(format!(
+                "verdict: expected {}, got {}",
+                exp.verdict.word(),
+                actual.verdict.word()
+            ));
+        }
+        for (id, want) in &exp.criteria {
+            match actual.criteria.iter().find(|c| c.id == *id) {
+                Some(c) if c.outcome == *want => {}
+                Some(c) => problems.push(format!(
+                    "{id}: expected {}, got {}",
+                    want.word(),
+                    c.outcome.word()
+                )),
+                None => problems.push(format!("{id}: no such criterion")),
+            }
+        }
+        if problems.is_empty() {
+            passed += 1;
+        } else {
+            failed += 1;
+            println!(
+                "FAIL {}{}",
+                exp.patient,
+                exp.why
+                    .as_ref()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default()
+            );
+            for p in &problems {
+                println!("  {p}");
+            }
+            for line in explanation(actual).lines() {
+                println!("  | {line}");
+            }
+        }
+    }
+    let untested = results
+        .keys()
+        .filter(|id| !expected.iter().any(|e| &e.patient == *id))
+        .count();
+    println!(
+        "{}: {passed} passed, {failed} failed ({untested} patients without expectations, {rejected} rejected)",
+        dir.display()
+    );
+    if failed > 0 {
+        EXIT_TEST_FAILED
+    } else if rejected > 0 {
+        EXIT_DATA
+    } else {
+        EXIT_OK
+    }
+}
+
+fn read_expected(path: &Path) -> Result<Vec<Expected>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: Expected =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        out.push(e);
+    }
+    Ok(out)
+}

@@ -1,0 +1,552 @@
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)] // tests fail by panicking
+//! The interpreter's semantics, one behaviour per test: each compiles a one-criterion
+//! protocol over a small vocabulary and evaluates it against a hand-written patient.
+
+use eligc::check::compile_text;
+use eligc::eval::{Outcome, Plan, Verdict};
+use eligc::facts::RawRecord;
+
+const VOCABULARY: &str = r#"
+protocol "Semantics" version "1"
+anchor screening, infusion
+observation egfr "eGFR" unit mL/min/1.73m2 codes [loinc:33914-3]
+observation alt "ALT" unit U/L normal 0 to 40 codes [loinc:1742-6]
+observation hbsag "HBsAg" qualitative codes [loinc:5196-1]
+observation body_weight "Body weight" unit kg codes [loinc:29463-7]
+score sledai "SLEDAI-2K" codes [local:sledai]
+condition sle "SLE" codes [snomed:55464009]
+condition gvhd "GVHD" codes [snomed:234646005]
+drug prednisone "Prednisone" codes [rxnorm:8640]
+drug methylprednisolone "Methylprednisolone" codes [rxnorm:6902]
+drug methotrexate "Methotrexate" codes [rxnorm:6851]
+drug azathioprine "Azathioprine" codes [rxnorm:1256]
+vaccine mmr "MMR" codes [cvx:03]
+procedure dialysis "Hemodialysis" codes [snomed:302497006]
+attestation consent "Consent" by patient
+attestation risk_ruled_out "Risk ruled out" by investigator
+set steroids = drugs { prednisone, methylprednisolone }
+set dmard = drugs { methotrexate, azathioprine }
+set live = vaccines { mmr }
+equivalence steroids as prednisone { prednisone 1, methylprednisolone 1.25 }
+"#;
+
+fn plan(criteria: &str) -> Plan {
+    let text = format!("{VOCABULARY}\n{criteria}\n");
+    let c = compile_text("t.elig", &text, None);
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    Plan::new(c.program.unwrap(), c.sources)
+}
+
+fn patient(json: &str) -> eligc::facts::PatientRecord {
+    RawRecord {
+        file: "t.jsonl".into(),
+        line: 1,
+        text: json.to_string(),
+    }
+    .parse()
+    .unwrap()
+}
+
+/// The outcome of inclusion T1 `rule` for a patient screened on 2026-03-31 with `facts`
+/// (JSON members added to the record).
+fn outcome(rule: &str, facts: &str) -> Outcome {
+    let plan = plan(&format!("inclusion T1 \"test\": {rule}"));
+    let sep = if facts.is_empty() { "" } else { "," };
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31","infusion":"2026-04-30"}}{sep}{facts}}}"#
+    );
+    let result = plan.evaluate(&patient(&json), true);
+    result.criteria[0].outcome
+}
+
+#[test]
+fn a_lab_at_the_threshold_meets_it() {
+    let facts = r#""observations":[{"concept":"egfr","date":"2026-03-20","value":30,"unit":"mL/min/1.73m2"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn a_lab_in_another_commensurable_unit_is_converted_exactly() {
+    let facts = r#""observations":[{"concept":"egfr","date":"2026-03-20","value":0.5,"unit":"mL/s/{1.73_m2}"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Met
+    );
+    let facts = r#""observations":[{"concept":"egfr","date":"2026-03-20","value":0.49,"unit":"mL/s/{1.73_m2}"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn a_lab_in_an_incommensurable_or_unknown_unit_is_unknown_not_compared() {
+    let facts =
+        r#""observations":[{"concept":"egfr","date":"2026-03-20","value":45,"unit":"mg/dL"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Unknown
+    );
+    let facts =
+        r#""observations":[{"concept":"egfr","date":"2026-03-20","value":45,"unit":"furlongs"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn no_result_in_the_window_is_unknown_not_false() {
+    let facts = r#""observations":[{"concept":"egfr","date":"2026-01-01","value":80,"unit":"mL/min/1.73m2"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn the_latest_result_in_the_window_decides() {
+    let facts = r#""observations":[
+        {"concept":"egfr","date":"2026-03-25","value":20,"unit":"mL/min/1.73m2"},
+        {"concept":"egfr","date":"2026-03-10","value":80,"unit":"mL/min/1.73m2"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn facts_given_by_code_match_the_vocabulary() {
+    let facts = r#""observations":[{"code":"loinc:33914-3","date":"2026-03-20","value":45,"unit":"mL/min/1.73m2"}]"#;
+    assert_eq!(
+        outcome(
+            "latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn times_uln_uses_the_results_own_range_then_the_declared_normal_range() {
+    let own = r#""observations":[{"concept":"alt","date":"2026-03-20","value":90,"unit":"U/L","reference_range":{"high":30}}]"#;
+    assert_eq!(
+        outcome("latest alt within 28 days before screening <= 3 x ULN", own),
+        Outcome::Met
+    );
+    let default =
+        r#""observations":[{"concept":"alt","date":"2026-03-20","value":121,"unit":"U/L"}]"#;
+    assert_eq!(
+        outcome(
+            "latest alt within 28 days before screening <= 3 x ULN",
+            default
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn times_uln_without_any_range_is_unknown() {
+    let plan = plan(
+        "observation ggt \"GGT\" unit U/L codes [loinc:2324-2]\ninclusion T1 \"t\": latest ggt within 28 days before screening <= 3 x ULN",
+    );
+    let p = patient(
+        r#"{"id":"p","anchors":{"screening":"2026-03-31"},"observations":[{"concept":"ggt","date":"2026-03-20","value":50,"unit":"U/L"}]}"#,
+    );
+    assert_eq!(
+        plan.evaluate(&p, false).criteria[0].outcome,
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn qualitative_results_and_their_synonyms() {
+    let facts =
+        r#""observations":[{"concept":"hbsag","date":"2026-03-20","result":"Not detected"}]"#;
+    assert_eq!(
+        outcome(
+            "latest hbsag within 28 days before screening is negative",
+            facts
+        ),
+        Outcome::Met
+    );
+    let facts = r#""observations":[{"concept":"hbsag","date":"2026-03-20","result":"reactive"}]"#;
+    assert_eq!(
+        outcome(
+            "latest hbsag within 28 days before screening is not positive",
+            facts
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn any_all_and_no_follow_kleene_over_the_results() {
+    let facts = r#""observations":[
+        {"concept":"egfr","date":"2026-03-20","value":45,"unit":"mL/min/1.73m2"},
+        {"concept":"egfr","date":"2026-03-21","value":45,"unit":"bogus"}]"#;
+    assert_eq!(
+        outcome(
+            "any egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(
+            "all egfr within 28 days before screening >= 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(
+            "no egfr within 28 days before screening < 30 mL/min/1.73m2",
+            facts
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn an_absent_domain_is_unknown_and_an_empty_one_is_known_none() {
+    assert_eq!(outcome("not condition sle", ""), Outcome::Unknown);
+    assert_eq!(
+        outcome("not condition sle", r#""conditions":[]"#),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn a_condition_at_screening_must_be_active_on_that_date() {
+    let ongoing = r#""conditions":[{"concept":"sle","onset":"2020-01-01"}]"#;
+    assert_eq!(outcome("condition sle at screening", ongoing), Outcome::Met);
+    let ended = r#""conditions":[{"concept":"sle","onset":"2020-01-01","end":"2026-03-30"}]"#;
+    assert_eq!(
+        outcome("condition sle at screening", ended),
+        Outcome::NotMet
+    );
+    let resolved_undated =
+        r#""conditions":[{"concept":"sle","onset":"2020-01-01","status":"resolved"}]"#;
+    assert_eq!(
+        outcome("condition sle at screening", resolved_undated),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn refuted_conditions_are_not_facts() {
+    let facts = r#""conditions":[{"concept":"sle","onset":"2020-01-01","verification":"refuted"}]"#;
+    assert_eq!(outcome("condition sle", facts), Outcome::NotMet);
+}
+
+#[test]
+fn a_window_of_one_month_before_31_march_starts_on_28_february() {
+    let on = r#""conditions":[{"concept":"gvhd","onset":"2026-01-01","end":"2026-02-28"}]"#;
+    assert_eq!(
+        outcome("condition gvhd within 1 month before screening", on),
+        Outcome::Met
+    );
+    let before = r#""conditions":[{"concept":"gvhd","onset":"2026-01-01","end":"2026-02-27"}]"#;
+    assert_eq!(
+        outcome("condition gvhd within 1 month before screening", before),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn a_vaccine_exactly_four_weeks_before_is_within_four_weeks() {
+    let exactly = r#""immunizations":[{"concept":"mmr","date":"2026-03-03"}]"#;
+    assert_eq!(
+        outcome(
+            "immunization in live within 4 weeks before screening",
+            exactly
+        ),
+        Outcome::Met
+    );
+    let earlier = r#""immunizations":[{"concept":"mmr","date":"2026-03-02"}]"#;
+    assert_eq!(
+        outcome(
+            "immunization in live within 4 weeks before screening",
+            earlier
+        ),
+        Outcome::NotMet
+    );
+    let not_done = r#""immunizations":[{"concept":"mmr","date":"2026-03-10","status":"not-done"}]"#;
+    assert_eq!(
+        outcome(
+            "immunization in live within 4 weeks before screening",
+            not_done
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn where_filters_use_attributes_and_a_missing_attribute_is_unknown() {
+    let grade2 = r#""conditions":[{"concept":"gvhd","onset":"2026-03-25","grade":2}]"#;
+    assert_eq!(
+        outcome(
+            "condition gvhd within 2 weeks before screening where grade >= 2",
+            grade2
+        ),
+        Outcome::Met
+    );
+    let ungraded = r#""conditions":[{"concept":"gvhd","onset":"2026-03-25"}]"#;
+    assert_eq!(
+        outcome(
+            "condition gvhd within 2 weeks before screening where grade >= 2",
+            ungraded
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn age_is_counted_in_whole_calendar_years() {
+    let plan = plan("inclusion T1 \"t\": age at screening >= 5 years");
+    let on =
+        patient(r#"{"id":"a","birth_date":"2021-03-31","anchors":{"screening":"2026-03-31"}}"#);
+    let after =
+        patient(r#"{"id":"b","birth_date":"2021-04-01","anchors":{"screening":"2026-03-31"}}"#);
+    let no_birth = patient(r#"{"id":"c","anchors":{"screening":"2026-03-31"}}"#);
+    let no_anchor = patient(r#"{"id":"d","birth_date":"2000-01-01"}"#);
+    assert_eq!(plan.evaluate(&on, false).criteria[0].outcome, Outcome::Met);
+    assert_eq!(
+        plan.evaluate(&after, false).criteria[0].outcome,
+        Outcome::NotMet
+    );
+    assert_eq!(
+        plan.evaluate(&no_birth, false).criteria[0].outcome,
+        Outcome::Unknown
+    );
+    assert_eq!(
+        plan.evaluate(&no_anchor, false).criteria[0].outcome,
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn taken_for_needs_a_continuous_exposure_of_that_length() {
+    let merged = r#""medications":[
+        {"concept":"methotrexate","start":"2025-01-01","end":"2025-01-31"},
+        {"concept":"methotrexate","start":"2025-02-01","end":"2025-03-31"}]"#;
+    assert_eq!(
+        outcome(
+            "medication methotrexate taken for >= 3 months before screening",
+            merged
+        ),
+        Outcome::Met
+    );
+    let gap = r#""medications":[
+        {"concept":"methotrexate","start":"2025-01-01","end":"2025-01-31"},
+        {"concept":"methotrexate","start":"2025-02-02","end":"2025-03-31"}]"#;
+    assert_eq!(
+        outcome(
+            "medication methotrexate taken for >= 3 months before screening",
+            gap
+        ),
+        Outcome::NotMet
+    );
+    let unknown_end =
+        r#""medications":[{"concept":"methotrexate","start":"2025-01-01","status":"stopped"}]"#;
+    assert_eq!(
+        outcome(
+            "medication methotrexate taken for >= 3 months before screening",
+            unknown_end
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn count_distinct_is_a_range_when_some_exposures_are_uncertain() {
+    let two = r#""medications":[
+        {"concept":"methotrexate","start":"2024-01-01","end":"2024-06-30"},
+        {"concept":"azathioprine","start":"2023-01-01","end":"2023-06-30"}]"#;
+    assert_eq!(
+        outcome(
+            "count distinct dmard taken for >= 3 months before screening >= 2",
+            two
+        ),
+        Outcome::Met
+    );
+    let one_uncertain = r#""medications":[
+        {"concept":"methotrexate","start":"2024-01-01","end":"2024-06-30"},
+        {"concept":"azathioprine","start":"2023-01-01","status":"completed"}]"#;
+    assert_eq!(
+        outcome(
+            "count distinct dmard taken for >= 3 months before screening >= 2",
+            one_uncertain
+        ),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(
+            "count distinct dmard taken for >= 3 months before screening >= 3",
+            one_uncertain
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn sustained_dose_adds_drugs_through_the_equivalence_table_per_kg() {
+    // 60 kg: 1 mg/kg/d is 60 mg/d of prednisone; 40 mg/d of methylprednisolone is 50 mg/d.
+    let rule = "dose steroids as prednisone >= 1 mg/kg/d sustained 3 months before screening";
+    let weight = r#"{"concept":"body_weight","date":"2025-01-01","value":60,"unit":"kg"}"#;
+    let together = format!(
+        r#""observations":[{weight}],"medications":[
+        {{"concept":"methylprednisolone","start":"2025-01-01","end":"2025-06-30","daily_dose":40,"daily_dose_unit":"mg/d"}},
+        {{"concept":"prednisone","start":"2025-01-01","end":"2025-06-30","dose":5,"dose_unit":"mg","frequency_per_day":2}}]"#
+    );
+    assert_eq!(outcome(rule, &together), Outcome::Met);
+    let short = format!(
+        r#""observations":[{weight}],"medications":[
+        {{"concept":"prednisone","start":"2025-01-01","end":"2025-03-30","daily_dose":60,"daily_dose_unit":"mg/d"}}]"#
+    );
+    assert_eq!(outcome(rule, &short), Outcome::NotMet);
+    let no_weight = r#""observations":[],"medications":[
+        {"concept":"prednisone","start":"2025-01-01","end":"2025-06-30","daily_dose":60,"daily_dose_unit":"mg/d"}]"#;
+    assert_eq!(outcome(rule, no_weight), Outcome::Unknown);
+}
+
+#[test]
+fn unless_excuses_only_when_the_exception_is_known_to_hold() {
+    let rule = "condition gvhd within 1 month before screening unless attested risk_ruled_out";
+    let facts = r#""conditions":[{"concept":"gvhd","onset":"2026-03-20"}]"#;
+    assert_eq!(outcome(rule, facts), Outcome::Unknown);
+    let excused = format!(r#"{facts},"attestations":{{"risk_ruled_out":true}}"#);
+    assert_eq!(outcome(rule, &excused), Outcome::NotMet);
+    let not_excused = format!(r#"{facts},"attestations":{{"risk_ruled_out":false}}"#);
+    assert_eq!(outcome(rule, &not_excused), Outcome::Met);
+}
+
+#[test]
+fn applies_if_false_makes_a_criterion_not_applicable() {
+    let plan = plan("inclusion T1 \"t\":\n applies if sex is female\n attested consent");
+    let male = patient(r#"{"id":"m","sex":"male"}"#);
+    assert_eq!(
+        plan.evaluate(&male, false).criteria[0].outcome,
+        Outcome::NotApplicable
+    );
+    assert_eq!(plan.evaluate(&male, false).verdict, Verdict::Eligible);
+}
+
+#[test]
+fn unknown_applicability_keeps_an_outcome_that_cannot_exclude() {
+    let plan = plan("inclusion T1 \"t\":\n applies if sex is female\n attested consent");
+    let met = patient(r#"{"id":"u","attestations":{"consent":true}}"#);
+    let not_met = patient(r#"{"id":"v","attestations":{"consent":false}}"#);
+    assert_eq!(plan.evaluate(&met, false).criteria[0].outcome, Outcome::Met);
+    assert_eq!(
+        plan.evaluate(&not_met, false).criteria[0].outcome,
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn verdicts_follow_inclusions_and_exclusions() {
+    let plan =
+        plan("inclusion I1 \"consent\": attested consent\nexclusion E1 \"gvhd\": condition gvhd");
+    let eligible = patient(r#"{"id":"a","conditions":[],"attestations":{"consent":true}}"#);
+    let excluded = patient(
+        r#"{"id":"b","conditions":[{"concept":"gvhd","onset":"2020-01-01"}],"attestations":{"consent":true}}"#,
+    );
+    let missing = patient(r#"{"id":"c","conditions":[]}"#);
+    let both = patient(r#"{"id":"d","conditions":[{"concept":"gvhd","onset":"2020-01-01"}]}"#);
+    assert_eq!(plan.evaluate(&eligible, false).verdict, Verdict::Eligible);
+    assert_eq!(plan.evaluate(&excluded, false).verdict, Verdict::Ineligible);
+    assert_eq!(plan.evaluate(&missing, false).verdict, Verdict::NeedsReview);
+    // An exclusion that is met decides, whatever else is unknown.
+    assert_eq!(plan.evaluate(&both, false).verdict, Verdict::Ineligible);
+}
+
+#[test]
+fn an_inclusion_group_needs_every_applicable_child() {
+    let plan = plan(
+        "inclusion I4 \"organs\" {\n I4.1 \"a\": attested consent\n I4.2 \"b\": applies if sex is male\n attested risk_ruled_out\n}",
+    );
+    let p = patient(r#"{"id":"a","sex":"female","attestations":{"consent":true}}"#);
+    let r = plan.evaluate(&p, false);
+    assert_eq!(
+        r.criteria.iter().map(|c| c.outcome).collect::<Vec<_>>(),
+        [Outcome::Met, Outcome::Met, Outcome::NotApplicable]
+    );
+}
+
+#[test]
+fn a_missing_anchor_makes_windows_unknown() {
+    let plan = plan("inclusion T1 \"t\": procedure dialysis within 3 months before infusion");
+    let p = patient(
+        r#"{"id":"a","anchors":{"screening":"2026-03-31"},"procedures":[{"concept":"dialysis","date":"2026-03-01"}]}"#,
+    );
+    assert_eq!(
+        plan.evaluate(&p, false).criteria[0].outcome,
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn explanations_quote_the_protocol_and_the_deciding_fact() {
+    let plan = plan(
+        "inclusion T1 \"Renal\": latest egfr within 28 days before screening >= 30 mL/min/1.73m2",
+    );
+    let p = patient(
+        r#"{"id":"a","anchors":{"screening":"2026-03-31"},"observations":[{"id":"lab-7","concept":"egfr","date":"2026-03-20","value":25,"unit":"mL/min/1.73m2"}]}"#,
+    );
+    let r = plan.evaluate(&p, true);
+    let check = &r.criteria[0].checks[0];
+    assert_eq!(
+        check.text,
+        "latest egfr within 28 days before screening >= 30 mL/min/1.73m2"
+    );
+    assert!(
+        check
+            .detail
+            .contains("25 mL/min/1.73m2 on 2026-03-20 [lab-7]"),
+        "{}",
+        check.detail
+    );
+    let missing = patient(
+        r#"{"id":"b","anchors":{"screening":"2026-03-31"},"observations":[{"concept":"egfr","date":"2026-01-02","value":45,"unit":"mL/min/1.73m2"}]}"#,
+    );
+    let r = plan.evaluate(&missing, true);
+    assert!(
+        r.criteria[0].checks[0]
+            .detail
+            .contains("from 2026-03-03 to 2026-03-31; the latest is from 2026-01-02"),
+        "{}",
+        r.criteria[0].checks[0].detail
+    );
+}

@@ -11,7 +11,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: u64) -> u64 {
@@ -40,7 +43,10 @@ fn date_before(days: u64) -> String {
 }
 
 fn main() -> std::io::Result<()> {
-    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
     let mut rng = Lcg(42);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -55,13 +61,50 @@ fn main() -> std::io::Result<()> {
         ("platelets", "10*9/L", 50, 400),
         ("creatinine", "mg/dL", 1, 3),
     ];
-    let qualitative: &[&str] = &["hbsag", "anti_hbc", "anti_hcv", "hiv_ab", "syphilis_test", "hcg_serum", "ecg_interpretation"];
-    let conditions: &[&str] = &["sle", "lupus_nephritis", "hypertension", "pericardial_effusion", "pneumonia", "malignancy", "graft_versus_host_disease"];
-    let drugs: &[&str] = &["prednisone", "methylprednisolone", "hydroxychloroquine", "methotrexate", "azathioprine", "mycophenolate_mofetil", "tacrolimus", "rituximab", "amlodipine"];
+    let qualitative: &[&str] = &[
+        "hbsag",
+        "anti_hbc",
+        "anti_hcv",
+        "hiv_ab",
+        "syphilis_test",
+        "hcg_serum",
+        "ecg_interpretation",
+    ];
+    let conditions: &[&str] = &[
+        "sle",
+        "lupus_nephritis",
+        "hypertension",
+        "pericardial_effusion",
+        "pneumonia",
+        "malignancy",
+        "graft_versus_host_disease",
+    ];
+    let drugs: &[&str] = &[
+        "prednisone",
+        "methylprednisolone",
+        "hydroxychloroquine",
+        "methotrexate",
+        "azathioprine",
+        "mycophenolate_mofetil",
+        "tacrolimus",
+        "rituximab",
+        "amlodipine",
+    ];
     let attestations: &[&str] = &[
-        "moderate_to_severe_activity", "intolerant_to_standard_treatment", "ecg_abnormality_not_obvious", "meets_collection_standards",
-        "no_leukapheresis_contraindication", "childbearing_potential", "agrees_to_contraception", "informed_consent", "kidney_disease_expected",
-        "uncontrollable_infection", "mas_risk_ruled_out", "prior_car_t_risk_ruled_out", "other_study_within_3_months", "unsuitable_for_study",
+        "moderate_to_severe_activity",
+        "intolerant_to_standard_treatment",
+        "ecg_abnormality_not_obvious",
+        "meets_collection_standards",
+        "no_leukapheresis_contraindication",
+        "childbearing_potential",
+        "agrees_to_contraception",
+        "informed_consent",
+        "kidney_disease_expected",
+        "uncontrollable_infection",
+        "mas_risk_ruled_out",
+        "prior_car_t_risk_ruled_out",
+        "other_study_within_3_months",
+        "unsuitable_for_study",
     ];
     for i in 0..n {
         let mut s = String::with_capacity(2048);
@@ -90,23 +133,53 @@ fn main() -> std::io::Result<()> {
         }
         for name in qualitative {
             sep(&mut s);
-            let result = if rng.below(20) == 0 { "positive" } else { "negative" };
-            let result = if *name == "ecg_interpretation" { if rng.below(5) == 0 { "abnormal" } else { "normal" } } else { result };
-            s.push_str(&format!(r#"{{"concept":"{name}","date":"{}","result":"{result}"}}"#, date_before(rng.below(40))));
+            let result = if rng.below(20) == 0 {
+                "positive"
+            } else {
+                "negative"
+            };
+            let result = if *name == "ecg_interpretation" {
+                if rng.below(5) == 0 {
+                    "abnormal"
+                } else {
+                    "normal"
+                }
+            } else {
+                result
+            };
+            s.push_str(&format!(
+                r#"{{"concept":"{name}","date":"{}","result":"{result}"}}"#,
+                date_before(rng.below(40))
+            ));
         }
         sep(&mut s);
-        s.push_str(&format!(r#"{{"concept":"sledai_2k","date":"{}","value":{}}}"#, date_before(rng.below(40)), rng.below(20)));
+        s.push_str(&format!(
+            r#"{{"concept":"sledai_2k","date":"{}","value":{}}}"#,
+            date_before(rng.below(40)),
+            rng.below(20)
+        ));
         sep(&mut s);
-        s.push_str(&format!(r#"{{"concept":"eular_acr_2019_sle","date":"{}","value":{}}}"#, date_before(300 + rng.below(2000)), 5 + rng.below(20)));
+        s.push_str(&format!(
+            r#"{{"concept":"eular_acr_2019_sle","date":"{}","value":{}}}"#,
+            date_before(300 + rng.below(2000)),
+            5 + rng.below(20)
+        ));
         sep(&mut s);
-        s.push_str(&format!(r#"{{"concept":"body_weight","date":"{}","value":{},"unit":"kg"}}"#, date_before(rng.below(200)), 20 + rng.below(80)));
+        s.push_str(&format!(
+            r#"{{"concept":"body_weight","date":"{}","value":{},"unit":"kg"}}"#,
+            date_before(rng.below(200)),
+            20 + rng.below(80)
+        ));
         s.push_str(r#"],"conditions":["#);
         for k in 0..3 {
             if k > 0 {
                 s.push(',');
             }
             let name = if k == 0 { "sle" } else { rng.pick(conditions) };
-            s.push_str(&format!(r#"{{"concept":"{name}","onset":"{}","status":"active"}}"#, date_before(100 + rng.below(3000))));
+            s.push_str(&format!(
+                r#"{{"concept":"{name}","onset":"{}","status":"active"}}"#,
+                date_before(100 + rng.below(3000))
+            ));
         }
         s.push_str(r#"],"medications":["#);
         for k in 0..6 {
@@ -125,7 +198,10 @@ fn main() -> std::io::Result<()> {
         }
         s.push_str(r#"],"immunizations":["#);
         if rng.below(10) == 0 {
-            s.push_str(&format!(r#"{{"concept":"mmr","date":"{}"}}"#, date_before(rng.below(100))));
+            s.push_str(&format!(
+                r#"{{"concept":"mmr","date":"{}"}}"#,
+                date_before(rng.below(100))
+            ));
         }
         s.push_str(r#"],"procedures":[],"attestations":{"#);
         for (k, name) in attestations.iter().enumerate() {
@@ -133,7 +209,10 @@ fn main() -> std::io::Result<()> {
                 s.push(',');
             }
             let value = match *name {
-                "kidney_disease_expected" | "uncontrollable_infection" | "other_study_within_3_months" | "unsuitable_for_study" => rng.below(30) == 0,
+                "kidney_disease_expected"
+                | "uncontrollable_infection"
+                | "other_study_within_3_months"
+                | "unsuitable_for_study" => rng.below(30) == 0,
                 _ => rng.below(30) != 0,
             };
             s.push_str(&format!(r#""{name}":{value}"#));

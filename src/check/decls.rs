@@ -106,6 +106,9 @@ impl<'a> Checker<'a> {
             }
             Item::Anchor(a) => {
                 for anchor in &a.anchors {
+                    if self.reserved(&anchor.name) {
+                        continue;
+                    }
                     if let Some(id) = self.anchor_ids.get(&anchor.name.name) {
                         let first = self
                             .anchors
@@ -136,8 +139,28 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Reports a declared name that is a reserved word (it could never be referred to).
+    fn reserved(&mut self, name: &ast::Ident) -> bool {
+        if !crate::syntax::KEYWORDS.contains(&name.name.as_str()) {
+            return false;
+        }
+        self.error(
+            Diagnostic::new(
+                Code::InvalidDeclaration,
+                name.span,
+                format!("`{}` is a reserved word and cannot be a name", name.name),
+                "reserved word",
+            )
+            .with_help(format!("choose another name, e.g. `{}_value`", name.name)),
+        );
+        true
+    }
+
     /// Enters a name; reports a duplicate and returns false if taken.
     fn claim_name(&mut self, name: &ast::Ident, symbol: Symbol) -> bool {
+        if self.reserved(name) {
+            return false;
+        }
         if let Some((_, first)) = self.names.get(&name.name) {
             let first = *first;
             self.error(
@@ -310,6 +333,21 @@ impl<'a> Checker<'a> {
 
     /// Parses a unit, reporting it if it is not one.
     pub(super) fn unit(&mut self, u: &ast::UnitLit) -> Option<units::Unit> {
+        if matches!(u.text.as_str(), "ULN" | "LLN" | "xULN" | "xLLN") {
+            let bound = u.text.trim_start_matches('x');
+            self.error(
+                Diagnostic::new(
+                    Code::UnknownUnit,
+                    u.span,
+                    format!("`{}` is a reference limit, not a unit", u.text),
+                    "not a unit",
+                )
+                .with_help(format!(
+                    "a multiple of the limit is written with `x`: `3 x {bound}`"
+                )),
+            );
+            return None;
+        }
         match units::parse_unit(&u.text) {
             Ok(unit) => Some(unit),
             Err(e) => {

@@ -409,7 +409,7 @@ impl<'a> Checker<'a> {
             _ => {
                 self.error(
                     Diagnostic::new(Code::InvalidDuration, d.amount.span, format!("`{}` is not a whole number of {}", amount, d.unit.word(true)), "not a whole, non-negative amount")
-                        .with_help("durations are whole days, weeks, months or years: write `6 weeks` rather than `1.5 months`"),
+                        .with_help("durations are whole days, weeks, months or years: write `18 months` rather than `1.5 years`"),
                 );
                 None
             }
@@ -891,7 +891,7 @@ impl<'a> Checker<'a> {
         if c.qualitative {
             self.error(
                 Diagnostic::new(Code::TypeMismatch, rhs_span, format!("`{}` has qualitative results, which are not compared with numbers", c.name), "a number")
-                    .with_help(format!("test it: `is positive`, `is negative`, `is indeterminate` (e.g. `latest {} ... is positive`)", c.name)),
+                    .with_help(format!("test it with `is positive`, `negative`, `indeterminate`, `normal` or `abnormal` (e.g. `latest {} ... is positive`)", c.name)),
             );
             return None;
         }
@@ -938,7 +938,7 @@ impl<'a> Checker<'a> {
                 })
             }
             ast::Value::Quantity { number, unit: None } => {
-                if is_score || obs_unit.dimension().is_dimensionless() {
+                if is_score || obs_unit == units::dimensionless() {
                     Some(Threshold::Quantity {
                         value: number.value,
                         unit: obs_unit,

@@ -820,7 +820,7 @@ impl Lowerer {
             Rule::at_window => WindowKind::At(self.expect_ident(&form, &mut inner)?),
             Rule::ever_window => WindowKind::Ever,
             Rule::open_window => {
-                let direction = self.direction(&self.next(&form, &mut inner, "direction")?);
+                let direction = self.direction(&self.next(&form, &mut inner, "before or after")?);
                 let anchor = self.expect_ident(&form, &mut inner)?;
                 WindowKind::Open { direction, anchor }
             }

@@ -1,0 +1,34 @@
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)] // tests fail by panicking
+//! The checker's list of reserved words is the grammar's.
+
+#[test]
+fn the_reserved_words_are_the_grammars_keywords() {
+    let grammar = std::fs::read_to_string("grammar/elig.pest").unwrap();
+    let rule = &grammar[grammar.find("keyword = @{").unwrap()..];
+    let rule = &rule[..rule.find('}').unwrap()];
+    let mut from_grammar: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+    let mut listed = eligc::syntax::KEYWORDS.to_vec();
+    from_grammar.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(listed, from_grammar);
+}
+
+#[test]
+fn a_reserved_word_cannot_be_declared_as_a_name() {
+    let c = eligc::check::compile_text(
+        "k.elig",
+        "protocol \"p\"\nobservation count \"x\" unit mg/dL codes [loinc:1-1]\n",
+        None,
+    );
+    assert!(
+        c.diagnostics
+            .iter()
+            .any(|d| d.code == eligc::diagnostic::Code::InvalidDeclaration
+                && d.message.contains("reserved"))
+    );
+}

@@ -195,9 +195,9 @@ pub struct Criterion {
     /// Inclusion or exclusion.
     pub kind: CriterionKind,
     /// Its id.
-    pub id: String,
+    pub id: std::sync::Arc<str>,
     /// The protocol's wording.
-    pub wording: String,
+    pub wording: std::sync::Arc<str>,
     /// Applicability condition.
     pub applies: Option<Cond>,
     /// The rule or sub-criteria.

@@ -429,6 +429,9 @@ impl Unit {
     /// `Decimal` (e.g. 1 mL/min in mL/s = 1/60): use [`Self::compare`] for decisions and
     /// [`Self::convert_rounded`] for display.
     pub fn convert(&self, value: Decimal, to: &Unit) -> Option<Decimal> {
+        if self.dimension == to.dimension && self.factor == to.factor {
+            return Some(value);
+        }
         let (n, d) = self.conversion_factor(to)?;
         let candidates = [
             value.checked_mul(n).and_then(|x| x.checked_div(d)),
@@ -471,6 +474,10 @@ impl Unit {
     pub fn compare(&self, a: Decimal, b_unit: &Unit, b: Decimal) -> Option<Ordering> {
         if !self.is_commensurable(b_unit) {
             return None;
+        }
+        // The common case, the same unit on both sides: no scaling.
+        if self.factor == b_unit.factor {
+            return Some(a.cmp(&b));
         }
         let (ma, mb) = (a.mantissa(), b.mantissa());
         let (sign_a, sign_b) = (ma.signum(), mb.signum());

@@ -44,13 +44,7 @@ fn plan(criteria: &str) -> Plan {
 }
 
 fn patient(json: &str) -> eligc::facts::PatientRecord {
-    RawRecord {
-        file: "t.jsonl".into(),
-        line: 1,
-        text: json.to_string(),
-    }
-    .parse()
-    .unwrap()
+    RawRecord::new("t.jsonl", 1, json).parse().unwrap()
 }
 
 /// The outcome of inclusion T1 `rule` for a patient screened on 2026-03-31 with `facts`
@@ -549,4 +543,73 @@ fn explanations_quote_the_protocol_and_the_deciding_fact() {
         "{}",
         r.criteria[0].checks[0].detail
     );
+}
+
+#[test]
+fn times_uln_uses_the_results_own_range_in_the_results_own_unit() {
+    // The vocabulary says U/L; a result in ukat/L with its own ULN needs no conversion.
+    let facts = r#""observations":[{"concept":"alt","date":"2026-03-20","value":1.5,"unit":"ukat/L","reference_range":{"high":0.6}}]"#;
+    assert_eq!(
+        outcome(
+            "latest alt within 28 days before screening <= 3 x ULN",
+            facts
+        ),
+        Outcome::Met
+    );
+    // Without its own range the declared default (0 to 40 U/L) is used, converted exactly:
+    // 2.5 ukat/L is 150 U/L, above 3 x 40.
+    let facts =
+        r#""observations":[{"concept":"alt","date":"2026-03-20","value":2.5,"unit":"ukat/L"}]"#;
+    assert_eq!(
+        outcome(
+            "latest alt within 28 days before screening <= 3 x ULN",
+            facts
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn an_icd10_code_in_the_data_matches_its_ancestors_in_the_vocabulary() {
+    let plan = plan(
+        "condition cancer \"Malignancy\" codes [icd10:C50]\nexclusion E1 \"cancer\": condition cancer",
+    );
+    let coded =
+        patient(r#"{"id":"a","conditions":[{"code":"icd10:C50.911","onset":"2015-01-01"}]}"#);
+    let other = patient(r#"{"id":"b","conditions":[{"code":"icd10:C5","onset":"2015-01-01"}]}"#);
+    assert_eq!(
+        plan.evaluate(&coded, false).criteria[0].outcome,
+        Outcome::Met
+    );
+    assert_eq!(
+        plan.evaluate(&other, false).criteria[0].outcome,
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn a_misspelt_concept_name_rejects_the_record_instead_of_dropping_the_fact() {
+    let plan = plan("exclusion E1 \"gvhd\": condition gvhd");
+    let raw = RawRecord::new(
+        "t.jsonl",
+        7,
+        r#"{"id":"p9","conditions":[{"concept":"gvdh","onset":"2026-01-01"}]}"#,
+    );
+    let err = plan.screen(&raw, |_| false).unwrap_err();
+    assert_eq!(
+        (err.line, err.patient.as_deref(), err.path.as_str()),
+        (7, Some("p9"), "conditions[0].concept")
+    );
+    assert!(
+        err.reason.contains("did you mean `gvhd`?"),
+        "{}",
+        err.reason
+    );
+    // A code the vocabulary lacks is only counted: EHR data carries many unrelated codes.
+    let raw = RawRecord::new(
+        "t.jsonl",
+        8,
+        r#"{"id":"p10","conditions":[{"code":"snomed:1234","onset":"2026-01-01"}]}"#,
+    );
+    assert_eq!(plan.screen(&raw, |_| false).unwrap().unused_facts, 1);
 }

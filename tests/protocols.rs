@@ -42,11 +42,7 @@ fn every_shipped_protocol_checks_without_errors_or_warnings() {
 fn the_seed_protocol_has_every_criterion_of_the_seed_in_order() {
     let compilation = compile_file(Path::new("protocols/sle-car-t/protocol.elig")).unwrap();
     let program = compilation.program.unwrap();
-    let ids: Vec<&str> = program
-        .all_criteria()
-        .iter()
-        .map(|c| c.id.as_str())
-        .collect();
+    let ids: Vec<&str> = program.all_criteria().iter().map(|c| &*c.id).collect();
     assert_eq!(
         ids,
         [

@@ -303,11 +303,12 @@ fn unknown_atom_in_an_unusual_unit_suggests_a_fixed_atom() {
 }
 
 #[test]
-fn affine_temperatures_are_rejected() {
+fn temperatures_on_shifted_scales_are_rejected_without_a_suggestion() {
     for text in ["Cel", "[degF]", "°C"] {
         let e = err(text);
-        assert!(e.message.contains("affine"), "{text}: {}", e.message);
-        assert!(e.message.contains('K'), "{text}: {}", e.message);
+        assert!(e.message.contains("absolute zero"), "{text}: {}", e.message);
+        // Suggesting kelvin would invite a value 273 off.
+        assert_eq!(e.suggestion, None, "{text}");
     }
     assert_eq!(u("K").dimension().describe(), "temperature");
 }

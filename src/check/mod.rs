@@ -390,8 +390,8 @@ impl<'a> Checker<'a> {
         };
         Some(Criterion {
             kind: c.kind,
-            id: c.id.name.clone(),
-            wording: c.wording.value.clone(),
+            id: c.id.name.as_str().into(),
+            wording: c.wording.value.as_str().into(),
             applies,
             body,
             span: c.span,

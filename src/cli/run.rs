@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Benchmark floor: read and validate the records, evaluate nothing (see docs/performance.md).
+    #[arg(long, hide = true)]
+    parse_only: bool,
 }
 
 /// Output formats for screening results.
@@ -129,15 +132,20 @@ pub fn run(args: &RunArgs) -> u8 {
                     }
                 }
             }
+            if args.parse_only {
+                let parsed: usize = batch
+                    .par_iter()
+                    .map(|raw| usize::from(raw.parse().is_ok()))
+                    .sum();
+                screen.funnel.read += batch.len();
+                screen.funnel.rejected += batch.len() - parsed;
+                continue;
+            }
             let explain_all = args.format == OutputFormat::Json;
             let wanted = args.explain.as_deref();
             let results: Vec<Result<PatientResult, RecordError>> = batch
                 .par_iter()
-                .map(|raw| {
-                    let record = raw.parse()?;
-                    let explain = explain_all || wanted == Some(record.id.as_str());
-                    Ok(plan.evaluate(&record, explain))
-                })
+                .map(|raw| plan.screen(raw, |id| explain_all || wanted == Some(id)))
                 .collect();
             for result in results {
                 let stop = match screen.emit(&mut out, result) {

@@ -90,9 +90,9 @@ fn run_dir(dir: &Path) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        match raw.parse() {
-            Ok(record) => {
-                results.insert(record.id.clone(), plan.evaluate(&record, true));
+        match plan.screen(&raw, |_| true) {
+            Ok(result) => {
+                results.insert(result.id.clone(), result);
             }
             Err(e) => {
                 eprintln!("rejected: {e}");
@@ -120,7 +120,7 @@ fn run_dir(dir: &Path) -> u8 {
             ));
         }
         for (id, want) in &exp.criteria {
-            match actual.criteria.iter().find(|c| c.id == *id) {
+            match actual.criteria.iter().find(|c| *c.id == **id) {
                 Some(c) if c.outcome == *want => {}
                 Some(c) => problems.push(format!(
                     "{id}: expected {}, got {}",

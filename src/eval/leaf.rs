@@ -28,6 +28,8 @@ pub(super) struct Trace<'t> {
     pub checks: Option<&'t mut Vec<Check>>,
     pub part: Part,
     pub via: Option<String>,
+    /// Under an odd number of `not`s: checks are shown negated, as the protocol reads.
+    pub negated: bool,
 }
 
 /// Builds an explanation string only when explaining.
@@ -47,8 +49,6 @@ struct Event<'r> {
     start: Option<NaiveDate>,
     /// Last day: `Known`, `Ongoing`, or ended at an unknown date.
     end: End,
-    /// For medications: the daily dose in mg/d, when known.
-    daily_mg: Result<Decimal, String>,
     record: Attributes<'r>,
 }
 
@@ -71,9 +71,8 @@ impl Ctx<'_> {
         self.plan.program.concept(id)
     }
 
-    fn label(&self, id: ConceptId) -> String {
-        self.concept(id)
-            .map_or_else(|| "?".to_string(), |c| c.label.clone())
+    fn label(&self, id: ConceptId) -> &str {
+        self.concept(id).map_or("?", |c| c.label.as_str())
     }
 
     fn anchor_date(&self, id: AnchorId) -> Result<NaiveDate, WindowError> {
@@ -83,10 +82,10 @@ impl Ctx<'_> {
             .anchor(id)
             .map_or("?", |a| a.name.as_str());
         self.facts
-            .record
             .anchors
-            .get(name)
+            .get(id.0 as usize)
             .copied()
+            .flatten()
             .ok_or_else(|| WindowError::MissingAnchor(name.to_string()))
     }
 
@@ -222,18 +221,11 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(reason) => return (Truth::Unknown, reason),
         };
-        let all: Vec<&crate::facts::native::ObservationRecord> = obs
-            .iter()
-            .filter(|(id, _)| *id == concept)
-            .map(|(_, o)| *o)
-            .collect();
-        let inside: Vec<_> = all
-            .iter()
-            .copied()
-            .filter(|o| span.contains(o.date))
-            .collect();
+        // Iterators, not vectors: this runs for every lab test of every patient.
+        let all = || obs.iter().filter(|(id, _)| *id == concept).map(|(_, o)| *o);
+        let inside = || all().filter(|o| span.contains(o.date));
         let none_inside = || {
-            let latest_outside = all.iter().map(|o| o.date).max();
+            let latest_outside = all().map(|o| o.date).max();
             match latest_outside {
                 Some(d) => say!(
                     explain,
@@ -244,19 +236,15 @@ impl Ctx<'_> {
             }
         };
         if *test == ValueTest::Exists {
-            let exists = !inside.is_empty();
+            let count = inside().count();
+            let exists = count > 0;
             let value = if mode == SelectMode::No {
                 !exists
             } else {
                 exists
             };
             let detail = if exists {
-                say!(
-                    explain,
-                    "{} {label} result(s) {}",
-                    inside.len(),
-                    span.describe()
-                )
+                say!(explain, "{} {label} result(s) {}", count, span.describe())
             } else {
                 none_inside()
             };
@@ -265,21 +253,17 @@ impl Ctx<'_> {
         match mode {
             SelectMode::Latest => {
                 // The most recent; among results of the same day, the one listed last.
-                let Some(latest) = inside
-                    .iter()
-                    .copied()
-                    .reduce(|a, b| if b.date >= a.date { b } else { a })
+                let Some(latest) = inside().reduce(|a, b| if b.date >= a.date { b } else { a })
                 else {
                     return (Truth::Unknown, none_inside());
                 };
                 self.test(concept, latest, test, explain)
             }
             SelectMode::Any | SelectMode::All | SelectMode::No => {
-                if inside.is_empty() {
+                if inside().next().is_none() {
                     return (Truth::Unknown, none_inside());
                 }
-                let results: Vec<Outcome> = inside
-                    .iter()
+                let results: Vec<Outcome> = inside()
                     .map(|o| self.test(concept, o, test, explain))
                     .collect();
                 let value = match mode {
@@ -355,7 +339,7 @@ impl Ctx<'_> {
             ValueTest::Compare { op, threshold } => {
                 let (value, unit) = match self.quantity(c, o) {
                     Ok(v) => v,
-                    Err(reason) => return (Truth::Unknown, say!(explain, "{}{at}", reason)),
+                    Err(reason) => return (Truth::Unknown, say!(explain, "{reason} (result{at})")),
                 };
                 let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
                 let ordering = match threshold {
@@ -388,7 +372,7 @@ impl Ctx<'_> {
             ValueTest::Range { negated, test } => {
                 let (value, unit) = match self.quantity(c, o) {
                     Ok(v) => v,
-                    Err(reason) => return (Truth::Unknown, say!(explain, "{}{at}", reason)),
+                    Err(reason) => return (Truth::Unknown, say!(explain, "{reason} (result{at})")),
                 };
                 let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
                 let high =
@@ -450,16 +434,9 @@ impl Ctx<'_> {
             }
             (None, _) => return Err(format!("{} {value} has no unit", c.label)),
         };
-        if let Some(own) = &c.unit {
-            if !unit.is_commensurable(own) {
-                return Err(format!(
-                    "{} {value} is in `{}`, which cannot be converted to `{}`",
-                    c.label,
-                    unit.text(),
-                    own.text()
-                ));
-            }
-        }
+        // Commensurability is checked where it matters: against a quantity threshold or the
+        // declared normal range. `x ULN` against the result's own range needs no conversion
+        // (a bilirubin in umol/L with its own ULN, where the vocabulary says mg/dL).
         Ok((value, unit))
     }
 
@@ -557,7 +534,6 @@ impl Ctx<'_> {
                         (None, Some("resolved" | "inactive" | "remission")) => End::Unknown,
                         (None, _) => End::Ongoing,
                     },
-                    daily_mg: Err(String::new()),
                     record: Attributes::Condition(c),
                 })
                 .collect(),
@@ -575,7 +551,6 @@ impl Ctx<'_> {
                         (None, Some("completed" | "stopped")) => End::Unknown,
                         (None, _) => End::Ongoing,
                     },
-                    daily_mg: self.daily_mg(m),
                     record: Attributes::Medication(m),
                 })
                 .collect(),
@@ -589,7 +564,6 @@ impl Ctx<'_> {
                     id: v.id.as_deref(),
                     start: Some(v.date),
                     end: End::Known(v.date),
-                    daily_mg: Err(String::new()),
                     record: Attributes::Immunization,
                 })
                 .collect(),
@@ -603,7 +577,6 @@ impl Ctx<'_> {
                     id: p.id.as_deref(),
                     start: Some(p.date),
                     end: End::Known(p.end.unwrap_or(p.date)),
-                    daily_mg: Err(String::new()),
                     record: Attributes::Procedure(p),
                 })
                 .collect(),
@@ -611,6 +584,14 @@ impl Ctx<'_> {
     }
 
     /// A medication's daily dose in mg/d.
+    /// A medication event's daily dose in mg/d (computed only where doses matter).
+    fn event_daily_mg(&self, e: &Event<'_>) -> Result<Decimal, String> {
+        match e.record {
+            Attributes::Medication(m) => self.daily_mg(m),
+            _ => Err("not a medication".to_string()),
+        }
+    }
+
     fn daily_mg(&self, m: &crate::facts::native::MedicationRecord) -> Result<Decimal, String> {
         let mg = self.plan.unit("mg").ok_or("mg")?;
         if let Some(daily) = m.daily_dose {
@@ -893,9 +874,8 @@ impl Ctx<'_> {
                 (t, None) => t,
                 (None, to) => to,
             };
-            let equivalent = e
-                .daily_mg
-                .as_ref()
+            let equivalent = self
+                .event_daily_mg(e)
                 .ok()
                 .and_then(|mg| mg.checked_mul(factor));
             pieces.push(Piece {
@@ -909,7 +889,7 @@ impl Ctx<'_> {
         let detail = if explain {
             let listed: Vec<String> = events
                 .iter()
-                .map(|e| match &e.daily_mg {
+                .map(|e| match self.event_daily_mg(e) {
                     Ok(mg) => format!("{} {mg} mg/d", self.describe_event(e)),
                     Err(reason) => format!("{}: {reason}", self.describe_event(e)),
                 })
@@ -979,7 +959,7 @@ impl Ctx<'_> {
         let value = w.value.ok_or("the body weight has no value")?;
         let unit = self
             .plan
-            .unit(w.unit.as_deref().unwrap_or("kg"))
+            .unit(w.unit.as_deref().ok_or("the body weight has no unit")?)
             .ok_or("the body weight's unit is unknown")?;
         let weight_kg = unit
             .convert(value, &kg)

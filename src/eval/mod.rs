@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::ast::CriterionKind;
-use crate::facts::PatientRecord;
+use crate::facts::{PatientRecord, RawRecord, RecordError};
 use crate::program::{CodeSystem, ConceptId, Cond, CondKind, Criterion, CriterionBody, Program};
 use crate::source::{SourceMap, Span};
 use crate::units::Unit;
@@ -26,31 +26,51 @@ pub struct Plan {
     program: Program,
     sources: SourceMap,
     by_name: HashMap<String, ConceptId>,
-    by_code: HashMap<(CodeSystem, String), Vec<ConceptId>>,
+    by_code: HashMap<CodeSystem, HashMap<String, Vec<ConceptId>>>,
     units: RwLock<HashMap<String, Option<Arc<Unit>>>>,
+    /// The line each criterion starts on, by its span's start (computed once: finding a
+    /// line means counting newlines).
+    lines: HashMap<(u32, u32), usize>,
 }
 
 impl Plan {
     /// Prepares a checked program; `sources` are the files it was compiled from, for quoting.
     pub fn new(program: Program, sources: SourceMap) -> Plan {
         let mut by_name = HashMap::new();
-        let mut by_code: HashMap<(CodeSystem, String), Vec<ConceptId>> = HashMap::new();
+        let mut by_code: HashMap<CodeSystem, HashMap<String, Vec<ConceptId>>> = HashMap::new();
         for (i, c) in program.concepts.iter().enumerate() {
             let id = ConceptId(u32::try_from(i).unwrap_or(u32::MAX));
             by_name.insert(c.name.clone(), id);
             for (system, code) in &c.codes {
-                let ids = by_code.entry((*system, code.clone())).or_default();
+                let ids = by_code
+                    .entry(*system)
+                    .or_default()
+                    .entry(code.clone())
+                    .or_default();
                 if !ids.contains(&id) {
                     ids.push(id);
                 }
             }
         }
+        let lines = program
+            .all_criteria()
+            .iter()
+            .map(|c| {
+                (
+                    (c.span.file.0, c.span.start),
+                    sources
+                        .get(c.span.file)
+                        .map_or(0, |s| s.line_col(c.span.start).0),
+                )
+            })
+            .collect();
         Plan {
             program,
             sources,
             by_name,
             by_code,
             units: RwLock::new(HashMap::new()),
+            lines,
         }
     }
 
@@ -68,11 +88,12 @@ impl Plan {
             .join(" ")
     }
 
-    /// The 1-based line a span starts on.
-    pub fn line(&self, span: Span) -> usize {
-        self.sources
-            .get(span.file)
-            .map_or(0, |s| s.line_col(span.start).0)
+    /// The 1-based line a criterion starts on.
+    fn line(&self, span: Span) -> usize {
+        self.lines
+            .get(&(span.file.0, span.start))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A unit from patient data, parsed once per distinct spelling.
@@ -90,12 +111,42 @@ impl Plan {
     }
 
     /// Evaluates one patient. With `explain`, every check is recorded with its evidence.
+    ///
+    /// A fact whose `concept` name the vocabulary lacks is counted as unused here; use
+    /// [`Plan::screen`] to reject such records instead.
     pub fn evaluate(&self, record: &PatientRecord, explain: bool) -> PatientResult {
         let facts = facts::Facts::resolve(self, record);
-        let ctx = leaf::Ctx {
-            plan: self,
-            facts: &facts,
-        };
+        self.evaluate_facts(record, &facts, explain)
+    }
+
+    /// Parses, validates and evaluates one record read from a file: what `eligc run` does
+    /// for each record. `explain` says, by patient id, whether to record the checks.
+    pub fn screen(
+        &self,
+        raw: &RawRecord,
+        explain: impl Fn(&str) -> bool,
+    ) -> Result<PatientResult, RecordError> {
+        let record = raw.parse()?;
+        let facts = facts::Facts::resolve(self, &record);
+        if let Some((path, reason)) = &facts.bad_name {
+            return Err(RecordError {
+                file: raw.file.to_string(),
+                line: raw.line,
+                patient: Some(record.id.clone()),
+                path: path.clone(),
+                reason: reason.clone(),
+            });
+        }
+        Ok(self.evaluate_facts(&record, &facts, explain(&record.id)))
+    }
+
+    fn evaluate_facts(
+        &self,
+        record: &PatientRecord,
+        facts: &facts::Facts<'_>,
+        explain: bool,
+    ) -> PatientResult {
+        let ctx = leaf::Ctx { plan: self, facts };
         let mut criteria = Vec::new();
         for c in &self.program.criteria {
             criterion(&ctx, c, None, 0, explain, &mut criteria);
@@ -112,7 +163,7 @@ impl Plan {
             id: record.id.clone(),
             verdict,
             criteria,
-            unused_facts: facts.unused,
+            unused_facts: facts.unused + usize::from(facts.bad_name.is_some()),
         }
     }
 }
@@ -200,14 +251,14 @@ pub struct Check {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CriterionResult {
     /// Its id.
-    pub id: String,
+    pub id: Arc<str>,
     /// Inclusion or exclusion.
     pub kind: CriterionKind,
     /// The protocol's wording.
-    pub wording: String,
+    pub wording: Arc<str>,
     /// The parent group's id.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub parent: Option<Arc<str>>,
     /// 0 for top-level criteria.
     pub depth: usize,
     /// The outcome.
@@ -261,9 +312,9 @@ impl PatientResult {
             .filter(|c| {
                 !matching
                     .iter()
-                    .any(|other| other.parent.as_deref() == Some(c.id.as_str()))
+                    .any(|other| other.parent.as_deref() == Some(&*c.id))
             })
-            .map(|c| c.id.as_str())
+            .map(|c| &*c.id)
             .collect()
     }
 }
@@ -271,7 +322,7 @@ impl PatientResult {
 fn criterion(
     ctx: &leaf::Ctx<'_>,
     c: &Criterion,
-    parent: Option<&str>,
+    parent: Option<&Arc<str>>,
     depth: usize,
     explain: bool,
     out: &mut Vec<CriterionResult>,
@@ -281,7 +332,7 @@ fn criterion(
         id: c.id.clone(),
         kind: c.kind,
         wording: c.wording.clone(),
-        parent: parent.map(str::to_string),
+        parent: parent.cloned(),
         depth,
         outcome: Outcome::Unknown,
         line: ctx.plan.line(c.span),
@@ -292,6 +343,7 @@ fn criterion(
         checks: if explain { Some(&mut checks) } else { None },
         part: Part::Applies,
         via: None,
+        negated: false,
     };
     let applies = c.applies.as_ref().map(|a| ctx.cond(a, &mut trace));
     let body = match &c.body {
@@ -386,7 +438,12 @@ impl leaf::Ctx<'_> {
                 }
                 value
             }
-            CondKind::Not(inner) => self.cond(inner, trace).not(),
+            CondKind::Not(inner) => {
+                trace.negated = !trace.negated;
+                let value = self.cond(inner, trace).not();
+                trace.negated = !trace.negated;
+                value
+            }
             CondKind::Define(id) => match self.plan.program.definition(*id) {
                 Some(def) => {
                     let outer = trace.via.replace(def.name.clone());
@@ -399,9 +456,15 @@ impl leaf::Ctx<'_> {
             _ => {
                 let (value, detail) = self.leaf(c, trace.checks.is_some());
                 if let Some(checks) = trace.checks.as_deref_mut() {
+                    let quoted = self.plan.quote(c.span);
+                    let (text, result) = if trace.negated {
+                        (format!("not {quoted}"), value.not())
+                    } else {
+                        (quoted, value)
+                    };
                     checks.push(Check {
-                        text: self.plan.quote(c.span),
-                        result: value,
+                        text,
+                        result,
                         detail,
                         part: trace.part,
                         via: trace.via.clone(),

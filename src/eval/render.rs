@@ -112,18 +112,14 @@ fn kind_word(kind: CriterionKind) -> &'static str {
 pub fn worklist(r: &PatientResult) -> Vec<(String, String)> {
     let unknown: Vec<&str> = r.unknown();
     let mut items = Vec::new();
-    for c in r
-        .criteria
-        .iter()
-        .filter(|c| unknown.contains(&c.id.as_str()))
-    {
+    for c in r.criteria.iter().filter(|c| unknown.contains(&&*c.id)) {
         for check in c.checks.iter().filter(|k| k.result == Truth::Unknown) {
             let what = if check.detail.is_empty() {
                 check.text.clone()
             } else {
                 format!("{} ({})", check.detail, check.text)
             };
-            items.push((c.id.clone(), what));
+            items.push((c.id.to_string(), what));
         }
     }
     items
@@ -177,7 +173,7 @@ impl Funnel {
                 .criteria
                 .iter()
                 .map(|c| FunnelRow {
-                    id: c.id.clone(),
+                    id: c.id.to_string(),
                     depth: c.depth,
                     ..FunnelRow::default()
                 })

@@ -47,11 +47,36 @@ pub struct RawRecord {
     pub line: usize,
     /// The JSON text.
     pub text: String,
+    /// Why the line could not be read as text (invalid UTF-8), if so.
+    pub unreadable: Option<String>,
 }
 
 impl RawRecord {
+    /// A record read as text.
+    pub fn new(
+        file: impl Into<std::sync::Arc<str>>,
+        line: usize,
+        text: impl Into<String>,
+    ) -> RawRecord {
+        RawRecord {
+            file: file.into(),
+            line,
+            text: text.into(),
+            unreadable: None,
+        }
+    }
+
     /// Parses and validates the record.
     pub fn parse(&self) -> Result<PatientRecord, RecordError> {
+        if let Some(reason) = &self.unreadable {
+            return Err(RecordError {
+                file: self.file.to_string(),
+                line: self.line,
+                patient: None,
+                path: String::new(),
+                reason: reason.clone(),
+            });
+        }
         native::parse(self)
     }
 }
@@ -98,6 +123,7 @@ pub fn read_file(
             file: name,
             line: 1,
             text,
+            unreadable: None,
         }))));
     }
     Ok(Box::new(JsonLines {
@@ -119,18 +145,33 @@ impl<R: BufRead> Iterator for JsonLines<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let mut text = String::new();
-            match self.reader.read_line(&mut text) {
+            let mut bytes = Vec::new();
+            match self.reader.read_until(b'\n', &mut bytes) {
                 Ok(0) => return None,
                 Ok(_) => {
                     self.line += 1;
-                    if text.trim().is_empty() {
+                    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        bytes.pop();
+                    }
+                    // A line that is not UTF-8 is a bad record, not the end of the file.
+                    let (text, unreadable) = match String::from_utf8(bytes) {
+                        Ok(text) => (text, None),
+                        Err(e) => (
+                            String::new(),
+                            Some(format!(
+                                "the line is not valid UTF-8 text (bad byte at offset {})",
+                                e.utf8_error().valid_up_to()
+                            )),
+                        ),
+                    };
+                    if unreadable.is_none() && text.trim().is_empty() {
                         continue;
                     }
                     return Some(Ok(RawRecord {
                         file: self.file.clone(),
                         line: self.line,
                         text,
+                        unreadable,
                     }));
                 }
                 Err(e) => return Some(Err(e)),

@@ -233,7 +233,7 @@ pub struct ProcedureRecord {
 }
 
 /// An attestation: `true`, `false`, `null` (not yet recorded), or with details.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum AttestationRecord {
     /// Just the value.
@@ -249,6 +249,55 @@ pub enum AttestationRecord {
         #[serde(default)]
         by: Option<String>,
     },
+}
+
+/// What an attestation may look like, for error messages.
+const ATTESTATION_FORMS: &str = "an attestation is true, false, null (not yet recorded), or {\"value\": true, \"date\": \"2026-03-30\", \"by\": \"...\"}";
+
+impl<'de> Deserialize<'de> for AttestationRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        use serde_json::Value;
+        match Value::deserialize(deserializer)? {
+            Value::Null => Ok(AttestationRecord::Value(None)),
+            Value::Bool(b) => Ok(AttestationRecord::Value(Some(b))),
+            Value::Object(map) => {
+                let mut value = None;
+                let mut date = None;
+                let mut by = None;
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("value", Value::Bool(b)) => value = Some(b),
+                        ("value", Value::Null) => {}
+                        ("date", Value::String(s)) => {
+                            date = Some(s.parse::<NaiveDate>().map_err(|_| {
+                                D::Error::custom(format!(
+                                    "`date` {s:?} is not a date written YYYY-MM-DD"
+                                ))
+                            })?);
+                        }
+                        ("date", Value::Null) => {}
+                        ("by", Value::String(s)) => by = Some(s),
+                        ("by", Value::Null) => {}
+                        ("value" | "date" | "by", other) => {
+                            return Err(D::Error::custom(format!(
+                                "`{key}` cannot be {other}: {ATTESTATION_FORMS}"
+                            )));
+                        }
+                        (other, _) => {
+                            return Err(D::Error::custom(format!(
+                                "unknown field `{other}`: {ATTESTATION_FORMS}"
+                            )));
+                        }
+                    }
+                }
+                Ok(AttestationRecord::Detailed { value, date, by })
+            }
+            other => Err(D::Error::custom(format!(
+                "{other} is not an attestation: {ATTESTATION_FORMS}"
+            ))),
+        }
+    }
 }
 
 impl AttestationRecord {
@@ -324,11 +373,20 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
         path,
         reason,
     };
-    let mut de = serde_json::Deserializer::from_str(&raw.text);
+    // The common case first, at full speed; a record that fails is parsed again with the
+    // path tracked, to say which field is wrong.
     let parsed: Result<PatientRecord, (String, serde_json::Error)> =
-        serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| (e.path().to_string(), e.into_inner()))
-            .and_then(|r| de.end().map(|()| r).map_err(|e| (String::new(), e)));
+        match serde_json::from_str(&raw.text) {
+            Ok(record) => Ok(record),
+            Err(plain) => {
+                let mut de = serde_json::Deserializer::from_str(&raw.text);
+                match serde_path_to_error::deserialize::<_, PatientRecord>(&mut de) {
+                    Err(e) => Err((e.path().to_string(), e.into_inner())),
+                    // Trailing characters fail only the plain parse.
+                    Ok(_) => Err((String::new(), plain)),
+                }
+            }
+        };
     let record = match parsed {
         Ok(r) => r,
         Err((path, inner)) => {
@@ -344,12 +402,28 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
     Ok(record)
 }
 
+/// serde's and chrono's messages, in words for the people who prepare patient data.
 fn describe_serde_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     // serde_json appends " at line L column C"; the location is reported separately.
-    match text.rfind(" at line ") {
+    let text = match text.rfind(" at line ") {
         Some(i) => text.get(..i).unwrap_or(&text).to_string(),
         None => text,
+    };
+    const DATE: &str = "expected a date written YYYY-MM-DD (e.g. 2026-03-31)";
+    match text.as_str() {
+        "input contains invalid characters" | "premature end of input" | "trailing input" | "bad or unsupported format string" => {
+            DATE.to_string()
+        }
+        "input is out of range" => format!("no such date: {DATE}"),
+        t if t.contains("expected a Decimal") || t.contains("Scale exceeds") => {
+            "expected a decimal number of at most 28 digits (a result such as `<20` has no numeric value: leave `value` out)".to_string()
+        }
+        "expected ident" | "expected value" => "not JSON: each record is one patient object `{...}`".to_string(),
+        t if t.starts_with("EOF while parsing") => {
+            format!("{t}: the record ends early (in a .jsonl file each patient is one whole line)")
+        }
+        _ => text,
     }
 }
 

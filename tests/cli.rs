@@ -1,0 +1,143 @@
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)] // tests fail by panicking
+//! The `eligc` command line, run as a user would: outputs kept as insta snapshots, exit
+//! codes as documented in README.md.
+
+use std::process::{Command, Output};
+
+const PROTOCOL: &str = "protocols/sle-car-t/protocol.elig";
+const PATIENTS: &str = "protocols/sle-car-t/patients.jsonl";
+
+fn eligc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eligc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_on_the_seed_protocol_is_clean_and_exits_0() {
+    let out = eligc(&["check", PROTOCOL]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stderr),
+        format!("{PROTOCOL}: 0 errors, 0 warnings\n")
+    );
+}
+
+#[test]
+fn check_with_errors_exits_2_and_json_lists_them() {
+    let out = eligc(&[
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/check/unit-mismatch.elig",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["diagnostics"][0]["code"], "elig::unit-mismatch");
+    assert!(json[0]["diagnostics"][0]["line"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bad_usage_exits_1() {
+    assert_eq!(eligc(&["check"]).status.code(), Some(1));
+    assert_eq!(
+        eligc(&["run", "missing.elig", PATIENTS]).status.code(),
+        Some(1)
+    );
+    assert_eq!(eligc(&["--version"]).status.code(), Some(0));
+}
+
+#[test]
+fn run_prints_a_table_and_the_screening_funnel() {
+    let out = eligc(&["run", PROTOCOL, PATIENTS, "--summary"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("run_table_and_funnel", text(&out.stdout));
+    insta::assert_snapshot!("run_totals", text(&out.stderr));
+}
+
+#[test]
+fn run_explains_one_patient_in_the_protocols_words() {
+    let eligible = eligc(&["run", PROTOCOL, PATIENTS, "--explain", "P01"]);
+    insta::assert_snapshot!("explain_eligible_patient", text(&eligible.stdout));
+    let unknown = eligc(&["run", PROTOCOL, PATIENTS, "--explain", "P30"]);
+    insta::assert_snapshot!("explain_patient_with_an_old_egfr", text(&unknown.stdout));
+}
+
+#[test]
+fn run_as_json_lines_carries_every_criterion_and_its_evidence() {
+    let out = eligc(&["run", PROTOCOL, PATIENTS, "--format", "json"]);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 98);
+    let first = &lines[0];
+    assert_eq!(first["id"], "P01");
+    assert_eq!(first["verdict"], "eligible");
+    assert_eq!(first["criteria"].as_array().unwrap().len(), 25);
+    assert!(
+        first["criteria"][0]["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("born")
+    );
+}
+
+#[test]
+fn run_as_csv_has_one_row_per_patient() {
+    let out = eligc(&["run", PROTOCOL, PATIENTS, "--format", "csv"]);
+    let csv = text(&out.stdout);
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("id,verdict,excluded_by,unknown,error"));
+    assert_eq!(rows.count(), 98);
+}
+
+#[test]
+fn bad_records_are_reported_counted_and_the_rest_screened() {
+    let out = eligc(&["run", PROTOCOL, "tests/fixtures/data/mixed.jsonl"]);
+    assert_eq!(out.status.code(), Some(3));
+    insta::assert_snapshot!("run_mixed_records_stdout", text(&out.stdout));
+    insta::assert_snapshot!("run_mixed_records_stderr", text(&out.stderr));
+}
+
+#[test]
+fn strict_stops_at_the_first_bad_record() {
+    let out = eligc(&[
+        "run",
+        PROTOCOL,
+        "tests/fixtures/data/mixed.jsonl",
+        "--strict",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("read 2: 0 eligible, 1 ineligible, 0 needs review, 1 rejected"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_sample_patients_meet_their_expected_verdicts() {
+    let out = eligc(&["test", "protocols/sle-car-t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("98 passed, 0 failed"));
+}
+
+#[test]
+fn output_order_and_content_do_not_depend_on_the_number_of_threads() {
+    let one = eligc(&["run", PROTOCOL, PATIENTS, "--format", "json", "--jobs", "1"]);
+    let two = eligc(&["run", PROTOCOL, PATIENTS, "--format", "json", "--jobs", "2"]);
+    assert_eq!(one.stdout, two.stdout);
+}

@@ -9,8 +9,11 @@
 pub mod ast;
 pub mod check;
 pub mod diagnostic;
+pub mod diff;
+pub mod doc;
 pub mod eval;
 pub mod facts;
+pub mod fmt;
 pub mod program;
 pub mod report;
 pub mod source;

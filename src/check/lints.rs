@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::{Checker, Symbol};
-use crate::ast::{CmpOp, DurationUnit, Item, SelectMode};
+use crate::ast::{CmpOp, DurationUnit, SelectMode};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::{AnchorId, ConceptId, Cond, CondKind, Threshold, ValueTest, Window};
 use crate::source::{FileId, Span};
@@ -76,12 +76,6 @@ pub(super) fn unused(checker: &mut Checker<'_>) {
                 );
             }
         }
-        let _ = l
-            .module
-            .items
-            .iter()
-            .filter(|i| matches!(i, Item::Use(_)))
-            .count();
     }
     checker.diags.append(&mut found);
 }

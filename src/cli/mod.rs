@@ -1,6 +1,9 @@
 //! Subcommands, one file each. Each returns the process exit code.
 
 mod check;
+mod diff;
+mod doc;
+mod fmt;
 mod run;
 mod test;
 
@@ -16,6 +19,8 @@ pub const EXIT_ERRORS: u8 = 2;
 pub const EXIT_DATA: u8 = 3;
 /// Exit code: `eligc test` found a patient whose result is not the expected one.
 pub const EXIT_TEST_FAILED: u8 = 4;
+/// Exit code: `eligc fmt --check` found files that are not in the canonical layout.
+pub const EXIT_WOULD_REFORMAT: u8 = 5;
 
 /// eligc: compile and run clinical-trial eligibility criteria.
 #[derive(Parser, Debug)]
@@ -33,6 +38,12 @@ enum Command {
     Run(run::RunArgs),
     /// Run the example patients beside a protocol against their expected results.
     Test(test::TestArgs),
+    /// Rewrite protocols in the canonical layout (`--check`: only list files that would change).
+    Fmt(fmt::FmtArgs),
+    /// Compare two versions of a protocol in meaning; with --patients, whose verdict changes.
+    Diff(diff::DiffArgs),
+    /// The criteria as numbered prose for the protocol document (Markdown or HTML).
+    Doc(doc::DocArgs),
 }
 
 /// Output formats for diagnostics.
@@ -50,6 +61,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Doc(args) => doc::run(&args),
     }
 }
 

@@ -14,7 +14,7 @@ use eligc::facts::{self, RecordError};
 use eligc::{check, report};
 
 /// How many records are read before they are evaluated together: bounds memory.
-const BATCH: usize = 4096;
+const BATCH: usize = 1024;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -41,6 +41,51 @@ pub struct RunArgs {
     /// Benchmark floor: read and validate the records, evaluate nothing (see docs/performance.md).
     #[arg(long, hide = true)]
     parse_only: bool,
+    /// How to read the data: native JSON or FHIR R4 (default: detected per record, FHIR
+    /// when the JSON has a `resourceType`). See docs/fhir.md.
+    #[arg(long, value_enum, default_value_t = InputArg::Detect)]
+    input: InputArg,
+    /// An anchor date for every patient, `NAME=YYYY-MM-DD` (repeatable). A record's own
+    /// anchors and the side file's come first.
+    #[arg(long, value_name = "NAME=DATE")]
+    anchor: Vec<String>,
+    /// A side file of per-patient anchors and attestations (JSON Lines:
+    /// `{"patient": ID, "anchors": {...}, "attestations": {...}}`; see docs/fhir.md).
+    #[arg(long, value_name = "FILE")]
+    side: Option<PathBuf>,
+}
+
+/// `--input`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InputArg {
+    /// FHIR when the JSON has a `resourceType`, native otherwise.
+    Detect,
+    /// The native patient model.
+    Native,
+    /// FHIR R4: Bundles, NDJSON of Bundles, Bulk Data export folders.
+    Fhir,
+}
+
+/// The read options from `--input`, `--anchor` and `--side`.
+fn read_options(args: &RunArgs) -> Result<facts::ReadOptions, String> {
+    let mut options = facts::ReadOptions {
+        format: match args.input {
+            InputArg::Detect => facts::InputFormat::Detect,
+            InputArg::Native => facts::InputFormat::Native,
+            InputArg::Fhir => facts::InputFormat::Fhir,
+        },
+        ..facts::ReadOptions::default()
+    };
+    for text in &args.anchor {
+        let (name, date) =
+            facts::ReadOptions::parse_anchor(text).map_err(|e| format!("--anchor: {e}"))?;
+        options.anchors.insert(name, date);
+    }
+    if let Some(side) = &args.side {
+        options.side =
+            facts::ReadOptions::read_side_file(side).map_err(|e| format!("--side: {e}"))?;
+    }
+    Ok(options)
 }
 
 /// Output formats for screening results.
@@ -92,6 +137,14 @@ pub fn run(args: &RunArgs) -> u8 {
             eprintln!("warning: cannot set {jobs} worker threads: {e}");
         }
     }
+    let options = match read_options(args) {
+        Ok(o) => std::sync::Arc::new(o),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let reader_options = options.clone();
     let files = match facts::data_files(&args.data) {
         Ok(f) => f,
         Err(e) => {
@@ -103,64 +156,58 @@ pub fn run(args: &RunArgs) -> u8 {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut screen = Screen {
         args,
-        plan: &plan,
         funnel: Funnel::default(),
         explained: false,
         header_done: false,
     };
     let mut exit = EXIT_OK;
-    'files: for file in &files {
-        let records = match facts::read_file(file) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
+    // A reader thread fills a batch while the workers evaluate the previous one; the channel
+    // holds one more, so memory stays bounded whatever the input size.
+    let (sender, batches) = std::sync::mpsc::sync_channel::<Input>(1);
+    let reader = std::thread::spawn(move || read_batches(&files, &sender, &reader_options));
+    let explain_all = args.format == OutputFormat::Json;
+    let wanted = args.explain.as_deref();
+    'batches: for input in batches {
+        let batch = match input {
+            Input::Batch(batch) => batch,
+            Input::Failed(message) => {
+                eprintln!("error: {message}");
                 exit = EXIT_USAGE;
                 continue;
             }
         };
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut records = records.peekable();
-        while records.peek().is_some() {
-            batch.clear();
-            for raw in records.by_ref().take(BATCH) {
-                match raw {
-                    Ok(raw) => batch.push(raw),
-                    Err(e) => {
-                        eprintln!("error: cannot read {}: {e}", file.display());
-                        exit = EXIT_USAGE;
-                        break;
-                    }
-                }
-            }
-            if args.parse_only {
-                let parsed: usize = batch
-                    .par_iter()
-                    .map(|raw| usize::from(raw.parse().is_ok()))
-                    .sum();
-                screen.funnel.read += batch.len();
-                screen.funnel.rejected += batch.len() - parsed;
-                continue;
-            }
-            let explain_all = args.format == OutputFormat::Json;
-            let wanted = args.explain.as_deref();
-            let results: Vec<Result<PatientResult, RecordError>> = batch
+        if args.parse_only {
+            let parsed: usize = batch
                 .par_iter()
-                .map(|raw| plan.screen(raw, |id| explain_all || wanted == Some(id)))
-                .collect();
-            for result in results {
-                let stop = match screen.emit(&mut out, result) {
-                    Ok(rejected) => rejected && args.strict,
-                    Err(e) => {
-                        eprintln!("error: cannot write the results: {e}");
-                        return EXIT_USAGE;
-                    }
-                };
-                if stop {
-                    exit = exit.max(EXIT_DATA);
-                    break 'files;
+                .map(|raw| usize::from(raw.parse().is_ok()))
+                .sum();
+            screen.funnel.read += batch.len();
+            screen.funnel.rejected += batch.len() - parsed;
+            continue;
+        }
+        let results: Vec<Result<PatientResult, RecordError>> = batch
+            .par_iter()
+            .map(|raw| plan.screen(raw, |id| explain_all || wanted == Some(id)))
+            .collect();
+        for result in results {
+            let stop = match screen.emit(&mut out, result) {
+                Ok(rejected) => rejected && args.strict,
+                Err(e) => {
+                    eprintln!("error: cannot write the results: {e}");
+                    return EXIT_USAGE;
                 }
+            };
+            if stop {
+                exit = exit.max(EXIT_DATA);
+                break 'batches;
             }
         }
+    }
+    // Dropping the receiver (on --strict) makes the reader's next send fail, so it stops.
+    let _ = reader.join();
+    let fhir = options.fhir_stats();
+    if fhir.patients > 0 || fhir.resources > 0 {
+        eprintln!("{}", fhir.summary());
     }
     if let Err(e) = screen.finish(&mut out) {
         eprintln!("error: cannot write the results: {e}");
@@ -178,9 +225,67 @@ pub fn run(args: &RunArgs) -> u8 {
     exit
 }
 
+/// What the reader thread sends.
+enum Input {
+    /// Up to [`BATCH`] records, in file order.
+    Batch(Vec<facts::RawRecord>),
+    /// A file that could not be opened or read.
+    Failed(String),
+}
+
+/// Reads every file in order, sending batches; stops when the receiver is gone.
+fn read_batches(
+    files: &[PathBuf],
+    sender: &std::sync::mpsc::SyncSender<Input>,
+    options: &std::sync::Arc<facts::ReadOptions>,
+) {
+    for file in files {
+        let records = match facts::read_file_with(file, Some(options.clone())) {
+            Ok(r) => r,
+            Err(e) => {
+                if sender
+                    .send(Input::Failed(format!(
+                        "cannot read {}: {e}",
+                        file.display()
+                    )))
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        for raw in records {
+            match raw {
+                Ok(raw) => batch.push(raw),
+                Err(e) => {
+                    let _ = sender.send(Input::Failed(format!(
+                        "cannot read {}: {e}",
+                        file.display()
+                    )));
+                    break;
+                }
+            }
+            if batch.len() == BATCH
+                && sender
+                    .send(Input::Batch(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(BATCH),
+                    )))
+                    .is_err()
+            {
+                return;
+            }
+        }
+        if !batch.is_empty() && sender.send(Input::Batch(batch)).is_err() {
+            return;
+        }
+    }
+}
+
 struct Screen<'a> {
     args: &'a RunArgs,
-    plan: &'a Plan,
     funnel: Funnel,
     explained: bool,
     header_done: bool,
@@ -193,7 +298,6 @@ impl Screen<'_> {
         out: &mut impl Write,
         result: Result<PatientResult, RecordError>,
     ) -> std::io::Result<bool> {
-        let _ = self.plan;
         let r = match result {
             Ok(r) => r,
             Err(e) => {

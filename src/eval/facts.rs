@@ -38,7 +38,13 @@ impl<'r> Facts<'r> {
             (&mut unused, &mut bad_name, "observations"),
             record.observations.as_ref(),
             &[ConceptKind::Observation, ConceptKind::Score],
-            |o| (o.concept.as_ref(), o.code.as_ref(), false),
+            |o| {
+                (
+                    o.concept.as_ref(),
+                    (o.code.as_ref(), o.also.as_deref()),
+                    false,
+                )
+            },
         );
         let conditions = domain(
             plan,
@@ -48,7 +54,7 @@ impl<'r> Facts<'r> {
             |c| {
                 (
                     c.concept.as_ref(),
-                    c.code.as_ref(),
+                    (c.code.as_ref(), c.also.as_deref()),
                     matches!(
                         c.verification.as_deref(),
                         Some("refuted" | "entered-in-error")
@@ -64,7 +70,7 @@ impl<'r> Facts<'r> {
             |m| {
                 (
                     m.concept.as_ref(),
-                    m.code.as_ref(),
+                    (m.code.as_ref(), m.also.as_deref()),
                     m.status.as_deref() == Some("entered-in-error"),
                 )
             },
@@ -77,7 +83,7 @@ impl<'r> Facts<'r> {
             |v| {
                 (
                     v.concept.as_ref(),
-                    v.code.as_ref(),
+                    (v.code.as_ref(), v.also.as_deref()),
                     matches!(v.status.as_deref(), Some("not-done" | "entered-in-error")),
                 )
             },
@@ -90,7 +96,7 @@ impl<'r> Facts<'r> {
             |p| {
                 (
                     p.concept.as_ref(),
-                    p.code.as_ref(),
+                    (p.code.as_ref(), p.also.as_deref()),
                     matches!(p.status.as_deref(), Some("not-done" | "entered-in-error")),
                 )
             },
@@ -115,18 +121,21 @@ impl<'r> Facts<'r> {
     }
 }
 
+/// A fact's `code` and its `also` codes.
+type Codes<'r> = (Option<&'r String>, Option<&'r [String]>);
+
 /// Resolves one domain's facts; `get` gives a fact's name, code, and whether it is void.
 fn domain<'r, T>(
     plan: &Plan,
     (unused, bad_name, section): (&mut usize, &mut Option<(String, String)>, &str),
     items: Option<&'r Vec<T>>,
     kinds: &[ConceptKind],
-    get: impl Fn(&'r T) -> (Option<&'r String>, Option<&'r String>, bool),
+    get: impl Fn(&'r T) -> (Option<&'r String>, Codes<'r>, bool),
 ) -> Option<Vec<(ConceptId, &'r T)>> {
     let items = items?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let (concept, code, void) = get(item);
+        let (concept, (code, also), void) = get(item);
         if void {
             continue;
         }
@@ -134,6 +143,7 @@ fn domain<'r, T>(
         plan.each_concept(
             concept.map(String::as_str),
             code.map(String::as_str),
+            also.unwrap_or_default(),
             kinds,
             |id| out.push((id, item)),
         );
@@ -150,7 +160,18 @@ fn domain<'r, T>(
             }
         }
     }
+    // Grouped by concept (stably, so record order holds within a concept): a query finds its
+    // concept's facts by binary search instead of scanning the whole list.
+    out.sort_by_key(|(id, _)| *id);
     Some(out)
+}
+
+/// The facts of one concept in a list grouped by [`domain`].
+pub(super) fn of_concept<T>(facts: &[(ConceptId, T)], concept: ConceptId) -> &[(ConceptId, T)] {
+    let start = facts.partition_point(|(id, _)| *id < concept);
+    let rest = facts.get(start..).unwrap_or(&[]);
+    let len = rest.partition_point(|(id, _)| *id == concept);
+    rest.get(..len).unwrap_or(&[])
 }
 
 impl Plan {
@@ -186,12 +207,14 @@ impl Plan {
     }
 
     /// Calls `found` with each concept of the given kinds that a fact names, by vocabulary
-    /// name or by code. ICD-10 and ATC are hierarchies written as prefixes, so a recorded
-    /// code also matches the vocabulary's codes for its ancestors (`C50.911` matches `C50`).
+    /// name or by code (its `code` or any of its `also` codes; each concept once). ICD-10 and
+    /// ATC are hierarchies written as prefixes, so a recorded code also matches the
+    /// vocabulary's codes for its ancestors (`C50.911` matches `C50`).
     fn each_concept(
         &self,
         name: Option<&str>,
         code: Option<&str>,
+        also: &[String],
         kinds: &[ConceptKind],
         mut found: impl FnMut(ConceptId),
     ) {
@@ -200,47 +223,46 @@ impl Plan {
                 .concept(id)
                 .is_some_and(|c| kinds.contains(&c.kind))
         };
-        match (name, code) {
-            (Some(name), _) => {
-                if let Some(id) = self.by_name.get(name).copied().filter(|id| of_kind(*id)) {
-                    found(id);
-                }
+        if let Some(name) = name {
+            if let Some(id) = self.by_name.get(name).copied().filter(|id| of_kind(*id)) {
+                found(id);
             }
-            (None, Some(code)) => {
-                let Ok((system, value)) = parse_code(code) else {
-                    return;
-                };
-                let Some(codes) = self.by_code.get(&system) else {
-                    return;
-                };
-                let mut seen: [Option<ConceptId>; 4] = [None; 4];
-                let mut emit = |ids: &[ConceptId]| {
-                    for id in ids.iter().copied().filter(|id| of_kind(*id)) {
-                        if !seen.contains(&Some(id)) {
-                            if let Some(slot) = seen.iter_mut().find(|s| s.is_none()) {
-                                *slot = Some(id);
-                            }
-                            found(id);
-                        }
+            return;
+        }
+        let Some(code) = code else {
+            return;
+        };
+        let mut seen: Vec<ConceptId> = Vec::new();
+        for code in std::iter::once(code).chain(also.iter().map(String::as_str)) {
+            let Ok((system, value)) = parse_code(code) else {
+                continue;
+            };
+            let Some(codes) = self.by_code.get(&system) else {
+                continue;
+            };
+            let mut emit = |ids: &[ConceptId]| {
+                for id in ids.iter().copied().filter(|id| of_kind(*id)) {
+                    if !seen.contains(&id) {
+                        seen.push(id);
+                        found(id);
                     }
-                };
-                let hierarchical = matches!(system, CodeSystem::Icd10 | CodeSystem::Atc);
-                let shortest = if system == CodeSystem::Icd10 { 3 } else { 1 };
-                let mut prefix = value;
-                loop {
-                    if let Some(ids) = codes.get(prefix) {
-                        emit(ids);
-                    }
-                    if !hierarchical || prefix.len() <= shortest {
-                        break;
-                    }
-                    let Some((cut, _)) = prefix.char_indices().last() else {
-                        break;
-                    };
-                    prefix = prefix.get(..cut).unwrap_or("").trim_end_matches('.');
                 }
+            };
+            let hierarchical = matches!(system, CodeSystem::Icd10 | CodeSystem::Atc);
+            let shortest = if system == CodeSystem::Icd10 { 3 } else { 1 };
+            let mut prefix = value;
+            loop {
+                if let Some(ids) = codes.get(prefix) {
+                    emit(ids);
+                }
+                if !hierarchical || prefix.len() <= shortest {
+                    break;
+                }
+                let Some((cut, _)) = prefix.char_indices().last() else {
+                    break;
+                };
+                prefix = prefix.get(..cut).unwrap_or("").trim_end_matches('.');
             }
-            (None, None) => {}
         }
     }
 }

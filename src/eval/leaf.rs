@@ -76,17 +76,19 @@ impl Ctx<'_> {
     }
 
     fn anchor_date(&self, id: AnchorId) -> Result<NaiveDate, WindowError> {
-        let name = self
-            .plan
-            .program
-            .anchor(id)
-            .map_or("?", |a| a.name.as_str());
         self.facts
             .anchors
             .get(id.0 as usize)
             .copied()
             .flatten()
-            .ok_or_else(|| WindowError::MissingAnchor(name.to_string()))
+            .ok_or_else(|| {
+                WindowError::MissingAnchor(
+                    self.plan
+                        .program
+                        .anchor(id)
+                        .map_or_else(|| "?".to_string(), |a| a.name.clone()),
+                )
+            })
     }
 
     fn span(&self, window: &Window) -> Result<Span, String> {
@@ -222,7 +224,11 @@ impl Ctx<'_> {
             Err(reason) => return (Truth::Unknown, reason),
         };
         // Iterators, not vectors: this runs for every lab test of every patient.
-        let all = || obs.iter().filter(|(id, _)| *id == concept).map(|(_, o)| *o);
+        let all = || {
+            super::facts::of_concept(obs, concept)
+                .iter()
+                .map(|(_, o)| *o)
+        };
         let inside = || all().filter(|o| span.contains(o.date));
         let none_inside = || {
             let latest_outside = all().map(|o| o.date).max();
@@ -346,12 +352,9 @@ impl Ctx<'_> {
                     Threshold::Quantity { .. } => threshold
                         .order(value, &unit, &ReferenceRange::default())
                         .map_err(|e| e.to_string()),
-                    Threshold::RefMultiple { factor, bound } => self
-                        .against_limit(c, o, value, &unit, *factor, *bound, explain)
-                        .map(|(ord, limit)| {
-                            let _ = limit;
-                            ord
-                        }),
+                    Threshold::RefMultiple { factor, bound } => {
+                        self.against_limit(c, o, value, &unit, *factor, *bound)
+                    }
                 };
                 match ordering {
                     Ok(ord) => {
@@ -375,23 +378,21 @@ impl Ctx<'_> {
                     Err(reason) => return (Truth::Unknown, say!(explain, "{reason} (result{at})")),
                 };
                 let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
-                let high =
-                    self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Uln, explain);
-                let low =
-                    self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Lln, explain);
+                let high = self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Uln);
+                let low = self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Lln);
                 let value = match test {
                     RangeTest::AboveNormal => high
                         .as_ref()
-                        .map(|(ord, _)| *ord == Ordering::Greater)
+                        .map(|ord| *ord == Ordering::Greater)
                         .map_err(Clone::clone),
                     RangeTest::BelowNormal => low
                         .as_ref()
-                        .map(|(ord, _)| *ord == Ordering::Less)
+                        .map(|ord| *ord == Ordering::Less)
                         .map_err(Clone::clone),
                     RangeTest::WithinNormal => match (&low, &high) {
                         (Err(_), Err(e)) => Err(e.clone()),
-                        (l, h) => Ok(l.as_ref().map_or(true, |(o, _)| *o != Ordering::Less)
-                            && h.as_ref().map_or(true, |(o, _)| *o != Ordering::Greater)),
+                        (l, h) => Ok(l.as_ref().map_or(true, |o| *o != Ordering::Less)
+                            && h.as_ref().map_or(true, |o| *o != Ordering::Greater)),
                     },
                 };
                 let note = say!(
@@ -442,10 +443,6 @@ impl Ctx<'_> {
 
     /// Orders `value` (in `unit`) against `factor` times a reference limit: the result's own
     /// range, or else the observation's declared `normal` range (in its canonical unit).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a private helper; the arguments are the comparison's parts"
-    )]
     fn against_limit(
         &self,
         c: &Concept,
@@ -454,8 +451,7 @@ impl Ctx<'_> {
         unit: &Unit,
         factor: Decimal,
         bound: RefBound,
-        _explain: bool,
-    ) -> Result<(Ordering, Decimal), String> {
+    ) -> Result<Ordering, String> {
         let pick = |r: &ReferenceRange| match bound {
             RefBound::Uln => r.high,
             RefBound::Lln => r.low,
@@ -468,7 +464,7 @@ impl Ctx<'_> {
             let scaled = factor
                 .checked_mul(limit)
                 .ok_or("the numbers are too large to compare")?;
-            return Ok((value.cmp(&scaled), limit));
+            return Ok(value.cmp(&scaled));
         }
         match (c.normal.as_ref().and_then(pick), &c.unit) {
             (Some(limit), Some(canonical)) => {
@@ -478,7 +474,7 @@ impl Ctx<'_> {
                 let ord = unit
                     .compare(value, canonical, scaled)
                     .ok_or("the result's unit cannot be converted to the normal range's")?;
-                Ok((ord, limit))
+                Ok(ord)
             }
             _ => Err(format!(
                 "the result has no {} and the protocol declares no normal range for {}",
@@ -513,6 +509,25 @@ impl Ctx<'_> {
             ),
             _ => String::new(),
         }
+    }
+
+    /// A query's events and its window, or why the query is unknown (no such domain in the
+    /// record, or an anchor missing).
+    fn query_events(
+        &self,
+        q: &EventQuery,
+        explain: bool,
+    ) -> Result<(Vec<Event<'_>>, Span), Outcome> {
+        let Some(events) = self.events(q.kind, &q.concepts) else {
+            return Err((
+                Truth::Unknown,
+                say!(explain, "no {} records in the record", q.kind.keyword()),
+            ));
+        };
+        let span = self
+            .span(&q.window)
+            .map_err(|reason| (Truth::Unknown, reason))?;
+        Ok((events, span))
     }
 
     /// Every event of a query's kind and concepts, normalised.
@@ -694,15 +709,9 @@ impl Ctx<'_> {
 
     /// Truth of the query for each event (window and filters), and the taken-for runs.
     fn event(&self, q: &EventQuery, explain: bool) -> Outcome {
-        let Some(events) = self.events(q.kind, &q.concepts) else {
-            return (
-                Truth::Unknown,
-                say!(explain, "no {} records in the record", q.kind.keyword()),
-            );
-        };
-        let span = match self.span(&q.window) {
-            Ok(s) => s,
-            Err(reason) => return (Truth::Unknown, reason),
+        let (events, span) = match self.query_events(q, explain) {
+            Ok(found) => found,
+            Err(unknown) => return unknown,
         };
         let matches: Vec<(Truth, &Event<'_>)> = events
             .iter()
@@ -732,15 +741,9 @@ impl Ctx<'_> {
     }
 
     fn count_events(&self, q: &EventQuery, op: CmpOp, n: Decimal, explain: bool) -> Outcome {
-        let Some(events) = self.events(q.kind, &q.concepts) else {
-            return (
-                Truth::Unknown,
-                say!(explain, "no {} records in the record", q.kind.keyword()),
-            );
-        };
-        let span = match self.span(&q.window) {
-            Ok(s) => s,
-            Err(reason) => return (Truth::Unknown, reason),
+        let (events, span) = match self.query_events(q, explain) {
+            Ok(found) => found,
+            Err(unknown) => return unknown,
         };
         let truths: Vec<Truth> = events
             .iter()
@@ -759,15 +762,9 @@ impl Ctx<'_> {
     }
 
     fn count_distinct(&self, q: &EventQuery, op: CmpOp, n: Decimal, explain: bool) -> Outcome {
-        let Some(events) = self.events(q.kind, &q.concepts) else {
-            return (
-                Truth::Unknown,
-                say!(explain, "no {} records in the record", q.kind.keyword()),
-            );
-        };
-        let span = match self.span(&q.window) {
-            Ok(s) => s,
-            Err(reason) => return (Truth::Unknown, reason),
+        let (events, span) = match self.query_events(q, explain) {
+            Ok(found) => found,
+            Err(unknown) => return unknown,
         };
         let mut truths = Vec::new();
         let mut listed = Vec::new();

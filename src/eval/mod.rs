@@ -9,7 +9,7 @@ pub mod logic;
 pub mod render;
 pub mod time;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::ast::CriterionKind;
@@ -36,8 +36,8 @@ pub struct Plan {
 impl Plan {
     /// Prepares a checked program; `sources` are the files it was compiled from, for quoting.
     pub fn new(program: Program, sources: SourceMap) -> Plan {
-        let mut by_name = HashMap::new();
-        let mut by_code: HashMap<CodeSystem, HashMap<String, Vec<ConceptId>>> = HashMap::new();
+        let mut by_name = HashMap::default();
+        let mut by_code: HashMap<CodeSystem, HashMap<String, Vec<ConceptId>>> = HashMap::default();
         for (i, c) in program.concepts.iter().enumerate() {
             let id = ConceptId(u32::try_from(i).unwrap_or(u32::MAX));
             by_name.insert(c.name.clone(), id);
@@ -69,7 +69,7 @@ impl Plan {
             sources,
             by_name,
             by_code,
-            units: RwLock::new(HashMap::new()),
+            units: RwLock::new(HashMap::default()),
             lines,
         }
     }

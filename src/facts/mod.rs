@@ -1,11 +1,18 @@
 //! Patient data: the native JSON model ([`native`]), reading it from files as a stream of
 //! records, and the errors that name the file, line, patient and field of bad input.
 
+mod bulk;
+pub mod fhir;
 pub mod native;
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use chrono::NaiveDate;
+
+use native::AttestationRecord;
 pub use native::PatientRecord;
 
 /// A problem with one patient record: where it is and why it was rejected.
@@ -49,6 +56,134 @@ pub struct RawRecord {
     pub text: String,
     /// Why the line could not be read as text (invalid UTF-8), if so.
     pub unreadable: Option<String>,
+    /// How to read it and what to add to it (`--input`, `--anchor`, `--side`); `None`:
+    /// detect the format, add nothing.
+    pub options: Option<Arc<ReadOptions>>,
+    /// For a patient assembled from a FHIR Bulk Data export: where its resources came from.
+    pub bulk: Option<Box<BulkOrigin>>,
+}
+
+/// Where the resources of a patient assembled from a Bulk Data export came from.
+#[derive(Clone, Debug)]
+pub struct BulkOrigin {
+    /// The file and line of each entry of the assembled Bundle, in order.
+    pub origins: Vec<(Arc<str>, usize)>,
+    /// Resource types the export has a file for: recorded for every patient.
+    pub recorded: Arc<[&'static str]>,
+}
+
+/// How records are read (`eligc run --input`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// FHIR when the JSON object has a `resourceType`, native otherwise.
+    #[default]
+    Detect,
+    /// The native model only.
+    Native,
+    /// FHIR R4 only.
+    Fhir,
+}
+
+/// One line of a side file: a patient's anchors and attestations, given beside FHIR data.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SideEntry {
+    /// The patient's id (`Patient.id` in FHIR, `id` in the native model).
+    pub patient: String,
+    /// Anchor dates by name.
+    #[serde(default)]
+    pub anchors: BTreeMap<String, NaiveDate>,
+    /// Attestations by name.
+    #[serde(default)]
+    pub attestations: BTreeMap<String, AttestationRecord>,
+}
+
+/// What every record read gets: the format, anchors and attestations given beside the
+/// data, and the FHIR conversion counts (shared by the reader and the workers).
+#[derive(Debug, Default)]
+pub struct ReadOptions {
+    /// `--input`.
+    pub format: InputFormat,
+    /// `--anchor NAME=DATE`, for every patient.
+    pub anchors: BTreeMap<String, NaiveDate>,
+    /// `--side FILE`, by patient id.
+    pub side: HashMap<String, SideEntry>,
+    /// What the FHIR conversions used, skipped and left out so far.
+    pub fhir: Mutex<fhir::Stats>,
+}
+
+impl ReadOptions {
+    /// Reads a side file (JSON Lines of [`SideEntry`]); an error names the line.
+    pub fn read_side_file(path: &Path) -> Result<HashMap<String, SideEntry>, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut side: HashMap<String, SideEntry> = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: SideEntry = serde_json::from_str(line).map_err(|e| {
+                format!(
+                    "{}:{}: {e} (each line is {{\"patient\": \"ID\", \"anchors\": {{...}}, \"attestations\": {{...}}}})",
+                    path.display(),
+                    i + 1
+                )
+            })?;
+            if side.contains_key(&entry.patient) {
+                return Err(format!(
+                    "{}:{}: patient `{}` is already in the side file",
+                    path.display(),
+                    i + 1,
+                    entry.patient
+                ));
+            }
+            side.insert(entry.patient.clone(), entry);
+        }
+        Ok(side)
+    }
+
+    /// Parses `NAME=YYYY-MM-DD`.
+    pub fn parse_anchor(text: &str) -> Result<(String, NaiveDate), String> {
+        let (name, date) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}` is not NAME=YYYY-MM-DD"))?;
+        let date = date
+            .trim()
+            .parse::<NaiveDate>()
+            .map_err(|_| format!("`{date}` in `{text}` is not a date written YYYY-MM-DD"))?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!("`{text}` has no anchor name"));
+        }
+        Ok((name.to_string(), date))
+    }
+
+    /// The FHIR counts so far.
+    pub fn fhir_stats(&self) -> fhir::Stats {
+        self.fhir.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Adds the anchors and attestations given beside the data. A FHIR record takes them
+    /// as they are (the side file's over `--anchor`); a native record keeps its own and
+    /// only gains those it lacks (its own, then the side file's, then `--anchor`).
+    fn supplement(&self, record: &mut PatientRecord, fhir: bool) {
+        let side = self.side.get(&record.id);
+        let anchors = side
+            .into_iter()
+            .flat_map(|s| s.anchors.iter())
+            .chain(self.anchors.iter());
+        // A converted FHIR record has no anchors of its own, so the rule is the same.
+        let _ = fhir;
+        for (name, date) in anchors {
+            record.anchors.entry(name.clone()).or_insert(*date);
+        }
+        for (name, value) in side.into_iter().flat_map(|s| s.attestations.iter()) {
+            record
+                .attestations
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
 }
 
 impl RawRecord {
@@ -63,6 +198,8 @@ impl RawRecord {
             line,
             text: text.into(),
             unreadable: None,
+            options: None,
+            bulk: None,
         }
     }
 
@@ -77,16 +214,98 @@ impl RawRecord {
                 reason: reason.clone(),
             });
         }
-        native::parse(self)
+        let format = self
+            .options
+            .as_ref()
+            .map_or(InputFormat::Detect, |o| o.format);
+        let fhir_value = match format {
+            InputFormat::Native => None,
+            InputFormat::Fhir => Some(self.json()?),
+            // A native record cannot have a `resourceType` (unknown fields are refused).
+            InputFormat::Detect if self.bulk.is_some() => Some(self.json()?),
+            InputFormat::Detect if self.text.contains("\"resourceType\"") => {
+                match serde_json::from_str::<serde_json::Value>(&self.text) {
+                    Ok(v) if v.get("resourceType").is_some() => Some(v),
+                    _ => None,
+                }
+            }
+            InputFormat::Detect => None,
+        };
+        let (mut record, is_fhir) = match fhir_value {
+            Some(value) => (self.convert(&value)?, true),
+            None => (native::parse(self)?, false),
+        };
+        if let Some(options) = &self.options {
+            options.supplement(&mut record, is_fhir);
+        }
+        Ok(record)
+    }
+
+    /// The text as JSON, for FHIR.
+    fn json(&self) -> Result<serde_json::Value, RecordError> {
+        serde_json::from_str(&self.text).map_err(|e| RecordError {
+            file: self.file.to_string(),
+            line: self.line + e.line().saturating_sub(1),
+            patient: None,
+            path: String::new(),
+            reason: format!("not JSON: {e}"),
+        })
+    }
+
+    /// Converts a FHIR Bundle (see [`fhir`]) and checks the result as a native record.
+    fn convert(&self, value: &serde_json::Value) -> Result<PatientRecord, RecordError> {
+        let recorded: &[&str] = self.bulk.as_ref().map_or(&[], |b| &b.recorded);
+        let (record, stats) = fhir::bundle_to_record(value, recorded).map_err(|e| {
+            let origin = self
+                .bulk
+                .as_ref()
+                .and_then(|b| b.origins.get(e.entry?).cloned());
+            match origin {
+                // From a Bulk Data export: the resource's own file and line.
+                Some((file, line)) => RecordError {
+                    file: file.to_string(),
+                    line,
+                    patient: e.patient.clone(),
+                    path: e.field.clone(),
+                    reason: e.reason.clone(),
+                },
+                None => RecordError {
+                    file: self.file.to_string(),
+                    line: self.line,
+                    patient: e.patient.clone(),
+                    path: e.path(),
+                    reason: e.reason.clone(),
+                },
+            }
+        })?;
+        if let Some(options) = &self.options {
+            if let Ok(mut total) = options.fhir.lock() {
+                total.add(&stats);
+            }
+        }
+        // The converter makes only valid records; this guards against a converter bug.
+        if let Err((path, reason)) = native::validate(&record) {
+            return Err(RecordError {
+                file: self.file.to_string(),
+                line: self.line,
+                patient: Some(record.id.clone()),
+                path: format!("(converted record) {path}"),
+                reason,
+            });
+        }
+        Ok(record)
     }
 }
 
 /// Expands the paths given on the command line into data files: directories are read for
-/// `*.json`, `*.jsonl` and `*.ndjson` files, in name order.
+/// `*.json`, `*.jsonl` and `*.ndjson` files, in name order. A directory holding
+/// `Patient.ndjson` is a FHIR Bulk Data export: it stays one entry, read by [`read_file`].
 pub fn data_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        if path.is_dir() {
+        if path.is_dir() && path.join("Patient.ndjson").is_file() {
+            files.push(path.clone());
+        } else if path.is_dir() {
             let mut inside: Vec<PathBuf> = std::fs::read_dir(path)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
@@ -106,11 +325,23 @@ pub fn data_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The records of one file, as [`read_file_with`] gives them.
+pub type Records = Box<dyn Iterator<Item = std::io::Result<RawRecord>> + Send>;
+
 /// Reads the records of one file, lazily: a `.json` file holds one patient object (which
 /// may span many lines); any other file is JSON Lines, one patient per non-blank line.
-pub fn read_file(
-    path: &Path,
-) -> std::io::Result<Box<dyn Iterator<Item = std::io::Result<RawRecord>> + Send>> {
+/// A directory is a FHIR Bulk Data export (see [`read_file_with`]).
+pub fn read_file(path: &Path) -> std::io::Result<Records> {
+    read_file_with(path, None)
+}
+
+/// [`read_file`], every record carrying `options` (format, anchors, side file). A directory
+/// is read as a FHIR Bulk Data export: one record per patient of `Patient.ndjson`, with
+/// the resources of the other `.ndjson` files that refer to it.
+pub fn read_file_with(path: &Path, options: Option<Arc<ReadOptions>>) -> std::io::Result<Records> {
+    if path.is_dir() {
+        return bulk::read_export(path, options);
+    }
     let name: std::sync::Arc<str> = path.display().to_string().into();
     let file = std::fs::File::open(path)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
@@ -124,12 +355,15 @@ pub fn read_file(
             line: 1,
             text,
             unreadable: None,
+            options,
+            bulk: None,
         }))));
     }
     Ok(Box::new(JsonLines {
         file: name,
         reader,
         line: 0,
+        options,
     }))
 }
 
@@ -138,6 +372,7 @@ struct JsonLines<R> {
     file: std::sync::Arc<str>,
     reader: R,
     line: usize,
+    options: Option<Arc<ReadOptions>>,
 }
 
 impl<R: BufRead> Iterator for JsonLines<R> {
@@ -172,6 +407,8 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                         line: self.line,
                         text,
                         unreadable,
+                        options: self.options.clone(),
+                        bulk: None,
                     }));
                 }
                 Err(e) => return Some(Err(e)),

@@ -99,6 +99,10 @@ pub struct ObservationRecord {
     /// ... or a code (`loinc:33914-3`).
     #[serde(default)]
     pub code: Option<String>,
+    /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
+    /// `snomed:55464009`): the fact matches a concept when any of its codes does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
     /// When it was measured.
     pub date: NaiveDate,
     /// A numeric value ...
@@ -128,6 +132,10 @@ pub struct ConditionRecord {
     /// ... or a code (`snomed:55464009`, `icd10:M32.1`).
     #[serde(default)]
     pub code: Option<String>,
+    /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
+    /// `snomed:55464009`): the fact matches a concept when any of its codes does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
     /// Onset.
     #[serde(default)]
     pub onset: Option<NaiveDate>,
@@ -161,6 +169,10 @@ pub struct MedicationRecord {
     /// ... or a code (`rxnorm:8640`).
     #[serde(default)]
     pub code: Option<String>,
+    /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
+    /// `snomed:55464009`): the fact matches a concept when any of its codes does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
     /// First day.
     pub start: NaiveDate,
     /// Last day; absent while ongoing.
@@ -202,6 +214,10 @@ pub struct ImmunizationRecord {
     /// ... or a code (`cvx:03`).
     #[serde(default)]
     pub code: Option<String>,
+    /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
+    /// `snomed:55464009`): the fact matches a concept when any of its codes does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
     /// When it was given.
     pub date: NaiveDate,
     /// completed (default), not-done, entered-in-error.
@@ -222,6 +238,10 @@ pub struct ProcedureRecord {
     /// ... or a code (`snomed:302497006`).
     #[serde(default)]
     pub code: Option<String>,
+    /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
+    /// `snomed:55464009`): the fact matches a concept when any of its codes does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
     /// When it was done (its first day).
     pub date: NaiveDate,
     /// Its last day, for a course (e.g. dialysis).
@@ -427,15 +447,18 @@ fn describe_serde_error(e: &serde_json::Error) -> String {
     }
 }
 
-type Invalid = (String, String);
+/// A field's JSON path and what is wrong with it.
+pub(crate) type Invalid = (String, String);
 
-fn validate(r: &PatientRecord) -> Result<(), Invalid> {
+pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
     if r.id.trim().is_empty() {
         return Err(("id".into(), "the patient id is empty".into()));
     }
     for (i, o) in r.observations.iter().flatten().enumerate() {
         let at = |field: &str| format!("observations[{i}]{field}");
         concept_ref(o.concept.as_deref(), o.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        also_codes(o.code.as_deref(), o.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
         match (&o.value, &o.result) {
             (Some(_), Some(_)) => {
                 return Err((
@@ -471,6 +494,8 @@ fn validate(r: &PatientRecord) -> Result<(), Invalid> {
     for (i, c) in r.conditions.iter().flatten().enumerate() {
         let at = |field: &str| format!("conditions[{i}]{field}");
         concept_ref(c.concept.as_deref(), c.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        also_codes(c.code.as_deref(), c.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
         one_of(c.status.as_deref(), CONDITION_STATUSES)
             .map_err(|reason| (at(".status"), reason))?;
         one_of(c.verification.as_deref(), VERIFICATIONS)
@@ -481,6 +506,8 @@ fn validate(r: &PatientRecord) -> Result<(), Invalid> {
     for (i, m) in r.medications.iter().flatten().enumerate() {
         let at = |field: &str| format!("medications[{i}]{field}");
         concept_ref(m.concept.as_deref(), m.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        also_codes(m.code.as_deref(), m.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
         one_of(m.status.as_deref(), MEDICATION_STATUSES)
             .map_err(|reason| (at(".status"), reason))?;
         one_of(m.route.as_deref(), ROUTES).map_err(|reason| (at(".route"), reason))?;
@@ -498,12 +525,16 @@ fn validate(r: &PatientRecord) -> Result<(), Invalid> {
     for (i, v) in r.immunizations.iter().flatten().enumerate() {
         let at = |field: &str| format!("immunizations[{i}]{field}");
         concept_ref(v.concept.as_deref(), v.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        also_codes(v.code.as_deref(), v.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
         one_of(v.status.as_deref(), IMMUNIZATION_STATUSES)
             .map_err(|reason| (at(".status"), reason))?;
     }
     for (i, p) in r.procedures.iter().flatten().enumerate() {
         let at = |field: &str| format!("procedures[{i}]{field}");
         concept_ref(p.concept.as_deref(), p.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        also_codes(p.code.as_deref(), p.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
         one_of(p.status.as_deref(), PROCEDURE_STATUSES)
             .map_err(|reason| (at(".status"), reason))?;
         ordered(Some(p.date), p.end).map_err(|reason| (at(".end"), reason))?;
@@ -524,6 +555,23 @@ fn concept_ref(concept: Option<&str>, code: Option<&str>) -> Result<(), String> 
         (None, Some(code)) => parse_code(code).map(|_| ()),
         _ => Ok(()),
     }
+}
+
+/// `also` lists further codes of a fact named by `code`; each must be a valid code.
+fn also_codes(code: Option<&str>, also: Option<&[String]>) -> Result<(), (usize, String)> {
+    let Some(also) = also else {
+        return Ok(());
+    };
+    if code.is_none() && !also.is_empty() {
+        return Err((
+            0,
+            "`also` lists further codes of a fact named by `code`; give `code` first".into(),
+        ));
+    }
+    for (j, c) in also.iter().enumerate() {
+        parse_code(c).map_err(|reason| (j, reason))?;
+    }
+    Ok(())
 }
 
 /// Splits `system:code` and checks the system.

@@ -1,0 +1,145 @@
+//! `eligc diff OLD NEW`: what an amendment changes in meaning, criterion by criterion, and
+//! with `--patients`, whose verdict it changes.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+
+use super::{EXIT_DATA, EXIT_ERRORS, EXIT_OK, EXIT_USAGE, terminal_width};
+use eligc::diff::impact::{self, Impact};
+use eligc::diff::{self, render};
+use eligc::eval::Plan;
+use eligc::{check, facts, report};
+
+/// How many records are screened together.
+const BATCH: usize = 1024;
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The old version (`.elig`).
+    old: PathBuf,
+    /// The new version (`.elig`).
+    new: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    /// Re-screen these patients under both versions (files as `eligc run` takes them) and
+    /// list those whose verdict changes.
+    #[arg(long, num_args = 1.., value_name = "DATA")]
+    patients: Vec<PathBuf>,
+}
+
+/// Output formats for differences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Readable text.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// Compiles a protocol for screening, reporting errors; `Err` is the exit code.
+pub(super) fn load(path: &Path) -> Result<Plan, u8> {
+    let compilation = match check::compile_file(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            return Err(EXIT_USAGE);
+        }
+    };
+    if compilation.has_errors() {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            report::render_human(
+                &compilation.diagnostics,
+                &compilation.sources,
+                terminal_width(),
+                color
+            )
+        );
+        eprintln!(
+            "{}: {}",
+            path.display(),
+            report::summary(&compilation.diagnostics)
+        );
+        return Err(EXIT_ERRORS);
+    }
+    match compilation.program {
+        Some(program) => Ok(Plan::new(program, compilation.sources)),
+        None => Err(EXIT_ERRORS),
+    }
+}
+
+pub fn run(args: &DiffArgs) -> u8 {
+    let (old, new) = match (load(&args.old), load(&args.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(a), Err(b)) => return a.max(b),
+        (Err(a), _) | (_, Err(a)) => return a,
+    };
+    let d = diff::diff(&old, &new);
+    let mut exit = EXIT_OK;
+    let impact = if args.patients.is_empty() {
+        None
+    } else {
+        match screen(&old, &new, &args.patients) {
+            Ok(i) => {
+                if i.rejected > 0 {
+                    exit = EXIT_DATA;
+                }
+                Some(i)
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return EXIT_USAGE;
+            }
+        }
+    };
+    match args.format {
+        DiffFormat::Text => {
+            print!("{}", render::text(&d));
+            if let Some(i) = &impact {
+                print!("\n{}", render::impact_text(i));
+            }
+        }
+        DiffFormat::Json => {
+            let value = render::json(&d, impact.as_ref());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+        }
+    }
+    exit
+}
+
+/// Screens every record under both versions.
+fn screen(old: &Plan, new: &Plan, data: &[PathBuf]) -> Result<Impact, String> {
+    let files = facts::data_files(data).map_err(|e| format!("cannot list the data: {e}"))?;
+    let mut result = Impact::default();
+    for file in &files {
+        let records =
+            facts::read_file(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut records = records.peekable();
+        while records.peek().is_some() {
+            batch.clear();
+            for raw in records.by_ref().take(BATCH) {
+                batch.push(raw.map_err(|e| format!("cannot read {}: {e}", file.display()))?);
+            }
+            let screened: Vec<impact::Screened> = batch
+                .par_iter()
+                .map(|raw| impact::screen_both(old, new, raw))
+                .collect();
+            for s in screened {
+                if let Some(e) = result.add(s) {
+                    eprintln!("rejected: {e}");
+                }
+            }
+        }
+    }
+    result.finish();
+    Ok(result)
+}

@@ -1,0 +1,1232 @@
+//! FHIR R4 input: a patient's Bundle converted into the native [`PatientRecord`], which is
+//! then screened exactly like native JSON (one evaluation path). Documented resource by
+//! resource in `docs/fhir.md`.
+//!
+//! Facts are named by code (`loinc:33914-3`, `snomed:...`, `icd10:...`, `rxnorm:...`,
+//! `cvx:...`); which vocabulary concept a code stands for is decided at evaluation, by the
+//! protocol's vocabulary, never here. Every coding of a known system is kept: the first one
+//! becomes the fact's `code`, the others its `also` codes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::native::{
+    ConditionRecord, ImmunizationRecord, MedicationRecord, ObservationRecord, PatientRecord,
+    ProcedureRecord, RangeRecord, RecordedSex,
+};
+
+/// What a conversion used, skipped and ignored: counted, never dropped silently.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Patients converted.
+    pub patients: usize,
+    /// Resources read (Patient included).
+    pub resources: usize,
+    /// Native facts made (one per observation component).
+    pub facts: usize,
+    /// Resources of a type eligc does not use, by type (Encounter, Claim, ...).
+    pub skipped: BTreeMap<String, usize>,
+    /// Resources or parts left out, by reason (`Observation: entered-in-error`, ...).
+    pub ignored: BTreeMap<String, usize>,
+}
+
+impl Stats {
+    /// Adds another conversion's counts.
+    pub fn add(&mut self, other: &Stats) {
+        self.patients += other.patients;
+        self.resources += other.resources;
+        self.facts += other.facts;
+        for (k, v) in &other.skipped {
+            *self.skipped.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.ignored {
+            *self.ignored.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    fn ignore(&mut self, what: &str, why: &str) {
+        *self.ignored.entry(format!("{what}: {why}")).or_default() += 1;
+    }
+
+    /// One line for the end of a run, e.g. `FHIR: 2 patients, 722 resources, ...`.
+    pub fn summary(&self) -> String {
+        let list = |m: &BTreeMap<String, usize>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut line = format!(
+            "FHIR: {} patients, {} resources read, {} facts made",
+            self.patients, self.resources, self.facts
+        );
+        if !self.skipped.is_empty() {
+            let n: usize = self.skipped.values().sum();
+            line.push_str(&format!(
+                "; {n} resources of unused types skipped ({})",
+                list(&self.skipped)
+            ));
+        }
+        if !self.ignored.is_empty() {
+            let n: usize = self.ignored.values().sum();
+            line.push_str(&format!("; {n} left out ({})", list(&self.ignored)));
+        }
+        line
+    }
+}
+
+/// Why a Bundle could not be converted, and where (a JSON path in the Bundle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FhirError {
+    /// The index of the Bundle entry at fault, if one is.
+    pub entry: Option<usize>,
+    /// The path inside that entry's resource (`effectiveDateTime`), or in the Bundle when
+    /// no entry is at fault.
+    pub field: String,
+    /// The patient's id, when known.
+    pub patient: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl FhirError {
+    /// The full JSON path in the Bundle, e.g. `entry[12].resource.effectiveDateTime`.
+    pub fn path(&self) -> String {
+        match (self.entry, self.field.is_empty()) {
+            (Some(i), true) => format!("entry[{i}].resource"),
+            (Some(i), false) => format!("entry[{i}].resource.{}", self.field),
+            (None, _) => self.field.clone(),
+        }
+    }
+}
+
+/// The resource types whose absence from a Bulk Data export means "not recorded".
+pub const DOMAIN_TYPES: &[&str] = &[
+    "Observation",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Immunization",
+    "Procedure",
+];
+
+/// Zero-width characters stripped from codes, units and result words.
+const ZERO_WIDTH: &[char] = &['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}'];
+
+/// Text with zero-width characters removed and whitespace trimmed.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .filter(|c| !ZERO_WIDTH.contains(c))
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// eligc's code system for a FHIR system URI.
+fn system_name(uri: &str) -> Option<&'static str> {
+    Some(match uri.trim_end_matches('/') {
+        "http://loinc.org" => "loinc",
+        "http://snomed.info/sct" => "snomed",
+        "http://hl7.org/fhir/sid/icd-10" | "http://hl7.org/fhir/sid/icd-10-cm" => "icd10",
+        "http://www.nlm.nih.gov/research/umls/rxnorm" => "rxnorm",
+        "http://www.whocc.no/atc" => "atc",
+        "http://hl7.org/fhir/sid/cvx" => "cvx",
+        _ => return None,
+    })
+}
+
+/// One resource being converted: its entry index, for error paths.
+struct At<'a> {
+    entry: usize,
+    patient: &'a str,
+}
+
+impl At<'_> {
+    fn err(&self, field: &str, reason: impl Into<String>) -> FhirError {
+        FhirError {
+            entry: Some(self.entry),
+            field: field.to_string(),
+            patient: Some(self.patient.to_string()),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A FHIR date or dateTime read as a calendar date (the date part, in its own offset).
+enum FhirDate {
+    Day(NaiveDate),
+    /// `2019` or `2019-05`: too imprecise for a day.
+    Partial,
+}
+
+fn read_date(value: &Value, at: &At<'_>, field: &str) -> Result<FhirDate, FhirError> {
+    let bad = |why: &str| {
+        at.err(
+            field,
+            format!("{value} is not a FHIR date or dateTime ({why}; e.g. 2019-11-12 or 2019-11-12T20:32:26+00:00)"),
+        )
+    };
+    let Some(text) = value.as_str() else {
+        return Err(bad("not a string"));
+    };
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        bytes
+            .get(r)
+            .is_some_and(|b| !b.is_empty() && b.iter().all(u8::is_ascii_digit))
+    };
+    match text.len() {
+        4 if digits(0..4) => return Ok(FhirDate::Partial),
+        7 if digits(0..4) && bytes.get(4) == Some(&b'-') && digits(5..7) => {
+            return Ok(FhirDate::Partial);
+        }
+        _ => {}
+    }
+    let day = text.get(..10).ok_or_else(|| bad("too short"))?;
+    let date = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| bad("no such date"))?;
+    if day.len() != 10 || !digits(0..4) {
+        return Err(bad("the date is not YYYY-MM-DD"));
+    }
+    match text.get(10..) {
+        None | Some("") => Ok(FhirDate::Day(date)),
+        Some(rest) if rest.starts_with('T') && rest.len() >= 6 => Ok(FhirDate::Day(date)),
+        Some(_) => Err(bad("a time must follow `T`")),
+    }
+}
+
+/// The first of `fields` present, as a date (`None` if none is present or it is partial).
+fn first_date(
+    resource: &Map<String, Value>,
+    fields: &[&str],
+    at: &At<'_>,
+    stats: &mut Stats,
+    what: &str,
+) -> Result<Option<NaiveDate>, FhirError> {
+    for field in fields {
+        let (value, path) = match field.split_once('.') {
+            Some((outer, inner)) => (
+                resource.get(outer).and_then(|o| o.get(inner)),
+                (*field).to_string(),
+            ),
+            None => (resource.get(*field), (*field).to_string()),
+        };
+        if let Some(value) = value.filter(|v| !v.is_null()) {
+            return match read_date(value, at, &path)? {
+                FhirDate::Day(d) => Ok(Some(d)),
+                FhirDate::Partial => {
+                    stats.ignore(what, "date without a day");
+                    Ok(None)
+                }
+            };
+        }
+    }
+    Ok(None)
+}
+
+fn decimal(value: &Value, at: &At<'_>, field: &str) -> Result<Decimal, FhirError> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        other => return Err(at.err(field, format!("{other} is not a number"))),
+    };
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| {
+            at.err(
+                field,
+                format!("{text} is not a decimal of at most 28 digits"),
+            )
+        })
+}
+
+fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
+    let mut v = value;
+    for key in path {
+        v = v.get(*key)?;
+    }
+    v.as_str()
+}
+
+/// The codes of a CodeableConcept in systems eligc knows, as `system:value`, in `order`
+/// of system preference (then in the order given).
+fn codes(concept: Option<&Value>, order: &[&str]) -> Vec<String> {
+    let mut found: Vec<(usize, String)> = Vec::new();
+    let codings = concept
+        .and_then(|c| c.get("coding"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for coding in codings {
+        let (Some(system), Some(code)) = (str_at(coding, &["system"]), str_at(coding, &["code"]))
+        else {
+            continue;
+        };
+        let Some(name) = system_name(system) else {
+            continue;
+        };
+        let code = clean(code);
+        if code.is_empty() {
+            continue;
+        }
+        let rank = order.iter().position(|s| *s == name).unwrap_or(order.len());
+        let text = format!("{name}:{code}");
+        if !found.iter().any(|(_, t)| *t == text) {
+            found.push((rank, text));
+        }
+    }
+    found.sort_by_key(|(rank, _)| *rank);
+    found.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Splits codes into the fact's `code` and `also`.
+fn code_and_also(mut all: Vec<String>) -> Option<(String, Option<Vec<String>>)> {
+    if all.is_empty() {
+        return None;
+    }
+    let first = all.remove(0);
+    Some((first, (!all.is_empty()).then_some(all)))
+}
+
+/// The first coding's `code` of a CodeableConcept (e.g. a status), cleaned.
+fn status_code(concept: Option<&Value>) -> Option<String> {
+    concept?
+        .get("coding")?
+        .as_array()?
+        .iter()
+        .find_map(|c| str_at(c, &["code"]))
+        .map(clean)
+}
+
+/// A reference's target: `Patient/abc`, `urn:uuid:abc`, `https://x/fhir/Patient/abc`.
+fn reference(value: Option<&Value>) -> Option<&str> {
+    value?.get("reference")?.as_str()
+}
+
+/// The id a reference points to, whatever its form (`Patient/abc`, `urn:uuid:abc`, a URL).
+pub fn reference_target(reference: &str) -> &str {
+    let r = reference.trim();
+    let r = r.strip_prefix("urn:uuid:").unwrap_or(r);
+    let r = r.split("/_history/").next().unwrap_or(r);
+    r.rsplit('/').next().unwrap_or(r)
+}
+
+/// Converts one patient's Bundle into a native record.
+///
+/// `recorded` lists resource types known to be recorded even when the Bundle has none of
+/// them (a Bulk Data export that has the type's file); otherwise a domain (observations,
+/// conditions, ...) is recorded when the Bundle holds at least one resource feeding it, and
+/// "not recorded" (unknown) when it holds none.
+pub fn bundle_to_record(
+    bundle: &Value,
+    recorded: &[&str],
+) -> Result<(PatientRecord, Stats), FhirError> {
+    let top = |field: &str, reason: String| FhirError {
+        entry: None,
+        field: field.to_string(),
+        patient: None,
+        reason,
+    };
+    let Some(object) = bundle.as_object() else {
+        return Err(top(
+            "",
+            format!("not a FHIR resource: {} is not a JSON object", kind(bundle)),
+        ));
+    };
+    match object.get("resourceType").and_then(Value::as_str) {
+        Some("Bundle") => {}
+        Some(other) => {
+            return Err(top(
+                "resourceType",
+                format!(
+                    "a {other} resource on its own: eligc reads one Bundle per patient, or a Bulk Data export folder (Patient.ndjson, Observation.ndjson, ...)"
+                ),
+            ));
+        }
+        None => {
+            return Err(top(
+                "resourceType",
+                "not FHIR: no `resourceType` (a native record has no `resourceType`; a FHIR Bundle has \"resourceType\": \"Bundle\")".into(),
+            ));
+        }
+    }
+    let entries: &[Value] = match object.get("entry") {
+        None | Some(Value::Null) => &[],
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(top(
+                "entry",
+                format!("`entry` must be an array, not {}", kind(other)),
+            ));
+        }
+    };
+    // First pass: the resources, the patient, and the Medication resources by reference.
+    let mut resources: Vec<(usize, &Map<String, Value>)> = Vec::with_capacity(entries.len());
+    let mut patient: Option<(usize, &Map<String, Value>, Vec<String>)> = None;
+    let mut medications: BTreeMap<String, &Value> = BTreeMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(entry_object) = entry.as_object() else {
+            return Err(top(
+                &format!("entry[{i}]"),
+                format!("a Bundle entry must be an object, not {}", kind(entry)),
+            ));
+        };
+        let Some(resource) = entry_object.get("resource").and_then(Value::as_object) else {
+            return Err(top(
+                &format!("entry[{i}].resource"),
+                "a Bundle entry needs a `resource` object".into(),
+            ));
+        };
+        let Some(rtype) = resource.get("resourceType").and_then(Value::as_str) else {
+            return Err(top(
+                &format!("entry[{i}].resource.resourceType"),
+                "a resource needs a `resourceType`".into(),
+            ));
+        };
+        let id = resource.get("id").and_then(Value::as_str);
+        let full_url = entry_object.get("fullUrl").and_then(Value::as_str);
+        match rtype {
+            "Patient" => {
+                if let Some((first, _, _)) = &patient {
+                    return Err(top(
+                        &format!("entry[{i}].resource"),
+                        format!(
+                            "a second Patient (the first is entry[{first}]): a Bundle holds one patient; give several Bundles (one per line of an .ndjson file) or a Bulk Data export"
+                        ),
+                    ));
+                }
+                let mut names = Vec::new();
+                if let Some(id) = id {
+                    names.push(format!("Patient/{id}"));
+                    names.push(id.to_string());
+                }
+                if let Some(url) = full_url {
+                    names.push(url.to_string());
+                }
+                patient = Some((i, resource, names));
+            }
+            "Medication" => {
+                for key in [
+                    id.map(|i| format!("Medication/{i}")),
+                    full_url.map(str::to_string),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if let Some(r) = entry_object.get("resource") {
+                        medications.insert(key, r);
+                    }
+                }
+            }
+            _ => {}
+        }
+        resources.push((i, resource));
+    }
+    let Some((patient_entry, patient_resource, patient_names)) = patient else {
+        return Err(top("entry", "the Bundle has no Patient resource".into()));
+    };
+    let id = match patient_resource
+        .get("id")
+        .and_then(Value::as_str)
+        .map(clean)
+    {
+        Some(id) if !id.is_empty() => id,
+        _ => {
+            return Err(top(
+                &format!("entry[{patient_entry}].resource.id"),
+                "the Patient has no `id`".into(),
+            ));
+        }
+    };
+    let mut stats = Stats {
+        patients: 1,
+        ..Stats::default()
+    };
+    let at_patient = At {
+        entry: patient_entry,
+        patient: &id,
+    };
+    let birth_date = match patient_resource.get("birthDate").filter(|v| !v.is_null()) {
+        Some(v) => match read_date(v, &at_patient, "birthDate")? {
+            FhirDate::Day(d) => Some(d),
+            FhirDate::Partial => {
+                stats.ignore("Patient", "birthDate without a day");
+                None
+            }
+        },
+        None => None,
+    };
+    let sex = match patient_resource.get("gender").and_then(Value::as_str) {
+        Some("female") => Some(RecordedSex::Female),
+        Some("male") => Some(RecordedSex::Male),
+        Some("other") => Some(RecordedSex::Other),
+        Some("unknown") => Some(RecordedSex::Unknown),
+        Some(other) => {
+            return Err(at_patient.err(
+                "gender",
+                format!("`{other}` is not a FHIR gender (male, female, other, unknown)"),
+            ));
+        }
+        None => None,
+    };
+    let mut record = PatientRecord {
+        id: id.clone(),
+        birth_date,
+        sex,
+        anchors: BTreeMap::new(),
+        observations: None,
+        conditions: None,
+        medications: None,
+        immunizations: None,
+        procedures: None,
+        attestations: BTreeMap::new(),
+    };
+    let mut present: BTreeSet<&str> = recorded.iter().copied().collect();
+    let mut c = Converter {
+        stats: &mut stats,
+        medications: &medications,
+        observations: Vec::new(),
+        conditions: Vec::new(),
+        meds: Vec::new(),
+        immunizations: Vec::new(),
+        procedures: Vec::new(),
+    };
+    for (entry, resource) in resources {
+        c.stats.resources += 1;
+        let rtype = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if matches!(rtype, "Patient" | "Medication") {
+            continue;
+        }
+        if !DOMAIN_TYPES.contains(&rtype) {
+            *c.stats.skipped.entry(rtype.to_string()).or_default() += 1;
+            continue;
+        }
+        let at = At {
+            entry,
+            patient: &id,
+        };
+        let subject_field = if rtype == "Immunization" {
+            "patient"
+        } else {
+            "subject"
+        };
+        let Some(subject) = reference(resource.get(subject_field)) else {
+            return Err(at.err(
+                subject_field,
+                format!("the {rtype} has no `{subject_field}` reference to its patient"),
+            ));
+        };
+        if !patient_names.iter().any(|n| n == subject) && reference_target(subject) != id {
+            return Err(at.err(
+                &format!("{subject_field}.reference"),
+                format!("`{subject}` is not this Bundle's Patient (`{id}`)"),
+            ));
+        }
+        present.insert(rtype);
+        if resource.get("status").and_then(Value::as_str) == Some("entered-in-error") {
+            c.stats.ignore(rtype, "entered-in-error");
+            continue;
+        }
+        match rtype {
+            "Observation" => c.observation(resource, &at)?,
+            "Condition" => c.condition(resource, &at)?,
+            "Immunization" => c.immunization(resource, &at)?,
+            "Procedure" => c.procedure(resource, &at)?,
+            _ => c.medication(rtype, resource, &at)?,
+        }
+    }
+    let has = |types: &[&str]| types.iter().any(|t| present.contains(t));
+    let Converter {
+        observations,
+        conditions,
+        meds,
+        immunizations,
+        procedures,
+        ..
+    } = c;
+    record.observations = has(&["Observation"]).then_some(observations);
+    record.conditions = has(&["Condition"]).then_some(conditions);
+    record.medications = has(&[
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+    ])
+    .then_some(meds);
+    record.immunizations = has(&["Immunization"]).then_some(immunizations);
+    record.procedures = has(&["Procedure"]).then_some(procedures);
+    Ok((record, stats))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+struct Converter<'a> {
+    stats: &'a mut Stats,
+    medications: &'a BTreeMap<String, &'a Value>,
+    observations: Vec<ObservationRecord>,
+    conditions: Vec<ConditionRecord>,
+    meds: Vec<MedicationRecord>,
+    immunizations: Vec<ImmunizationRecord>,
+    procedures: Vec<ProcedureRecord>,
+}
+
+/// An observation's value, as the native model holds it.
+enum ObsValue {
+    Number(Decimal, Option<String>),
+    Word(String),
+}
+
+/// SNOMED CT and HL7 interpretation codes of qualitative answers, as result words.
+fn answer_word(system: &str, code: &str) -> Option<&'static str> {
+    Some(match (system, code) {
+        ("http://snomed.info/sct", "10828004") => "positive",
+        ("http://snomed.info/sct", "260385009") => "negative",
+        ("http://snomed.info/sct", "82334004") => "indeterminate",
+        ("http://snomed.info/sct", "260373001") => "detected",
+        ("http://snomed.info/sct", "260415000") => "not detected",
+        ("http://snomed.info/sct", "11214006") => "reactive",
+        ("http://snomed.info/sct", "131194007") => "non-reactive",
+        ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "POS" | "DET") => {
+            "positive"
+        }
+        ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "NEG" | "ND") => {
+            "negative"
+        }
+        ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "IND") => {
+            "indeterminate"
+        }
+        _ => return None,
+    })
+}
+
+/// A free-text result as a word: zero-width characters removed, lower case.
+fn word(text: &str) -> Option<String> {
+    let w = clean(text).to_lowercase();
+    (!w.is_empty()).then_some(w)
+}
+
+impl Converter<'_> {
+    /// The value of an Observation or of one of its components; `None` when it has none
+    /// eligc can use (counted by the caller).
+    fn value(
+        &mut self,
+        holder: &Map<String, Value>,
+        at: &At<'_>,
+        prefix: &str,
+    ) -> Result<Result<ObsValue, &'static str>, FhirError> {
+        if let Some(q) = holder.get("valueQuantity").filter(|v| !v.is_null()) {
+            if q.get("comparator").and_then(Value::as_str).is_some() {
+                return Ok(Err("value with a comparator (<, >)"));
+            }
+            let Some(v) = q.get("value") else {
+                return Ok(Err("valueQuantity without a value"));
+            };
+            let value = decimal(v, at, &format!("{prefix}valueQuantity.value"))?;
+            return Ok(Ok(ObsValue::Number(value, quantity_unit(q))));
+        }
+        if let Some(v) = holder.get("valueInteger").filter(|v| !v.is_null()) {
+            let value = decimal(v, at, &format!("{prefix}valueInteger"))?;
+            return Ok(Ok(ObsValue::Number(value, None)));
+        }
+        if let Some(cc) = holder.get("valueCodeableConcept").filter(|v| !v.is_null()) {
+            let codings = cc.get("coding").and_then(Value::as_array);
+            let coded = codings
+                .into_iter()
+                .flatten()
+                .find_map(|c| answer_word(str_at(c, &["system"])?, &clean(str_at(c, &["code"])?)));
+            if let Some(w) = coded {
+                return Ok(Ok(ObsValue::Word(w.to_string())));
+            }
+            let text = str_at(cc, &["text"]).or_else(|| {
+                codings
+                    .into_iter()
+                    .flatten()
+                    .find_map(|c| str_at(c, &["display"]))
+            });
+            return Ok(match text.and_then(word) {
+                Some(w) => Ok(ObsValue::Word(w)),
+                None => Err("valueCodeableConcept without text"),
+            });
+        }
+        if let Some(s) = holder.get("valueString").and_then(Value::as_str) {
+            return Ok(match word(s) {
+                Some(w) => Ok(ObsValue::Word(w)),
+                None => Err("empty valueString"),
+            });
+        }
+        if holder.keys().any(|k| k.starts_with("value")) {
+            return Ok(Err("value of a type eligc does not read"));
+        }
+        Ok(Err("no value"))
+    }
+
+    fn observation(&mut self, r: &Map<String, Value>, at: &At<'_>) -> Result<(), FhirError> {
+        const WHAT: &str = "Observation";
+        if r.get("status").and_then(Value::as_str) == Some("cancelled") {
+            self.stats.ignore(WHAT, "cancelled");
+            return Ok(());
+        }
+        let Some(date) = first_date(
+            r,
+            &[
+                "effectiveDateTime",
+                "effectivePeriod.start",
+                "effectiveInstant",
+                "issued",
+            ],
+            at,
+            self.stats,
+            WHAT,
+        )?
+        else {
+            self.stats.ignore(WHAT, "no date");
+            return Ok(());
+        };
+        let id = r.get("id").and_then(Value::as_str).map(clean);
+        let components = r.get("component").and_then(Value::as_array);
+        let mut parts: Vec<(&Map<String, Value>, String)> = vec![(r, String::new())];
+        for (k, comp) in components.into_iter().flatten().enumerate() {
+            if let Some(comp) = comp.as_object() {
+                parts.push((comp, format!("component[{k}].")));
+            }
+        }
+        let has_components = parts.len() > 1;
+        for (holder, prefix) in parts {
+            let is_component = !prefix.is_empty();
+            let value = match self.value(holder, at, &prefix)? {
+                Ok(v) => v,
+                // A panel (blood pressure) has no value of its own: its components do.
+                Err("no value") if !is_component && has_components => continue,
+                Err(why) => {
+                    self.stats.ignore(WHAT, why);
+                    continue;
+                }
+            };
+            let Some((code, also)) = code_and_also(codes(holder.get("code"), &["loinc", "snomed"]))
+            else {
+                self.stats.ignore(WHAT, "no LOINC or SNOMED CT code");
+                continue;
+            };
+            let (value, unit, result) = match value {
+                ObsValue::Number(v, u) => (Some(v), u, None),
+                ObsValue::Word(w) => (None, None, Some(w)),
+            };
+            let reference_range =
+                self.range(holder, unit.as_deref(), value.is_some(), at, &prefix)?;
+            self.stats.facts += 1;
+            self.observations.push(ObservationRecord {
+                id: id.clone(),
+                concept: None,
+                code: Some(code),
+                also,
+                date,
+                value,
+                unit,
+                result,
+                reference_range,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first reference range with a low or high, when in the result's unit.
+    fn range(
+        &mut self,
+        holder: &Map<String, Value>,
+        unit: Option<&str>,
+        numeric: bool,
+        at: &At<'_>,
+        prefix: &str,
+    ) -> Result<Option<RangeRecord>, FhirError> {
+        let Some(ranges) = holder.get("referenceRange").and_then(Value::as_array) else {
+            return Ok(None);
+        };
+        for (k, range) in ranges.iter().enumerate() {
+            let mut out = RangeRecord {
+                low: None,
+                high: None,
+            };
+            for (bound, slot) in [("low", &mut out.low), ("high", &mut out.high)] {
+                let Some(q) = range.get(bound).filter(|v| !v.is_null()) else {
+                    continue;
+                };
+                let Some(v) = q.get("value") else {
+                    continue;
+                };
+                if !numeric {
+                    continue;
+                }
+                if let (Some(range_unit), Some(unit)) = (quantity_unit(q), unit) {
+                    if range_unit != unit {
+                        self.stats
+                            .ignore("Observation", "reference range in another unit");
+                        return Ok(None);
+                    }
+                }
+                *slot = Some(decimal(
+                    v,
+                    at,
+                    &format!("{prefix}referenceRange[{k}].{bound}.value"),
+                )?);
+            }
+            if let (Some(low), Some(high)) = (out.low, out.high) {
+                if low > high {
+                    self.stats
+                        .ignore("Observation", "reference range with low above high");
+                    return Ok(None);
+                }
+            }
+            if out.low.is_some() || out.high.is_some() {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+
+    fn condition(&mut self, r: &Map<String, Value>, at: &At<'_>) -> Result<(), FhirError> {
+        const WHAT: &str = "Condition";
+        let verification = status_code(r.get("verificationStatus"));
+        if let Some(v @ ("refuted" | "entered-in-error")) = verification.as_deref() {
+            self.stats.ignore(WHAT, v);
+            return Ok(());
+        }
+        let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed", "icd10"])) else {
+            self.stats.ignore(WHAT, "no SNOMED CT or ICD-10 code");
+            return Ok(());
+        };
+        let onset = first_date(
+            r,
+            &["onsetDateTime", "onsetPeriod.start"],
+            at,
+            self.stats,
+            WHAT,
+        )?;
+        let end = first_date(
+            r,
+            &[
+                "abatementDateTime",
+                "abatementPeriod.end",
+                "abatementPeriod.start",
+            ],
+            at,
+            self.stats,
+            WHAT,
+        )?;
+        if let (Some(o), Some(e)) = (onset, end) {
+            if e < o {
+                return Err(at.err(
+                    "abatementDateTime",
+                    format!("the condition abates ({e}) before its onset ({o})"),
+                ));
+            }
+        }
+        let status = status_code(r.get("clinicalStatus"))
+            .filter(|s| super::native::CONDITION_STATUSES.contains(&s.as_str()));
+        let verification =
+            verification.filter(|v| super::native::VERIFICATIONS.contains(&v.as_str()));
+        let severity = r
+            .get("severity")
+            .and_then(|s| s.get("coding"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find_map(|c| match str_at(c, &["code"]) {
+                Some("255604002") => Some("mild"),
+                Some("6736007") => Some("moderate"),
+                Some("24484000") => Some("severe"),
+                _ => None,
+            })
+            .map(str::to_string);
+        self.stats.facts += 1;
+        self.conditions.push(ConditionRecord {
+            id: r.get("id").and_then(Value::as_str).map(clean),
+            concept: None,
+            code: Some(code),
+            also,
+            onset,
+            end,
+            status,
+            verification,
+            grade: None,
+            severity,
+        });
+        Ok(())
+    }
+
+    fn medication(
+        &mut self,
+        what: &str,
+        r: &Map<String, Value>,
+        at: &At<'_>,
+    ) -> Result<(), FhirError> {
+        let status = r.get("status").and_then(Value::as_str).unwrap_or("");
+        let status = match status {
+            "active" | "in-progress" => Some("active"),
+            "completed" => Some("completed"),
+            "stopped" => Some("stopped"),
+            "on-hold" => Some("on_hold"),
+            "" | "unknown" => None,
+            // cancelled, draft, intended, not-taken, not-done: nothing was taken.
+            other => {
+                self.stats.ignore(what, other);
+                return Ok(());
+            }
+        };
+        let concept = match r.get("medicationCodeableConcept").filter(|v| !v.is_null()) {
+            Some(cc) => Some(cc),
+            None => match reference(r.get("medicationReference")) {
+                Some(reference) => {
+                    let target = if let Some(local) = reference.strip_prefix('#') {
+                        r.get("contained")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .find(|c| c.get("id").and_then(Value::as_str) == Some(local))
+                    } else {
+                        self.medications
+                            .get(reference)
+                            .or_else(|| {
+                                self.medications
+                                    .get(&format!("Medication/{}", reference_target(reference)))
+                            })
+                            .copied()
+                    };
+                    match target {
+                        Some(m) => m.get("code"),
+                        None => {
+                            self.stats.ignore(
+                                what,
+                                "medicationReference to a Medication not in the Bundle",
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+                None => None,
+            },
+        };
+        let Some((code, also)) = code_and_also(codes(concept, &["rxnorm", "atc"])) else {
+            self.stats.ignore(what, "no RxNorm or ATC code");
+            return Ok(());
+        };
+        // The dosage: MedicationRequest.dosageInstruction[0], MedicationStatement.dosage[0],
+        // MedicationAdministration.dosage.
+        let (dosage, dosage_path) = match what {
+            "MedicationRequest" => (
+                r.get("dosageInstruction").and_then(|d| d.get(0)),
+                "dosageInstruction[0]",
+            ),
+            "MedicationStatement" => (r.get("dosage").and_then(|d| d.get(0)), "dosage[0]"),
+            _ => (r.get("dosage"), "dosage"),
+        };
+        let bounds = dosage
+            .and_then(|d| d.get("timing"))
+            .and_then(|t| t.get("repeat"))
+            .and_then(|t| t.get("boundsPeriod"))
+            .and_then(Value::as_object);
+        let bounds_date = |field: &str, this: &mut Self| -> Result<Option<NaiveDate>, FhirError> {
+            match bounds {
+                Some(b) => first_date(b, &[field], at, this.stats, what).map_err(|mut e| {
+                    e.field = format!("{dosage_path}.timing.repeat.boundsPeriod.{field}");
+                    e
+                }),
+                None => Ok(None),
+            }
+        };
+        let mut start = bounds_date("start", self)?;
+        let mut end = bounds_date("end", self)?;
+        let fields: &[&str] = match what {
+            "MedicationRequest" => &["authoredOn"],
+            "MedicationStatement" => {
+                &["effectivePeriod.start", "effectiveDateTime", "dateAsserted"]
+            }
+            _ => &["effectivePeriod.start", "effectiveDateTime"],
+        };
+        if start.is_none() {
+            start = first_date(r, fields, at, self.stats, what)?;
+        }
+        if end.is_none() {
+            end = match what {
+                "MedicationRequest" => None,
+                _ => first_date(
+                    r,
+                    &["effectivePeriod.end", "effectiveDateTime"],
+                    at,
+                    self.stats,
+                    what,
+                )?,
+            };
+        }
+        let Some(start) = start else {
+            self.stats.ignore(what, "no date");
+            return Ok(());
+        };
+        if end.is_none() && what == "MedicationRequest" {
+            if let Some(days) = r
+                .get("dispenseRequest")
+                .and_then(|d| d.get("expectedSupplyDuration"))
+                .and_then(duration_days)
+            {
+                end = start.checked_add_days(chrono::Days::new(days.saturating_sub(1)));
+            }
+        }
+        if let Some(e) = end {
+            if e < start {
+                return Err(at.err(
+                    "effectivePeriod.end",
+                    format!("the exposure ends ({e}) before it starts ({start})"),
+                ));
+            }
+        }
+        let mut dose = None;
+        let mut dose_unit = None;
+        let mut frequency_per_day = None;
+        if let Some(d) = dosage {
+            let quantity = d
+                .get("doseAndRate")
+                .and_then(|x| x.get(0))
+                .and_then(|x| x.get("doseQuantity"))
+                .or_else(|| d.get("dose"));
+            if let Some(q) = quantity.filter(|q| !q.is_null()) {
+                if let Some(v) = q.get("value") {
+                    let field = if d.get("doseAndRate").is_some() {
+                        format!("{dosage_path}.doseAndRate[0].doseQuantity.value")
+                    } else {
+                        format!("{dosage_path}.dose.value")
+                    };
+                    let v = decimal(v, at, &field)?;
+                    if v < Decimal::ZERO {
+                        return Err(at.err(&field, "a dose cannot be negative"));
+                    }
+                    dose = Some(v);
+                    dose_unit = quantity_unit(q);
+                }
+            }
+            frequency_per_day = d
+                .get("timing")
+                .and_then(|t| t.get("repeat"))
+                .and_then(per_day);
+            if what == "MedicationAdministration" && dose.is_some() {
+                frequency_per_day = Some(Decimal::ONE);
+            }
+        }
+        let route = dosage.and_then(|d| d.get("route")).map(route);
+        self.stats.facts += 1;
+        self.meds.push(MedicationRecord {
+            id: r.get("id").and_then(Value::as_str).map(clean),
+            concept: None,
+            code: Some(code),
+            also,
+            start,
+            end,
+            dose,
+            dose_unit,
+            frequency_per_day,
+            daily_dose: None,
+            daily_dose_unit: None,
+            route: route.map(str::to_string),
+            status: status.map(str::to_string),
+        });
+        Ok(())
+    }
+
+    fn immunization(&mut self, r: &Map<String, Value>, at: &At<'_>) -> Result<(), FhirError> {
+        const WHAT: &str = "Immunization";
+        let status = r.get("status").and_then(Value::as_str);
+        if status == Some("not-done") {
+            self.stats.ignore(WHAT, "not-done");
+            return Ok(());
+        }
+        let Some((code, also)) = code_and_also(codes(r.get("vaccineCode"), &["cvx"])) else {
+            self.stats.ignore(WHAT, "no CVX code");
+            return Ok(());
+        };
+        let Some(date) = first_date(r, &["occurrenceDateTime", "recorded"], at, self.stats, WHAT)?
+        else {
+            self.stats.ignore(WHAT, "no date");
+            return Ok(());
+        };
+        self.stats.facts += 1;
+        self.immunizations.push(ImmunizationRecord {
+            id: r.get("id").and_then(Value::as_str).map(clean),
+            concept: None,
+            code: Some(code),
+            also,
+            date,
+            status: Some("completed".to_string()),
+        });
+        Ok(())
+    }
+
+    fn procedure(&mut self, r: &Map<String, Value>, at: &At<'_>) -> Result<(), FhirError> {
+        const WHAT: &str = "Procedure";
+        let status = match r.get("status").and_then(Value::as_str).unwrap_or("") {
+            "completed" => Some("completed"),
+            "in-progress" | "on-hold" => Some("in_progress"),
+            "stopped" => Some("stopped"),
+            "" | "unknown" => None,
+            // preparation, not-done: not (yet) done.
+            other => {
+                self.stats.ignore(WHAT, other);
+                return Ok(());
+            }
+        };
+        let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed"])) else {
+            self.stats.ignore(WHAT, "no SNOMED CT code");
+            return Ok(());
+        };
+        let Some(date) = first_date(
+            r,
+            &["performedDateTime", "performedPeriod.start"],
+            at,
+            self.stats,
+            WHAT,
+        )?
+        else {
+            self.stats.ignore(WHAT, "no date");
+            return Ok(());
+        };
+        let end = first_date(r, &["performedPeriod.end"], at, self.stats, WHAT)?;
+        if end.is_some_and(|e| e < date) {
+            return Err(at.err(
+                "performedPeriod.end",
+                format!("the procedure ends before it starts ({date})"),
+            ));
+        }
+        self.stats.facts += 1;
+        self.procedures.push(ProcedureRecord {
+            id: r.get("id").and_then(Value::as_str).map(clean),
+            concept: None,
+            code: Some(code),
+            also,
+            date,
+            end: end.filter(|e| *e != date),
+            status: status.map(str::to_string),
+        });
+        Ok(())
+    }
+}
+
+/// A Quantity's unit: its UCUM `code` when the system is UCUM (or absent), else `unit`.
+fn quantity_unit(q: &Value) -> Option<String> {
+    let ucum = matches!(
+        str_at(q, &["system"]),
+        None | Some("http://unitsofmeasure.org")
+    );
+    let text = if ucum {
+        str_at(q, &["code"]).or_else(|| str_at(q, &["unit"]))
+    } else {
+        str_at(q, &["unit"])
+    };
+    text.map(clean).filter(|u| !u.is_empty())
+}
+
+/// `timing.repeat` frequency / period (periodUnit) as times per day.
+fn per_day(repeat: &Value) -> Option<Decimal> {
+    let frequency = repeat.get("frequency").map_or(Some(Decimal::ONE), |f| {
+        Decimal::from_str(&f.to_string()).ok()
+    })?;
+    let period = repeat.get("period").map_or(Some(Decimal::ONE), |p| {
+        Decimal::from_str(&p.to_string()).ok()
+    })?;
+    if period <= Decimal::ZERO {
+        return None;
+    }
+    let unit = repeat.get("periodUnit").and_then(Value::as_str)?;
+    // Units shorter than a day multiply (exactly); longer ones divide.
+    let per_day = match unit {
+        "s" => frequency
+            .checked_mul(Decimal::from(86_400))?
+            .checked_div(period)?,
+        "min" => frequency
+            .checked_mul(Decimal::from(1_440))?
+            .checked_div(period)?,
+        "h" => frequency
+            .checked_mul(Decimal::from(24))?
+            .checked_div(period)?,
+        _ => frequency.checked_div(period.checked_mul(unit_days(unit)?)?)?,
+    };
+    Some(per_day.normalize())
+}
+
+/// A FHIR time unit of a day or more (UCUM `d wk mo a`) in days. A month is 30 days, a
+/// year 365.
+fn unit_days(unit: &str) -> Option<Decimal> {
+    Some(match unit {
+        "d" => Decimal::ONE,
+        "wk" => Decimal::from(7),
+        "mo" => Decimal::from(30),
+        "a" => Decimal::from(365),
+        _ => return None,
+    })
+}
+
+/// A Duration (`{"value": 30, "unit": "days", "code": "d"}`) in whole days.
+fn duration_days(d: &Value) -> Option<u64> {
+    let value = Decimal::from_str(&d.get("value")?.to_string()).ok()?;
+    let unit = str_at(d, &["code"]).or_else(|| str_at(d, &["unit"]))?;
+    let unit = match unit {
+        "day" | "days" => "d",
+        "week" | "weeks" => "wk",
+        "month" | "months" => "mo",
+        "year" | "years" => "a",
+        u => u,
+    };
+    let days = value.checked_mul(unit_days(unit)?)?.ceil();
+    u64::try_from(days.mantissa())
+        .ok()
+        .filter(|_| days.scale() == 0)
+}
+
+/// A dosage route (SNOMED CT or text) as a native route word.
+fn route(route: &Value) -> &'static str {
+    let codes = route
+        .get("coding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| str_at(c, &["code"]));
+    for code in codes {
+        match code {
+            "26643006" => return "oral",
+            "47625008" => return "intravenous",
+            "34206005" => return "subcutaneous",
+            "78421000" => return "intramuscular",
+            "6064005" => return "topical",
+            "447694001" | "18679011000001101" => return "inhaled",
+            _ => {}
+        }
+    }
+    let text = str_at(route, &["text"])
+        .map(str::to_lowercase)
+        .unwrap_or_default();
+    for (needle, word) in [
+        ("oral", "oral"),
+        ("mouth", "oral"),
+        ("intravenous", "intravenous"),
+        ("subcutaneous", "subcutaneous"),
+        ("intramuscular", "intramuscular"),
+        ("topical", "topical"),
+        ("inhal", "inhaled"),
+    ] {
+        if text.contains(needle) {
+            return word;
+        }
+    }
+    "other"
+}

@@ -1,0 +1,830 @@
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)] // tests fail by panicking
+//! FHIR R4 input (`src/facts/fhir.rs`, `docs/fhir.md`): the hand-written fixtures in
+//! `tests/fixtures/fhir/` (every mapped resource and status rule), the same patients in
+//! native JSON and in FHIR (same verdicts, same explanations), bad input, Bulk Data
+//! exports, and the Synthea bundles of `../shared/data/fhir/` when that folder is present.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use eligc::eval::{Plan, Verdict};
+use eligc::facts::fhir::{Stats, bundle_to_record};
+use eligc::facts::native::AttestationRecord;
+use eligc::facts::{self, InputFormat, PatientRecord, RawRecord, ReadOptions, RecordError};
+
+fn repo(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo(&format!("tests/fixtures/fhir/{name}"))).unwrap()
+}
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn convert(text: &str) -> (PatientRecord, Stats) {
+    let value: serde_json::Value = serde_json::from_str(text).unwrap();
+    bundle_to_record(&value, &[]).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn parse(text: &str) -> Result<PatientRecord, RecordError> {
+    RawRecord::new("t.json", 1, text).parse()
+}
+
+fn seed_plan() -> Plan {
+    let c = eligc::check::compile_file(&repo("protocols/sle-car-t/protocol.elig")).unwrap();
+    Plan::new(c.program.expect("the SLE protocol compiles"), c.sources)
+}
+
+/// Every record of a file, read as `eligc run` reads it.
+fn records(path: &Path, options: Option<Arc<ReadOptions>>) -> Vec<RawRecord> {
+    facts::read_file_with(path, options)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The hand-written fixture: every mapped resource and status rule
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn patient_demographics() {
+    let (r, stats) = convert(&fixture("all-resources.json"));
+    assert_eq!(r.id, "fx-1");
+    assert_eq!(r.birth_date, Some(date("1990-05-01")));
+    assert_eq!(r.sex, Some(facts::native::RecordedSex::Female));
+    assert!(r.anchors.is_empty() && r.attestations.is_empty());
+    assert_eq!(stats.patients, 1);
+    assert_eq!(stats.skipped.get("Encounter"), Some(&1));
+    assert_eq!(stats.skipped.get("Claim"), Some(&1));
+}
+
+fn observation<'r>(r: &'r PatientRecord, id: &str) -> Vec<&'r facts::native::ObservationRecord> {
+    r.observations
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|o| o.id.as_deref() == Some(id))
+        .collect()
+}
+
+#[test]
+fn observations_quantities_dates_and_units() {
+    let (r, _) = convert(&fixture("all-resources.json"));
+    // The date part of a dateTime, in its own offset.
+    let egfr = observation(&r, "egfr-1");
+    assert_eq!(egfr.len(), 1);
+    assert_eq!(egfr[0].code.as_deref(), Some("loinc:33914-3"));
+    assert_eq!(egfr[0].date, date("2025-03-18"));
+    assert_eq!(egfr[0].value, Some(dec("71")));
+    assert_eq!(egfr[0].unit.as_deref(), Some("mL/min/{1.73_m2}"));
+    let ast = observation(&r, "ast-1");
+    assert_eq!(
+        ast[0].date,
+        date("2025-03-18"),
+        "23:30 at -05:00 is still the 18th there"
+    );
+    assert_eq!(
+        ast[0].reference_range,
+        Some(facts::native::RangeRecord {
+            low: Some(dec("0")),
+            high: Some(dec("40"))
+        })
+    );
+    // effectivePeriod.start, then issued.
+    assert_eq!(observation(&r, "plt-1")[0].date, date("2025-03-16"));
+    assert_eq!(observation(&r, "hb-1")[0].date, date("2025-03-15"));
+    // A missing unit stays missing (the comparison is then unknown at evaluation).
+    let wt = observation(&r, "wt-nounit");
+    assert_eq!(
+        (wt[0].value, wt[0].unit.as_deref()),
+        (Some(dec("55")), None)
+    );
+}
+
+#[test]
+fn the_same_lab_in_two_units_at_one_timestamp_gives_two_facts_each_with_its_unit() {
+    let (r, _) = convert(&fixture("all-resources.json"));
+    let mg = observation(&r, "crea-mg");
+    let umol = observation(&r, "crea-umol");
+    assert_eq!(
+        (mg[0].date, umol[0].date),
+        (date("2025-03-18"), date("2025-03-18"))
+    );
+    assert_eq!(mg[0].unit.as_deref(), Some("mg/dL"));
+    assert_eq!(umol[0].unit.as_deref(), Some("umol/L"));
+    assert_eq!(mg[0].reference_range.and_then(|x| x.high), Some(dec("1.1")));
+    assert_eq!(umol[0].reference_range, None);
+}
+
+#[test]
+fn a_reference_range_in_another_unit_is_dropped_and_counted() {
+    let (r, stats) = convert(&fixture("all-resources.json"));
+    let alt = observation(&r, "alt-1");
+    assert_eq!(alt[0].value, Some(dec("41")));
+    assert_eq!(alt[0].reference_range, None);
+    assert_eq!(
+        stats
+            .ignored
+            .get("Observation: reference range in another unit"),
+        Some(&1)
+    );
+}
+
+#[test]
+fn qualitative_results_from_codes_and_text_with_zero_width_characters() {
+    let (r, _) = convert(&fixture("all-resources.json"));
+    let word = |id: &str| observation(&r, id)[0].result.clone();
+    assert_eq!(
+        word("hcg-1").as_deref(),
+        Some("negative"),
+        "SNOMED 260385009"
+    );
+    assert_eq!(
+        word("anc-1").as_deref(),
+        Some("positive"),
+        "SNOMED 10828004"
+    );
+    assert_eq!(
+        word("hcv-1").as_deref(),
+        Some("non-reactive"),
+        "valueString, zero-width space removed"
+    );
+    assert_eq!(
+        word("hbsag-1").as_deref(),
+        Some("not detected"),
+        "text, zero-width space removed"
+    );
+    // A zero-width character inside the code itself does not stop the match.
+    assert_eq!(
+        observation(&r, "hbsag-1")[0].code.as_deref(),
+        Some("loinc:5196-1")
+    );
+    assert!(observation(&r, "hcg-1")[0].unit.is_none());
+}
+
+#[test]
+fn components_become_one_observation_each_and_the_panel_none() {
+    let (r, _) = convert(&fixture("all-resources.json"));
+    let bp = observation(&r, "bp-1");
+    let codes: Vec<_> = bp.iter().map(|o| o.code.clone().unwrap()).collect();
+    assert_eq!(codes, ["loinc:8480-6", "loinc:8462-4"]);
+    assert_eq!(bp[0].value, Some(dec("118")));
+    assert_eq!(bp[1].unit.as_deref(), Some("mm[Hg]"));
+}
+
+#[test]
+fn observation_status_rules_and_values_eligc_cannot_use_are_counted() {
+    let (r, stats) = convert(&fixture("all-resources.json"));
+    for gone in ["egfr-bad", "egfr-cancel", "novalue-1"] {
+        assert!(observation(&r, gone).is_empty(), "{gone} is not a fact");
+    }
+    assert_eq!(stats.ignored.get("Observation: entered-in-error"), Some(&1));
+    assert_eq!(stats.ignored.get("Observation: cancelled"), Some(&1));
+    assert_eq!(stats.ignored.get("Observation: no value"), Some(&1));
+}
+
+#[test]
+fn conditions_codes_statuses_and_dates() {
+    let (r, stats) = convert(&fixture("all-resources.json"));
+    let conditions = r.conditions.as_ref().unwrap();
+    let ids: Vec<_> = conditions.iter().map(|c| c.id.clone().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["dx-sle", "dx-uti"],
+        "refuted and entered-in-error are not facts"
+    );
+    let sle = &conditions[0];
+    // SNOMED CT first, whatever the order of the codings; the ICD-10 coding is kept.
+    assert_eq!(sle.code.as_deref(), Some("snomed:55464009"));
+    assert_eq!(sle.also, Some(vec!["icd10:M32.14".to_string()]));
+    assert_eq!(sle.onset, Some(date("2016-08-30")));
+    assert_eq!(sle.status.as_deref(), Some("active"));
+    assert_eq!(sle.verification.as_deref(), Some("confirmed"));
+    assert_eq!(sle.severity.as_deref(), Some("severe"));
+    let uti = &conditions[1];
+    assert_eq!(uti.code.as_deref(), Some("icd10:N39.0"));
+    assert_eq!(
+        (uti.onset, uti.end),
+        (Some(date("2024-07-02")), Some(date("2024-07-12")))
+    );
+    assert_eq!(uti.status.as_deref(), Some("resolved"));
+    assert_eq!(stats.ignored.get("Condition: refuted"), Some(&1));
+    assert_eq!(stats.ignored.get("Condition: entered-in-error"), Some(&1));
+}
+
+#[test]
+fn medications_request_reference_statement_administration() {
+    let (r, stats) = convert(&fixture("all-resources.json"));
+    let meds = r.medications.as_ref().unwrap();
+    let ids: Vec<_> = meds.iter().map(|m| m.id.clone().unwrap()).collect();
+    assert_eq!(ids, ["rx-pred", "rx-tac", "ms-hcq", "ma-rtx"]);
+    let pred = &meds[0];
+    assert_eq!(pred.code.as_deref(), Some("rxnorm:8640"));
+    assert_eq!(pred.start, date("2024-09-01"));
+    assert_eq!(
+        pred.end,
+        Some(date("2024-11-29")),
+        "90 days of supply, the first day included"
+    );
+    assert_eq!(
+        (pred.dose, pred.dose_unit.as_deref()),
+        (Some(dec("5")), Some("mg"))
+    );
+    assert_eq!(pred.frequency_per_day, Some(dec("2")));
+    assert_eq!(pred.route.as_deref(), Some("oral"));
+    assert_eq!(pred.status.as_deref(), Some("active"));
+    // medicationReference to a Medication in the Bundle; every 12 h = twice a day.
+    let tac = &meds[1];
+    assert_eq!(tac.code.as_deref(), Some("rxnorm:42316"));
+    assert_eq!(tac.frequency_per_day, Some(dec("2")));
+    assert_eq!(tac.end, None);
+    let hcq = &meds[2];
+    assert_eq!(
+        (hcq.start, hcq.end),
+        (date("2018-03-01"), Some(date("2024-12-31")))
+    );
+    assert_eq!(hcq.status.as_deref(), Some("completed"));
+    let rtx = &meds[3];
+    assert_eq!(
+        (rtx.start, rtx.end),
+        (date("2024-06-03"), Some(date("2024-06-03")))
+    );
+    assert_eq!(rtx.route.as_deref(), Some("intravenous"));
+    assert_eq!(rtx.dose, Some(dec("500")));
+    for status in [
+        "MedicationRequest: cancelled",
+        "MedicationRequest: draft",
+        "MedicationRequest: entered-in-error",
+        "MedicationStatement: not-taken",
+        "MedicationAdministration: not-done",
+    ] {
+        assert_eq!(stats.ignored.get(status), Some(&1), "{status}");
+    }
+}
+
+#[test]
+fn immunizations_and_procedures() {
+    let (r, stats) = convert(&fixture("all-resources.json"));
+    let imm = r.immunizations.as_ref().unwrap();
+    assert_eq!(imm.len(), 1, "not-done and entered-in-error are not facts");
+    assert_eq!(imm[0].code.as_deref(), Some("cvx:140"));
+    assert_eq!(imm[0].date, date("2024-10-01"));
+    assert_eq!(stats.ignored.get("Immunization: not-done"), Some(&1));
+    assert_eq!(
+        stats.ignored.get("Immunization: entered-in-error"),
+        Some(&1)
+    );
+    let pr = r.procedures.as_ref().unwrap();
+    assert_eq!(pr.len(), 2);
+    assert_eq!(
+        (pr[0].date, pr[0].end),
+        (date("2025-01-05"), Some(date("2025-02-05")))
+    );
+    assert_eq!((pr[1].date, pr[1].end), (date("2024-11-20"), None));
+    assert_eq!(stats.ignored.get("Procedure: not-done"), Some(&1));
+}
+
+#[test]
+fn a_domain_with_no_resource_in_the_bundle_is_not_recorded() {
+    let text = r#"{"resourceType":"Bundle","entry":[
+        {"resource":{"resourceType":"Patient","id":"p"}},
+        {"resource":{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/p"},
+          "verificationStatus":{"coding":[{"code":"refuted"}]},"code":{"coding":[{"system":"http://snomed.info/sct","code":"1"}]}}}]}"#;
+    let (r, _) = convert(text);
+    assert_eq!(
+        r.conditions,
+        Some(vec![]),
+        "a Condition resource was there: recorded, none"
+    );
+    assert_eq!(r.observations, None);
+    assert_eq!(r.medications, None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Several codings per fact
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_fact_matches_a_concept_through_any_of_its_codes() {
+    let c = eligc::check::compile_text(
+        "t.elig",
+        "protocol \"t\" version \"1\"\nanchor screening\ncondition sle \"SLE\" codes [icd10:M32]\ninclusion I1 \"SLE\": condition sle before screening\n",
+        None,
+    );
+    let plan = Plan::new(c.program.unwrap(), c.sources);
+    let text = r#"{"id":"p","anchors":{"screening":"2026-01-01"},"conditions":[
+        {"id":"d","code":"snomed:55464009","also":["icd10:M32.14"],"onset":"2020-01-01"}]}"#;
+    let result = plan.evaluate(&parse(text).unwrap(), false);
+    assert_eq!(
+        result.verdict,
+        Verdict::Eligible,
+        "the ICD-10 code (an M32 descendant) matches"
+    );
+    assert_eq!(result.unused_facts, 0);
+    // `also` without `code` is refused, and each of its codes is checked.
+    let e =
+        parse(r#"{"id":"p","conditions":[{"concept":"sle","also":["icd10:M32"]}]}"#).unwrap_err();
+    assert_eq!(e.path, "conditions[0].also[0]");
+    let e = parse(r#"{"id":"p","conditions":[{"code":"snomed:1","also":["x:1"]}]}"#).unwrap_err();
+    assert_eq!(e.path, "conditions[0].also[0]");
+}
+
+// ---------------------------------------------------------------------------------------
+// Anchors and attestations beside FHIR data
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn anchors_and_the_side_file_are_merged() {
+    let side_path = repo("tests/fixtures/fhir/equivalence.side.jsonl");
+    let side = ReadOptions::read_side_file(&side_path).unwrap();
+    let mut anchors = BTreeMap::new();
+    anchors.insert("screening".to_string(), date("2026-03-31"));
+    let options = Arc::new(ReadOptions {
+        anchors,
+        side,
+        ..ReadOptions::default()
+    });
+    let path = repo("tests/fixtures/fhir/equivalence.ndjson");
+    let recs = records(&path, Some(options.clone()));
+    let one = recs[0].parse().unwrap();
+    assert_eq!(one.anchors.get("screening"), Some(&date("2026-03-31")));
+    assert_eq!(
+        one.attestations.get("informed_consent"),
+        Some(&AttestationRecord::Value(Some(true)))
+    );
+    let two = recs[1].parse().unwrap();
+    assert!(two.attestations.is_empty(), "eq-2 is not in the side file");
+    // A native record keeps its own anchors; --anchor only fills those it lacks.
+    let native = r#"{"id":"n","anchors":{"screening":"2020-01-01"}}"#;
+    let raw = RawRecord {
+        options: Some(options.clone()),
+        ..RawRecord::new("n.jsonl", 1, native)
+    };
+    assert_eq!(
+        raw.parse().unwrap().anchors.get("screening"),
+        Some(&date("2020-01-01"))
+    );
+    let raw = RawRecord {
+        options: Some(options.clone()),
+        ..RawRecord::new("n.jsonl", 1, r#"{"id":"n"}"#)
+    };
+    assert_eq!(
+        raw.parse().unwrap().anchors.get("screening"),
+        Some(&date("2026-03-31"))
+    );
+    assert_eq!(options.fhir_stats().patients, 2);
+    assert!(ReadOptions::parse_anchor("screening=2026-02-30").is_err());
+    assert_eq!(
+        ReadOptions::parse_anchor("infusion=2026-04-28").unwrap(),
+        ("infusion".to_string(), date("2026-04-28"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Same verdicts and explanations, native or FHIR
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_same_patients_in_native_json_and_in_fhir_get_the_same_results() {
+    let plan = seed_plan();
+    let native = records(&repo("tests/fixtures/fhir/equivalence.jsonl"), None);
+    let mut anchors = BTreeMap::new();
+    for (name, d) in [
+        ("screening", "2026-03-31"),
+        ("infusion", "2026-04-28"),
+        ("consent", "2026-03-24"),
+    ] {
+        anchors.insert(name.to_string(), date(d));
+    }
+    let side =
+        ReadOptions::read_side_file(&repo("tests/fixtures/fhir/equivalence.side.jsonl")).unwrap();
+    let options = Arc::new(ReadOptions {
+        format: InputFormat::Fhir,
+        anchors,
+        side,
+        ..ReadOptions::default()
+    });
+    let fhir = records(
+        &repo("tests/fixtures/fhir/equivalence.ndjson"),
+        Some(options),
+    );
+    assert_eq!(native.len(), fhir.len());
+    let mut verdicts = Vec::new();
+    for (n, f) in native.iter().zip(&fhir) {
+        let a = plan.screen(n, |_| true).unwrap();
+        let b = plan.screen(f, |_| true).unwrap();
+        assert_eq!(
+            serde_json::to_string_pretty(&a).unwrap(),
+            serde_json::to_string_pretty(&b).unwrap()
+        );
+        assert_eq!(a, b);
+        verdicts.push(a.verdict);
+    }
+    // Not a vacuous comparison: the two patients end differently, E10 (live vaccine) and
+    // E6 (HBsAg positive with HBV DNA above normal) exclude the second.
+    assert_eq!(verdicts, [Verdict::NeedsReview, Verdict::Ineligible]);
+    let second = plan.screen(&fhir[1], |_| true).unwrap();
+    assert!(
+        second.excluding().contains(&"E10"),
+        "{:?}",
+        second.excluding()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input: a per-record error, never a panic
+// ---------------------------------------------------------------------------------------
+
+fn fhir_error(text: &str) -> RecordError {
+    let options = Arc::new(ReadOptions {
+        format: InputFormat::Fhir,
+        ..ReadOptions::default()
+    });
+    let raw = RawRecord {
+        options: Some(options),
+        ..RawRecord::new("bad.ndjson", 7, text)
+    };
+    raw.parse().unwrap_err()
+}
+
+const PATIENT: &str =
+    r#"{"fullUrl":"urn:uuid:p1","resource":{"resourceType":"Patient","id":"p1"}}"#;
+
+#[test]
+fn json_that_is_not_fhir() {
+    let e = fhir_error(r#"{"id":"p","sex":"female"}"#);
+    assert_eq!(
+        (e.file.as_str(), e.line, e.path.as_str()),
+        ("bad.ndjson", 7, "resourceType")
+    );
+    assert!(e.reason.contains("not FHIR"), "{e}");
+    let e = fhir_error(r#"{"resourceType":"Observation","id":"o"}"#);
+    assert!(e.reason.contains("on its own"), "{e}");
+    let e = fhir_error("[1, 2]");
+    assert!(e.reason.contains("not a JSON object"), "{e}");
+    let e = fhir_error(r#"{"resourceType":"Bundle","#);
+    assert!(e.reason.starts_with("not JSON"), "{e}");
+    let e = fhir_error(r#"{"resourceType":"Bundle","entry":[]}"#);
+    assert!(e.reason.contains("no Patient"), "{e}");
+}
+
+#[test]
+fn a_resource_without_a_subject() {
+    let text = format!(
+        r#"{{"resourceType":"Bundle","entry":[{PATIENT},{{"resource":{{"resourceType":"Observation","id":"o","code":{{}}}}}}]}}"#
+    );
+    let e = fhir_error(&text);
+    assert_eq!(e.path, "entry[1].resource.subject");
+    assert_eq!(e.patient.as_deref(), Some("p1"));
+    let text = format!(
+        r#"{{"resourceType":"Bundle","entry":[{PATIENT},{{"resource":{{"resourceType":"Condition","subject":{{"reference":"Patient/zz"}}}}}}]}}"#
+    );
+    assert_eq!(
+        fhir_error(&text).path,
+        "entry[1].resource.subject.reference"
+    );
+}
+
+#[test]
+fn an_unparseable_date() {
+    for bad in ["2019-13-01", "12/11/2019", "2019-11-12 20:32", "20191112"] {
+        let text = format!(
+            r#"{{"resourceType":"Bundle","entry":[{PATIENT},{{"resource":{{"resourceType":"Observation","id":"o","subject":{{"reference":"urn:uuid:p1"}},"code":{{"coding":[{{"system":"http://loinc.org","code":"1-8"}}]}},"effectiveDateTime":"{bad}","valueQuantity":{{"value":1}}}}}}]}}"#
+        );
+        let e = fhir_error(&text);
+        assert_eq!(e.path, "entry[1].resource.effectiveDateTime", "{bad}");
+        assert!(e.reason.contains("not a FHIR date"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_bundle_entry_that_is_not_an_object() {
+    let text = format!(r#"{{"resourceType":"Bundle","entry":[{PATIENT}, 42]}}"#);
+    let e = fhir_error(&text);
+    assert_eq!(e.path, "entry[1]");
+    assert!(e.reason.contains("must be an object"), "{e}");
+    let text = format!(r#"{{"resourceType":"Bundle","entry":[{PATIENT},{PATIENT}]}}"#);
+    assert!(fhir_error(&text).reason.contains("second Patient"));
+}
+
+#[test]
+fn bad_records_do_not_stop_the_others() {
+    let dir = temp_dir("mixed");
+    let good = std::fs::read_to_string(repo("tests/fixtures/fhir/equivalence.ndjson")).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(1, r#"{"resourceType":"Bundle","entry":["oops"]}"#);
+    lines.insert(1, "not json at all");
+    std::fs::write(dir.join("mixed.ndjson"), lines.join("\n")).unwrap();
+    let plan = seed_plan();
+    let results: Vec<_> = records(&dir.join("mixed.ndjson"), None)
+        .iter()
+        .map(|r| plan.screen(r, |_| false))
+        .collect();
+    assert_eq!(results.len(), 4);
+    assert!(results[0].is_ok() && results[3].is_ok());
+    let e = results[1].as_ref().unwrap_err();
+    assert_eq!(e.line, 2);
+    let e = results[2].as_ref().unwrap_err();
+    assert_eq!((e.line, e.path.as_str()), (3, "entry[0]"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Bulk Data export folders
+// ---------------------------------------------------------------------------------------
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eligc-fhir-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_bulk_data_export_is_grouped_by_patient() {
+    let dir = temp_dir("bulk");
+    let write =
+        |name: &str, lines: &[&str]| std::fs::write(dir.join(name), lines.join("\n")).unwrap();
+    write(
+        "Patient.ndjson",
+        &[
+            r#"{"resourceType":"Patient","id":"a","gender":"female","birthDate":"1990-01-01"}"#,
+            r#"{"resourceType":"Patient","id":"b","gender":"male"}"#,
+        ],
+    );
+    write(
+        "Observation.ndjson",
+        &[
+            r#"{"resourceType":"Observation","id":"o1","status":"final","subject":{"reference":"Patient/a"},"code":{"coding":[{"system":"http://loinc.org","code":"33914-3"}]},"effectiveDateTime":"2025-01-01","valueQuantity":{"value":80,"code":"mL/min/{1.73_m2}","system":"http://unitsofmeasure.org"}}"#,
+            r#"{"resourceType":"Observation","id":"o2","status":"final","subject":{"reference":"Patient/b"},"code":{"coding":[{"system":"http://loinc.org","code":"33914-3"}]},"effectiveDateTime":"2025-01-02","valueQuantity":{"value":50}}"#,
+            r#"{"resourceType":"Observation","id":"o3","status":"final","subject":{"reference":"Patient/nobody"},"code":{},"effectiveDateTime":"2025-01-02"}"#,
+            r#"{"resourceType":"Observation","id":"o4","status":"final","code":{},"effectiveDateTime":"2025-01-02"}"#,
+            r#"{"resourceType":"Observation","id":"o5","status":"final","subject":{"reference":"Patient/b"},"code":{"coding":[{"system":"http://loinc.org","code":"1-8"}]},"effectiveDateTime":"yesterday","valueQuantity":{"value":1}}"#,
+        ],
+    );
+    write(
+        "Condition.ndjson",
+        &[
+            r#"{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/a"},"code":{"coding":[{"system":"http://snomed.info/sct","code":"55464009"}]},"onsetDateTime":"2015"}"#,
+        ],
+    );
+    write(
+        "Medication.ndjson",
+        &[
+            r#"{"resourceType":"Medication","id":"m1","code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"8640"}]}}"#,
+        ],
+    );
+    write(
+        "MedicationRequest.ndjson",
+        &[
+            r#"{"resourceType":"MedicationRequest","id":"r1","status":"active","subject":{"reference":"Patient/a"},"medicationReference":{"reference":"Medication/m1"},"authoredOn":"2024-01-01"}"#,
+        ],
+    );
+    write(
+        "Encounter.ndjson",
+        &[r#"{"resourceType":"Encounter","id":"e1","subject":{"reference":"Patient/a"}}"#],
+    );
+    let options = Arc::new(ReadOptions::default());
+    let files = facts::data_files(std::slice::from_ref(&dir)).unwrap();
+    assert_eq!(
+        files,
+        std::slice::from_ref(&dir),
+        "the export folder is one source"
+    );
+    let recs = records(&dir, Some(options.clone()));
+    let results: Vec<_> = recs.iter().map(RawRecord::parse).collect();
+    // The two resources with no patient come first, as rejected records; then a, then b.
+    assert_eq!(results.len(), 4);
+    let orphan = results[0].as_ref().unwrap_err();
+    assert!(
+        orphan.file.ends_with("Observation.ndjson") && orphan.line == 3,
+        "{orphan}"
+    );
+    assert!(orphan.reason.contains("Patient/nobody"), "{orphan}");
+    let no_subject = results[1].as_ref().unwrap_err();
+    assert_eq!(no_subject.line, 4);
+    let a = results[2].as_ref().unwrap();
+    assert_eq!(a.id, "a");
+    assert_eq!(a.observations.as_ref().unwrap().len(), 1);
+    assert_eq!(
+        a.medications.as_ref().unwrap()[0].code.as_deref(),
+        Some("rxnorm:8640")
+    );
+    assert_eq!(
+        a.conditions.as_ref().unwrap()[0].onset,
+        None,
+        "a year is not a day"
+    );
+    // b's bad date is reported at its own file and line.
+    let b = results[3].as_ref().unwrap_err();
+    assert!(b.file.ends_with("Observation.ndjson"), "{b}");
+    assert_eq!(
+        (b.line, b.path.as_str(), b.patient.as_deref()),
+        (5, "effectiveDateTime", Some("b"))
+    );
+    let stats = options.fhir_stats();
+    assert_eq!(stats.skipped.get("Encounter"), Some(&1));
+    // b without the bad observation: Condition.ndjson exists, so b's conditions are "none".
+    std::fs::write(
+        dir.join("Observation.ndjson"),
+        r#"{"resourceType":"Observation","id":"o2","status":"final","subject":{"reference":"Patient/b"},"code":{"coding":[{"system":"http://loinc.org","code":"33914-3"}]},"effectiveDateTime":"2025-01-02","valueQuantity":{"value":50}}"#,
+    )
+    .unwrap();
+    let b = records(&dir, None)[1].parse().unwrap();
+    assert_eq!(b.id, "b");
+    assert_eq!(b.conditions, Some(vec![]));
+    assert_eq!(b.procedures, None, "no Procedure file: not recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// The Synthea bundles, checked against a reading of the JSON by hand (jq)
+// ---------------------------------------------------------------------------------------
+
+fn synthea() -> Option<PathBuf> {
+    ["../shared/data/fhir", "/work/shared/data/fhir"]
+        .iter()
+        .map(|p| repo(p))
+        .find(|p| p.join("synthea-dirk-kuhlman.json").is_file())
+        .or_else(|| {
+            eprintln!("skipped: the Synthea bundles (../shared/data/fhir/) are not here");
+            None
+        })
+}
+
+fn synthea_record(dir: &Path, name: &str) -> (PatientRecord, Stats) {
+    convert(&std::fs::read_to_string(dir.join(name)).unwrap())
+}
+
+#[test]
+fn synthea_dirk_kuhlman() {
+    let Some(dir) = synthea() else { return };
+    let (r, stats) = synthea_record(&dir, "synthea-dirk-kuhlman.json");
+    // jq '.entry[].resource|select(.resourceType=="Patient")|[.id,.birthDate,.gender]'
+    assert_eq!(r.id, "948e608d-e408-4788-8cf2-8157c49c2940");
+    assert_eq!(r.birth_date, Some(date("1971-12-07")));
+    assert_eq!(r.sex, Some(facts::native::RecordedSex::Male));
+    // jq '.entry[].resource|select(.resourceType=="Observation" and .code.coding[0].code=="33914-3")
+    //     |[.effectiveDateTime,.valueQuantity.value,.valueQuantity.unit]'
+    // 9 results: 7 in mL/min/{1.73_m2}, 2 in mL/min (2019-11-12 and 2019-12-10, each beside
+    // one in mL/min/{1.73_m2}); the latest 79.07854796936296 on 2021-03-02.
+    let egfr: Vec<_> = r
+        .observations
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|o| o.code.as_deref() == Some("loinc:33914-3"))
+        .collect();
+    assert_eq!(egfr.len(), 9);
+    let per_unit = |u: &str| egfr.iter().filter(|o| o.unit.as_deref() == Some(u)).count();
+    assert_eq!((per_unit("mL/min/{1.73_m2}"), per_unit("mL/min")), (7, 2));
+    let latest = egfr.iter().max_by_key(|o| o.date).unwrap();
+    assert_eq!(latest.date, date("2021-03-02"));
+    assert_eq!(latest.value, Some(dec("79.07854796936296")));
+    assert_eq!(
+        latest.id.as_deref(),
+        Some("b244df91-1561-4bfe-a9fd-d5fd30dbb80e")
+    );
+    let same_day: Vec<_> = egfr
+        .iter()
+        .filter(|o| o.date == date("2019-11-12"))
+        .collect();
+    assert_eq!(same_day.len(), 2);
+    // 266 Observations; blood pressure panels give two facts each and no value of their own:
+    // jq '[...Observation|(if .component then (.component|length) else 1 end)]|add' = 277.
+    assert_eq!(r.observations.as_ref().unwrap().len(), 277);
+    // 18 Conditions, all confirmed; 7 MedicationRequests (3 stopped, 4 active);
+    // 10 Immunizations, all completed; 10 Procedures.
+    assert_eq!(r.conditions.as_ref().unwrap().len(), 18);
+    let meds = r.medications.as_ref().unwrap();
+    assert_eq!(meds.len(), 7);
+    assert_eq!(
+        meds.iter()
+            .filter(|m| m.status.as_deref() == Some("stopped"))
+            .count(),
+        3
+    );
+    assert_eq!(r.immunizations.as_ref().unwrap().len(), 10);
+    assert_eq!(r.procedures.as_ref().unwrap().len(), 10);
+    // 419 resources; Claim 29, Encounter 22, ExplanationOfBenefit 22, DiagnosticReport 23,
+    // CarePlan 2, Goal 5, Organization 2, Practitioner 2 skipped.
+    assert_eq!(stats.resources, 419);
+    assert_eq!(stats.skipped.values().sum::<usize>(), 107);
+    assert_eq!(stats.skipped.get("Claim"), Some(&29));
+    assert_eq!(stats.facts, 277 + 18 + 7 + 10 + 10);
+    assert!(stats.ignored.is_empty(), "{:?}", stats.ignored);
+    // The zero-width spaces of this bundle are in display text only: no code keeps one.
+    let text = serde_json::to_string(&r).unwrap();
+    assert!(!text.contains('\u{200B}'));
+}
+
+#[test]
+fn synthea_nikki_ferry() {
+    let Some(dir) = synthea() else { return };
+    let (r, stats) = synthea_record(&dir, "synthea-nikki-ferry.json");
+    assert_eq!(r.id, "5db1e775-33a3-47fb-8954-d97cd43e8074");
+    assert_eq!(r.birth_date, Some(date("1961-08-27")));
+    assert_eq!(r.sex, Some(facts::native::RecordedSex::Female));
+    // 10 eGFR results, all in mL/min/{1.73_m2}, yearly 2011-07-31 .. 2020-09-20; the
+    // latest 71.62153586011462, the one before 57.80885959164254 (2019-09-15).
+    let mut egfr: Vec<_> = r
+        .observations
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|o| o.code.as_deref() == Some("loinc:33914-3"))
+        .collect();
+    egfr.sort_by_key(|o| o.date);
+    assert_eq!(egfr.len(), 10);
+    assert_eq!(egfr[0].date, date("2011-07-31"));
+    let last = egfr[9];
+    assert_eq!(
+        (last.date, last.value),
+        (date("2020-09-20"), Some(dec("71.62153586011462")))
+    );
+    assert_eq!(egfr[8].value, Some(dec("57.80885959164254")));
+    assert_eq!(r.observations.as_ref().unwrap().len(), 242);
+    assert_eq!(r.conditions.as_ref().unwrap().len(), 13);
+    assert_eq!(r.medications.as_ref().unwrap().len(), 4);
+    assert_eq!(r.immunizations.as_ref().unwrap().len(), 14);
+    assert_eq!(r.procedures.as_ref().unwrap().len(), 11);
+    assert_eq!(stats.resources, 382);
+}
+
+#[test]
+fn synthea_bundles_screen_with_the_seed_protocol() {
+    let Some(dir) = synthea() else { return };
+    let plan = seed_plan();
+    let mut anchors = BTreeMap::new();
+    anchors.insert("screening".to_string(), date("2021-03-15"));
+    let options = Arc::new(ReadOptions {
+        anchors,
+        ..ReadOptions::default()
+    });
+    let raw = records(&dir.join("synthea-dirk-kuhlman.json"), Some(options));
+    let result = plan.screen(&raw[0], |_| true).unwrap();
+    // Neither patient has lupus: I2 excludes; I4.2 (eGFR >= 30 within 28 days) is met by
+    // the 2021-03-02 result.
+    assert_eq!(result.verdict, Verdict::Ineligible);
+    let i42 = result.criteria.iter().find(|c| &*c.id == "I4.2").unwrap();
+    assert_eq!(i42.outcome, eligc::eval::Outcome::Met);
+    assert!(
+        i42.checks[0].detail.contains("b244df91"),
+        "{}",
+        i42.checks[0].detail
+    );
+}
+
+#[test]
+fn the_cli_reads_fhir_with_anchors_and_a_side_file() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eligc"))
+        .arg("run")
+        .arg(repo("protocols/sle-car-t/protocol.elig"))
+        .arg(repo("tests/fixtures/fhir/equivalence.ndjson"))
+        .args(["--input", "fhir", "--format", "csv"])
+        .args([
+            "--anchor",
+            "screening=2026-03-31",
+            "--anchor",
+            "infusion=2026-04-28",
+        ])
+        .args(["--anchor", "consent=2026-03-24", "--side"])
+        .arg(repo("tests/fixtures/fhir/equivalence.side.jsonl"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("eq-1,needs review"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("eq-2,ineligible"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("FHIR: 2 patients"), "{stderr}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_eligc"))
+        .arg("run")
+        .arg(repo("protocols/sle-car-t/protocol.elig"))
+        .arg(repo("tests/fixtures/fhir/equivalence.ndjson"))
+        .args(["--anchor", "screening=31/03/2026"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -1,17 +1,16 @@
 //! `eligc diff OLD NEW`: what an amendment changes in meaning, criterion by criterion, and
 //! with `--patients`, whose verdict it changes.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::{EXIT_DATA, EXIT_ERRORS, EXIT_OK, EXIT_USAGE, terminal_width};
+use super::{EXIT_DATA, EXIT_OK, EXIT_USAGE, load_plan};
 use eligc::diff::impact::{self, Impact};
 use eligc::diff::{self, render};
 use eligc::eval::Plan;
-use eligc::{check, facts, report};
+use eligc::facts;
 
 /// How many records are screened together.
 const BATCH: usize = 1024;
@@ -40,41 +39,8 @@ pub enum DiffFormat {
     Json,
 }
 
-/// Compiles a protocol for screening, reporting errors; `Err` is the exit code.
-pub(super) fn load(path: &Path) -> Result<Plan, u8> {
-    let compilation = match check::compile_file(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            return Err(EXIT_USAGE);
-        }
-    };
-    if compilation.has_errors() {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        eprint!(
-            "{}",
-            report::render_human(
-                &compilation.diagnostics,
-                &compilation.sources,
-                terminal_width(),
-                color
-            )
-        );
-        eprintln!(
-            "{}: {}",
-            path.display(),
-            report::summary(&compilation.diagnostics)
-        );
-        return Err(EXIT_ERRORS);
-    }
-    match compilation.program {
-        Some(program) => Ok(Plan::new(program, compilation.sources)),
-        None => Err(EXIT_ERRORS),
-    }
-}
-
 pub fn run(args: &DiffArgs) -> u8 {
-    let (old, new) = match (load(&args.old), load(&args.new)) {
+    let (old, new) = match (load_plan(&args.old), load_plan(&args.new)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(a), Err(b)) => return a.max(b),
         (Err(a), _) | (_, Err(a)) => return a,

@@ -7,7 +7,12 @@ mod fmt;
 mod run;
 mod test;
 
+use std::io::IsTerminal;
+use std::path::Path;
+
 use clap::{Parser, Subcommand, ValueEnum};
+use eligc::eval::Plan;
+use eligc::report;
 
 /// Exit code: success (warnings allowed).
 pub const EXIT_OK: u8 = 0;
@@ -74,4 +79,37 @@ fn terminal_width() -> usize {
         .and_then(|c| c.parse().ok())
         .filter(|w| *w >= 40)
         .unwrap_or(100)
+}
+
+/// Compiles a protocol for screening, reporting errors; `Err` is the exit code.
+pub(crate) fn load_plan(path: &Path) -> Result<Plan, u8> {
+    let compilation = match eligc::check::compile_file(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            return Err(EXIT_USAGE);
+        }
+    };
+    if compilation.has_errors() {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!(
+            "{}",
+            report::render_human(
+                &compilation.diagnostics,
+                &compilation.sources,
+                terminal_width(),
+                color
+            )
+        );
+        eprintln!(
+            "{}: {}",
+            path.display(),
+            report::summary(&compilation.diagnostics)
+        );
+        return Err(EXIT_ERRORS);
+    }
+    match compilation.program {
+        Some(program) => Ok(Plan::new(program, compilation.sources)),
+        None => Err(EXIT_ERRORS),
+    }
 }

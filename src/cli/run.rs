@@ -1,17 +1,16 @@
 //! `eligc run PROTOCOL DATA...`: screen patients. Records are read as a stream, evaluated in
 //! parallel in batches, and written in input order.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::{EXIT_DATA, EXIT_ERRORS, EXIT_OK, EXIT_USAGE, terminal_width};
+use super::{EXIT_DATA, EXIT_OK, EXIT_USAGE};
+use eligc::eval::PatientResult;
 use eligc::eval::render::{self, Funnel};
-use eligc::eval::{PatientResult, Plan};
 use eligc::facts::{self, RecordError};
-use eligc::{check, report};
 
 /// How many records are read before they are evaluated together: bounds memory.
 const BATCH: usize = 1024;
@@ -100,35 +99,10 @@ pub enum OutputFormat {
 }
 
 pub fn run(args: &RunArgs) -> u8 {
-    let compilation = match check::compile_file(&args.protocol) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.protocol.display());
-            return EXIT_USAGE;
-        }
+    let plan = match super::load_plan(&args.protocol) {
+        Ok(plan) => plan,
+        Err(code) => return code,
     };
-    if compilation.has_errors() {
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        eprint!(
-            "{}",
-            report::render_human(
-                &compilation.diagnostics,
-                &compilation.sources,
-                terminal_width(),
-                color
-            )
-        );
-        eprintln!(
-            "{}: {}",
-            args.protocol.display(),
-            report::summary(&compilation.diagnostics)
-        );
-        return EXIT_ERRORS;
-    }
-    let Some(program) = compilation.program else {
-        return EXIT_ERRORS;
-    };
-    let plan = Plan::new(program, compilation.sources);
     if let Some(jobs) = args.jobs {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs.max(1))

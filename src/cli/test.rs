@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
-use super::{EXIT_DATA, EXIT_ERRORS, EXIT_OK, EXIT_TEST_FAILED, EXIT_USAGE, terminal_width};
+use super::{EXIT_DATA, EXIT_OK, EXIT_TEST_FAILED, EXIT_USAGE};
 use eligc::eval::render::explanation;
-use eligc::eval::{Outcome, Plan, Verdict};
-use eligc::{check, facts, report};
+use eligc::eval::{Outcome, Verdict};
+use eligc::facts;
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
@@ -42,29 +42,10 @@ pub fn run(args: &TestArgs) -> u8 {
 
 fn run_dir(dir: &Path) -> u8 {
     let protocol = dir.join("protocol.elig");
-    let compilation = match check::compile_file(&protocol) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", protocol.display());
-            return EXIT_USAGE;
-        }
+    let plan = match super::load_plan(&protocol) {
+        Ok(plan) => plan,
+        Err(code) => return code,
     };
-    if compilation.has_errors() {
-        eprint!(
-            "{}",
-            report::render_human(
-                &compilation.diagnostics,
-                &compilation.sources,
-                terminal_width(),
-                false
-            )
-        );
-        return EXIT_ERRORS;
-    }
-    let Some(program) = compilation.program else {
-        return EXIT_ERRORS;
-    };
-    let plan = Plan::new(program, compilation.sources);
     let expected = match read_expected(&dir.join("expected.jsonl")) {
         Ok(e) => e,
         Err(message) => {

@@ -133,6 +133,7 @@ pub fn run(args: &RunArgs) -> u8 {
         funnel: Funnel::default(),
         explained: false,
         header_done: false,
+        id_width: 16,
     };
     let mut exit = EXIT_OK;
     // A reader thread fills a batch while the workers evaluate the previous one; the channel
@@ -163,6 +164,14 @@ pub fn run(args: &RunArgs) -> u8 {
             .par_iter()
             .map(|raw| plan.screen(raw, |id| explain_all || wanted == Some(id)))
             .collect();
+        if !screen.header_done {
+            screen.id_width = render::id_width(
+                results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(|r| r.id.as_str()),
+            );
+        }
         for result in results {
             let stop = match screen.emit(&mut out, result) {
                 Ok(rejected) => rejected && args.strict,
@@ -263,6 +272,8 @@ struct Screen<'a> {
     funnel: Funnel,
     explained: bool,
     header_done: bool,
+    /// The table's patient column, sized from the first batch (the header comes first).
+    id_width: usize,
 }
 
 impl Screen<'_> {
@@ -312,7 +323,7 @@ impl Screen<'_> {
         match self.args.format {
             OutputFormat::Table => {
                 self.header(out)?;
-                writeln!(out, "{}", render::table_line(&r))?;
+                writeln!(out, "{}", render::table_line(&r, self.id_width))?;
             }
             OutputFormat::Json => {
                 writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default())?
@@ -336,7 +347,7 @@ impl Screen<'_> {
         if !self.header_done {
             self.header_done = true;
             match self.args.format {
-                OutputFormat::Table => writeln!(out, "{}", render::table_header())?,
+                OutputFormat::Table => writeln!(out, "{}", render::table_header(self.id_width))?,
                 OutputFormat::Csv => writeln!(out, "id,verdict,excluded_by,unknown,error")?,
                 OutputFormat::Json => {}
             }

@@ -7,19 +7,29 @@ use super::{CriterionResult, Outcome, PatientResult, Truth, Verdict};
 use crate::ast::CriterionKind;
 
 /// The table's header line.
-pub fn table_header() -> String {
+/// The table's header line, for patient ids up to `id_width` characters wide.
+pub fn table_header(id_width: usize) -> String {
     format!(
-        "{:<16} {:<13} {:<28} {}",
+        "{:<id_width$} {:<13} {:<28} {}",
         "PATIENT", "VERDICT", "EXCLUDED BY", "UNKNOWN"
     )
 }
 
+/// The width of the table's patient column for these ids: at least 16, at most 40.
+pub fn id_width<'a>(ids: impl IntoIterator<Item = &'a str>) -> usize {
+    ids.into_iter()
+        .map(|id| id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(16, 40)
+}
+
 /// One table line: id, verdict, the criteria that exclude, the criteria that are unknown.
-pub fn table_line(r: &PatientResult) -> String {
+pub fn table_line(r: &PatientResult, id_width: usize) -> String {
     let excluded = r.excluding().join(" ");
     let unknown = r.unknown().join(" ");
     format!(
-        "{:<16} {:<13} {:<28} {}",
+        "{:<id_width$} {:<13} {:<28} {}",
         r.id,
         r.verdict.word(),
         dash(&excluded),

@@ -610,16 +610,18 @@ fn a_bulk_data_export_is_grouped_by_patient() {
     );
     let recs = records(&dir, Some(options.clone()));
     let results: Vec<_> = recs.iter().map(RawRecord::parse).collect();
-    // The two resources with no patient come first, as rejected records; then a, then b.
+    // The two resources with no patient come first, as rejected records (the one without a
+    // subject while the export is partitioned, the one whose patient is missing when its
+    // partition is grouped); then a, then b.
     assert_eq!(results.len(), 4);
-    let orphan = results[0].as_ref().unwrap_err();
+    let no_subject = results[0].as_ref().unwrap_err();
+    assert_eq!(no_subject.line, 4);
+    let orphan = results[1].as_ref().unwrap_err();
     assert!(
         orphan.file.ends_with("Observation.ndjson") && orphan.line == 3,
         "{orphan}"
     );
     assert!(orphan.reason.contains("Patient/nobody"), "{orphan}");
-    let no_subject = results[1].as_ref().unwrap_err();
-    assert_eq!(no_subject.line, 4);
     let a = results[2].as_ref().unwrap();
     assert_eq!(a.id, "a");
     assert_eq!(a.observations.as_ref().unwrap().len(), 1);
@@ -651,6 +653,278 @@ fn a_bulk_data_export_is_grouped_by_patient() {
     assert_eq!(b.id, "b");
     assert_eq!(b.conditions, Some(vec![]));
     assert_eq!(b.procedures, None, "no Procedure file: not recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A generated export: 2,000 patients (and one with 300 observations), their resources
+/// spread over the files in orders unlike Patient.ndjson's, a Medication referred to, one
+/// resource without a subject, one whose patient is missing, one duplicate Patient. Returns
+/// each patient's expected origins (file name, line), and the rejected lines.
+#[allow(clippy::type_complexity)]
+fn generated_export(dir: &Path) -> (BTreeMap<String, Vec<(String, usize)>>, Vec<(String, usize)>) {
+    let n = 2000usize;
+    let id = |p: usize| format!("p{p:05}");
+    let mut expected: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
+    let mut rejected = Vec::new();
+    let mut files: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut push = |file: &'static str, text: String, owner: Option<String>| {
+        let lines = files.entry(file).or_default();
+        lines.push(text);
+        let at = (file.to_string(), lines.len());
+        match owner.as_deref() {
+            Some("") => {}
+            Some(o) => expected.entry(o.to_string()).or_default().push(at),
+            None => rejected.push(at),
+        }
+    };
+    // Patients in a shuffled order (a fixed permutation), plus the big one.
+    for k in 0..n {
+        let p = (k * 7919) % n;
+        push(
+            "Patient.ndjson",
+            format!(
+                r#"{{"resourceType":"Patient","id":"{}","gender":"female","birthDate":"1980-01-0{}"}}"#,
+                id(p),
+                1 + p % 9
+            ),
+            Some(id(p)),
+        );
+    }
+    push(
+        "Patient.ndjson",
+        r#"{"resourceType":"Patient","id":"big","gender":"male"}"#.into(),
+        Some("big".into()),
+    );
+    // A second Patient `p00003`: rejected.
+    push(
+        "Patient.ndjson",
+        r#"{"resourceType":"Patient","id":"p00003"}"#.into(),
+        None,
+    );
+    // Three observations per patient, round-robin, in reverse patient order.
+    for round in 0..3 {
+        for p in (0..n).rev() {
+            push(
+                "Observation.ndjson",
+                format!(
+                    r#"{{"resourceType":"Observation","id":"o{p}-{round}","status":"final","subject":{{"reference":"Patient/{}"}},"code":{{"coding":[{{"system":"http://loinc.org","code":"33914-3"}}]}},"effectiveDateTime":"2025-01-{:02}","valueQuantity":{{"value":{},"code":"mL/min/{{1.73_m2}}","system":"http://unitsofmeasure.org"}}}}"#,
+                    id(p),
+                    1 + round,
+                    40 + p % 60
+                ),
+                Some(id(p)),
+            );
+        }
+        if round == 1 {
+            for k in 0..300 {
+                push(
+                    "Observation.ndjson",
+                    format!(
+                        r#"{{"resourceType":"Observation","id":"big{k}","status":"final","subject":{{"reference":"urn:uuid:big"}},"code":{{"coding":[{{"system":"http://loinc.org","code":"33914-3"}}]}},"effectiveDateTime":"2024-01-01T{:02}:{:02}:00Z","valueQuantity":{{"value":{k},"code":"mL/min/{{1.73_m2}}","system":"http://unitsofmeasure.org"}}}}"#,
+                        k / 60,
+                        k % 60
+                    ),
+                    Some("big".into()),
+                );
+            }
+        }
+    }
+    // Conditions for every third patient, one without a subject, one for a missing patient.
+    for p in (0..n).step_by(3) {
+        push(
+            "Condition.ndjson",
+            format!(
+                r#"{{"resourceType":"Condition","id":"c{p}","subject":{{"reference":"Patient/{}"}},"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"55464009"}}]}},"onsetDateTime":"2015-03-04"}}"#,
+                id(p)
+            ),
+            Some(id(p)),
+        );
+        if p == 300 {
+            push(
+                "Condition.ndjson",
+                r#"{"resourceType":"Condition","id":"nosubject","code":{}}"#.into(),
+                None,
+            );
+            push(
+                "Condition.ndjson",
+                r#"{"resourceType":"Condition","id":"orphan","subject":{"reference":"Patient/nobody"},"code":{}}"#.into(),
+                None,
+            );
+        }
+    }
+    // Every seventh patient has a request for the Medication m1.
+    push(
+        "Medication.ndjson",
+        r#"{"resourceType":"Medication","id":"m1","code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"8640"}]}}"#.into(),
+        Some(String::new()),
+    );
+    for p in (0..n).step_by(7) {
+        push(
+            "MedicationRequest.ndjson",
+            format!(
+                r#"{{"resourceType":"MedicationRequest","id":"r{p}","status":"active","subject":{{"reference":"Patient/{}"}},"medicationReference":{{"reference":"Medication/m1"}},"authoredOn":"2024-01-01"}}"#,
+                id(p)
+            ),
+            Some(id(p)),
+        );
+    }
+    for p in (0..n).step_by(7) {
+        let medication = ("Medication.ndjson".to_string(), 1);
+        expected.entry(id(p)).or_default().push(medication);
+    }
+    for (name, lines) in &files {
+        std::fs::write(dir.join(name), lines.join("\n") + "\n").unwrap();
+    }
+    (expected, rejected)
+}
+
+/// The records of an export read with a partition size, and the settings' temporary folder.
+fn bulk_records(dir: &Path, partition_bytes: u64, max_partitions: usize) -> Vec<RawRecord> {
+    let spill = dir.with_extension("spill");
+    let _ = std::fs::remove_dir_all(&spill);
+    std::fs::create_dir_all(&spill).unwrap();
+    let settings = facts::BulkSettings {
+        partition_bytes,
+        max_partitions,
+        temp_dir: spill.clone(),
+    };
+    let recs: Vec<RawRecord> = facts::read_bulk_export(dir, None, settings)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        0,
+        "the temporary files are removed"
+    );
+    std::fs::remove_dir(&spill).unwrap();
+    recs
+}
+
+fn short_name(file: &str) -> String {
+    Path::new(file)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn a_bulk_data_export_read_in_small_partitions_gives_each_patient_once_with_all_its_resources() {
+    let dir = temp_dir("bulk-partitions");
+    let (expected, rejected) = generated_export(&dir);
+    // One partition: the whole export grouped in memory.
+    let whole = bulk_records(&dir, u64::MAX, 1);
+    // 4 KB partitions, at most 8 files at a time: the 1.3 MB export is split again.
+    let small = bulk_records(&dir, 4096, 8);
+    for recs in [&whole, &small] {
+        let mut patients: BTreeMap<String, Vec<(String, usize)>> = BTreeMap::new();
+        let mut errors: Vec<(String, usize)> = Vec::new();
+        for raw in recs.iter() {
+            match raw.parse() {
+                Ok(record) => {
+                    let mut origins: Vec<(String, usize)> = raw
+                        .bulk
+                        .as_ref()
+                        .unwrap()
+                        .origins
+                        .iter()
+                        .map(|(f, l)| (short_name(f), *l))
+                        .collect();
+                    origins.sort();
+                    let n_obs = record.observations.as_ref().map_or(0, Vec::len);
+                    let lines = expected.get(&record.id).unwrap();
+                    assert_eq!(
+                        n_obs,
+                        lines
+                            .iter()
+                            .filter(|(f, _)| f == "Observation.ndjson")
+                            .count()
+                    );
+                    assert!(
+                        patients.insert(record.id.clone(), origins).is_none(),
+                        "patient `{}` given twice",
+                        record.id
+                    );
+                }
+                Err(e) => errors.push((short_name(&e.file), e.line)),
+            }
+        }
+        let mut wanted = expected.clone();
+        for lines in wanted.values_mut() {
+            lines.sort();
+        }
+        assert_eq!(patients.len(), 2001);
+        assert_eq!(patients, wanted, "every patient with all its lines");
+        errors.sort();
+        let mut rejected = rejected.clone();
+        rejected.sort();
+        assert_eq!(errors, rejected, "every other line is a rejected record");
+    }
+    // The same records (converted) both ways, and the same order on every run.
+    let by_id = |recs: &[RawRecord]| -> BTreeMap<String, PatientRecord> {
+        recs.iter()
+            .filter_map(|r| r.parse().ok())
+            .map(|r| (r.id.clone(), r))
+            .collect()
+    };
+    assert_eq!(by_id(&whole), by_id(&small));
+    let again = bulk_records(&dir, 4096, 8);
+    let key = |recs: &[RawRecord]| -> Vec<(String, usize, String)> {
+        recs.iter()
+            .map(|r| (r.file.to_string(), r.line, r.text.clone()))
+            .collect()
+    };
+    assert_eq!(key(&small), key(&again));
+    // One partition keeps Patient.ndjson's order.
+    let order: Vec<usize> = whole
+        .iter()
+        .filter(|r| r.bulk.is_some())
+        .map(|r| r.line)
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "Patient.ndjson order"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bulk_data_errors_name_the_file_and_line_and_temporary_files_go_when_reading_stops() {
+    let dir = temp_dir("bulk-errors");
+    let (_, rejected) = generated_export(&dir);
+    let spill = dir.with_extension("spill");
+    let _ = std::fs::remove_dir_all(&spill);
+    std::fs::create_dir_all(&spill).unwrap();
+    let settings = facts::BulkSettings {
+        partition_bytes: 8192,
+        max_partitions: 16,
+        temp_dir: spill.clone(),
+    };
+    let mut recs = facts::read_bulk_export(&dir, None, settings).unwrap();
+    // The resource without a subject is found while partitioning: the first record.
+    let first = recs.next().unwrap().unwrap().parse().unwrap_err();
+    assert!(first.file.ends_with("Condition.ndjson"), "{first}");
+    assert_eq!(
+        (short_name(&first.file), first.line),
+        rejected
+            .iter()
+            .find(|(f, _)| f == "Condition.ndjson")
+            .cloned()
+            .unwrap()
+    );
+    assert!(first.reason.contains("no `subject`"), "{first}");
+    let second = recs.next().unwrap().unwrap();
+    assert!(second.text.is_empty() || second.bulk.is_some());
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        1,
+        "partitions in use"
+    );
+    // Stopping early (as `eligc run --strict` does) removes them too.
+    drop(recs);
+    assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
+    let _ = std::fs::remove_dir_all(&spill);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

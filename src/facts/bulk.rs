@@ -3,20 +3,70 @@
 //! their `subject` (or `patient`) reference, assembled into a Bundle that the FHIR converter
 //! reads like any other.
 //!
-//! Each file is read once. The lines of the resource types eligc uses are kept in memory,
-//! grouped by patient, until the export has been read: memory grows with the export's
-//! clinical resources (not with Encounter, Claim, ... lines, which are only counted).
-//! A resource whose patient cannot be found becomes a rejected record naming its file and
-//! line, so nothing is dropped silently.
+//! Memory is bounded by the largest partition (about [`BulkSettings::partition_bytes`] plus
+//! the largest patient), whatever the size of the export:
+//!
+//! 1. **Partition.** Each file is read once, as a stream. Every Patient line and every line
+//!    of a resource type eligc uses is written, with its file and line number, to one of K
+//!    temporary partition files chosen by a hash of its patient id (a Patient's `id`, a
+//!    resource's `subject` / `patient` reference). K is the export's size divided by the
+//!    partition size. A line that cannot be placed (not UTF-8, not JSON, no `resourceType`,
+//!    a Patient without `id`, a resource without a patient reference) is a rejected record,
+//!    given at once, naming its file and line. Lines of unused types (Encounter, Claim, ...)
+//!    are only counted. Medication resources (referred to by `medicationReference`, not by
+//!    patient) are kept in memory.
+//! 2. **Group.** Partitions are read one at a time, in order: a patient's lines are all in
+//!    the same partition, so it is grouped in memory and one Bundle per patient is given, in
+//!    the order of `Patient.ndjson` within the partition. A partition more than twice the
+//!    planned size (a very large or skewed export) is split again with another hash before
+//!    it is read.
+//!    A resource whose patient is not in the export, and a second Patient with the same id,
+//!    are rejected records naming their file and line.
+//!
+//! The temporary files are in a folder of their own under [`BulkSettings::temp_dir`], each
+//! removed once read, and the folder is removed when the records have all been given or
+//! the reader is dropped (also after an error).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
 
-use super::fhir::DOMAIN_TYPES;
+use super::fhir::{DOMAIN_TYPES, reference_target};
 use super::{BulkOrigin, JsonLines, RawRecord, ReadOptions, Records};
+
+/// How a Bulk Data export is partitioned (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct BulkSettings {
+    /// The planned size of one partition, in bytes: the memory used while grouping is about
+    /// this (at most twice this) plus the largest patient.
+    pub partition_bytes: u64,
+    /// The most partition files open at once (each has a write buffer); a larger export
+    /// gets larger partitions, which are split again when they are read.
+    pub max_partitions: usize,
+    /// Where the temporary folder is made.
+    pub temp_dir: PathBuf,
+}
+
+impl Default for BulkSettings {
+    fn default() -> BulkSettings {
+        BulkSettings {
+            partition_bytes: 16 << 20,
+            max_partitions: 256,
+            temp_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// How many times a partition may be split again.
+const MAX_SPLITS: u32 = 4;
+
+/// Write buffer of one partition file.
+const WRITE_BUFFER: usize = 32 << 10;
 
 /// The few fields needed to place a resource.
 #[derive(Deserialize)]
@@ -35,88 +85,368 @@ struct Ref {
     reference: Option<String>,
 }
 
-/// One line of the export.
-struct Line {
-    file: Arc<str>,
-    line: usize,
+/// One line of the export, as written to a partition.
+#[derive(Default)]
+struct Entry {
+    /// A Patient (its `reference` is its id); otherwise a clinical resource.
+    patient: bool,
+    /// Index of the file in [`Export::names`].
+    file: u32,
+    /// 1-based line in that file.
+    line: u64,
+    /// The resource type.
+    rtype: String,
+    /// The patient reference as written (a Patient's own id).
+    reference: String,
+    /// The `medicationReference`, or empty.
+    medication: String,
+    /// The resource's JSON text.
     text: String,
+}
+
+impl Entry {
+    /// The patient id the entry belongs to.
+    fn key(&self) -> &str {
+        if self.patient {
+            &self.reference
+        } else {
+            reference_target(&self.reference)
+        }
+    }
+
+    fn write(&self, w: &mut impl Write) -> std::io::Result<()> {
+        w.write_all(&[u8::from(self.patient)])?;
+        w.write_all(&self.file.to_le_bytes())?;
+        w.write_all(&self.line.to_le_bytes())?;
+        for s in [&self.rtype, &self.reference, &self.medication, &self.text] {
+            w.write_all(&(s.len() as u64).to_le_bytes())?;
+            w.write_all(s.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The next entry of a partition file, `None` at its end.
+    fn read(r: &mut impl BufRead) -> std::io::Result<Option<Entry>> {
+        if r.fill_buf()?.is_empty() {
+            return Ok(None);
+        }
+        let mut flag = [0u8; 1];
+        r.read_exact(&mut flag)?;
+        let mut file = [0u8; 4];
+        r.read_exact(&mut file)?;
+        let mut line = [0u8; 8];
+        r.read_exact(&mut line)?;
+        let mut strings: [String; 4] = Default::default();
+        for s in &mut strings {
+            let mut len = [0u8; 8];
+            r.read_exact(&mut len)?;
+            let len = usize::try_from(u64::from_le_bytes(len))
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            let mut bytes = vec![0u8; len];
+            r.read_exact(&mut bytes)?;
+            *s = String::from_utf8(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        }
+        let [rtype, reference, medication, text] = strings;
+        Ok(Some(Entry {
+            patient: flag == [1],
+            file: u32::from_le_bytes(file),
+            line: u64::from_le_bytes(line),
+            rtype,
+            reference,
+            medication,
+            text,
+        }))
+    }
+}
+
+/// Which of `k` partitions a patient id goes to, for a given split level.
+fn partition_of(key: &str, level: u32, k: usize) -> usize {
+    // FNV-1a, seeded by the level, then a SplitMix64 finish: fixed, so the order of the
+    // patients is the same on every run.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(level).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for b in key.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h % k.max(1) as u64) as usize
+}
+
+/// A temporary folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create(parent: &Path) -> std::io::Result<TempDir> {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut last = None;
+        for _ in 0..100 {
+            let n = COUNT.fetch_add(1, Ordering::Relaxed);
+            let dir = parent.join(format!("eligc-bulk-{}-{n}-{nanos}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(TempDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(temp_error(parent, e)),
+            }
+        }
+        Err(temp_error(
+            parent,
+            last.unwrap_or_else(|| std::io::Error::other("no free name")),
+        ))
+    }
+}
+
+/// An error of the temporary files, saying where they are (a full disk, a read-only
+/// folder: set `TMPDIR`).
+fn temp_error(dir: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "temporary partition files in {} (set TMPDIR to use another folder): {e}",
+            dir.display()
+        ),
+    )
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A partition file waiting to be read.
+struct Part {
+    path: PathBuf,
+    /// How many times its entries have been split (the hash level of its name).
+    level: u32,
+    /// Split no more: it holds one patient, larger than a partition.
+    whole: bool,
+}
+
+/// A patient of the partition being given: indexes into [`Export::entries`].
+struct Group {
+    patient: usize,
+    members: Vec<usize>,
+}
+
+/// The export being read: first pass (partitioning), then one partition at a time.
+struct Export {
+    options: Option<Arc<ReadOptions>>,
+    settings: BulkSettings,
+    recorded: Arc<[&'static str]>,
+    /// Display names of the export's files.
+    names: Vec<Arc<str>>,
+    paths: Vec<PathBuf>,
+    /// The file being partitioned, and the next one.
+    reading: Option<(u32, JsonLines<BufReader<File>>)>,
+    next_file: usize,
+    writers: Vec<BufWriter<File>>,
+    skipped: HashMap<String, usize>,
+    /// Medication resources by id: (file, line, text).
+    medications: HashMap<String, (u32, u64, String)>,
+    /// Partitions not yet read.
+    parts: VecDeque<Part>,
+    /// The partition being given: its entries, its rejected records, its patients.
+    entries: Vec<Entry>,
+    errors: VecDeque<RawRecord>,
+    groups: VecDeque<Group>,
+    temp: Option<TempDir>,
+    done: bool,
 }
 
 /// Reads the export in `dir` (see the module documentation).
 pub(super) fn read_export(
     dir: &Path,
     options: Option<Arc<ReadOptions>>,
+    settings: BulkSettings,
 ) -> std::io::Result<Records> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "ndjson"))
         .collect();
     files.sort();
-    // Patient files first, so that every reference can be checked as it is read.
+    // Patient files first, so that within a partition patients come in their file's order.
     files.sort_by_key(|p| type_of_file(p).is_none_or(|t| t != "Patient"));
     let recorded: Arc<[&'static str]> = DOMAIN_TYPES
         .iter()
         .copied()
         .filter(|t| files.iter().any(|f| type_of_file(f) == Some(t)))
         .collect();
-    let mut patients: Vec<(Line, Vec<Line>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut medications: HashMap<String, Line> = HashMap::new();
-    let mut wanted_medications: Vec<(usize, String)> = Vec::new();
-    let mut errors: Vec<RawRecord> = Vec::new();
-    let mut skipped: HashMap<String, usize> = HashMap::new();
-    for file in &files {
-        let name: Arc<str> = file.display().to_string().into();
-        let lines = JsonLines {
-            file: name.clone(),
-            reader: std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file)?),
-            line: 0,
-            options: None,
+    // The size of what will be partitioned: the Patient files and those of the types used.
+    let mut total: u64 = 0;
+    for f in &files {
+        if type_of_file(f).is_some_and(|t| t == "Patient" || DOMAIN_TYPES.contains(&t)) {
+            total = total.saturating_add(std::fs::metadata(f)?.len());
+        }
+    }
+    let partition_bytes = settings.partition_bytes.max(1);
+    // A partition file holds each line with about 70 bytes of framing (file, line, type,
+    // references): a quarter more than the lines, for lines of a few hundred bytes.
+    let planned = total.saturating_add(total / 4);
+    let k = usize::try_from(planned.div_ceil(partition_bytes))
+        .unwrap_or(usize::MAX)
+        .clamp(1, settings.max_partitions.max(1));
+    let temp = TempDir::create(&settings.temp_dir)?;
+    let mut writers = Vec::with_capacity(k);
+    let mut parts = VecDeque::with_capacity(k);
+    for i in 0..k {
+        let path = temp.0.join(format!("part-{i}"));
+        writers.push(BufWriter::with_capacity(WRITE_BUFFER, File::create(&path)?));
+        parts.push_back(Part {
+            path,
+            level: 0,
+            whole: false,
+        });
+    }
+    Ok(Box::new(Export {
+        options,
+        settings,
+        recorded,
+        names: files
+            .iter()
+            .map(|f| Arc::from(f.display().to_string()))
+            .collect(),
+        paths: files,
+        reading: None,
+        next_file: 0,
+        writers,
+        skipped: HashMap::new(),
+        medications: HashMap::new(),
+        parts,
+        entries: Vec::new(),
+        errors: VecDeque::new(),
+        groups: VecDeque::new(),
+        temp: Some(temp),
+        done: false,
+    }))
+}
+
+impl Iterator for Export {
+    type Item = std::io::Result<RawRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = if self.writers.is_empty() {
+            self.next_patient()
+        } else {
+            match self.partition() {
+                Ok(Some(rejected)) => Ok(Some(rejected)),
+                Ok(None) => self.next_patient(),
+                Err(e) => Err(e),
+            }
         };
-        for raw in lines {
-            let raw = raw?;
-            let bad = |reason: String| RawRecord {
-                unreadable: Some(reason),
-                options: options.clone(),
-                ..RawRecord::new(name.clone(), raw.line, String::new())
-            };
-            if let Some(reason) = &raw.unreadable {
-                errors.push(bad(reason.clone()));
+        match next {
+            Ok(Some(record)) => Some(Ok(record)),
+            Ok(None) => {
+                self.finish();
+                None
+            }
+            Err(e) => {
+                self.finish();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl Export {
+    /// Stops: removes the temporary files.
+    fn finish(&mut self) {
+        self.done = true;
+        self.writers.clear();
+        self.entries = Vec::new();
+        self.errors.clear();
+        self.groups.clear();
+        self.temp = None;
+    }
+
+    fn rejected(&self, file: u32, line: u64, reason: String) -> RawRecord {
+        RawRecord {
+            unreadable: Some(reason),
+            options: self.options.clone(),
+            ..RawRecord::new(self.name(file), to_usize(line), String::new())
+        }
+    }
+
+    fn name(&self, file: u32) -> Arc<str> {
+        self.names
+            .get(file as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("?"))
+    }
+
+    /// The first pass: partitions lines until one is rejected (given back) or the export
+    /// has been read (`None`; the partition files are then closed).
+    fn partition(&mut self) -> std::io::Result<Option<RawRecord>> {
+        loop {
+            let Some((file, lines)) = &mut self.reading else {
+                let Some(path) = self.paths.get(self.next_file) else {
+                    return self.end_partitioning().map(|()| None);
+                };
+                let index = u32::try_from(self.next_file).map_err(std::io::Error::other)?;
+                self.reading = Some((
+                    index,
+                    JsonLines {
+                        file: self.name(index),
+                        reader: BufReader::with_capacity(1 << 20, File::open(path)?),
+                        line: 0,
+                        options: None,
+                    },
+                ));
+                self.next_file += 1;
                 continue;
+            };
+            let file = *file;
+            let Some(raw) = lines.next() else {
+                self.reading = None;
+                continue;
+            };
+            let raw = raw?;
+            let line = raw.line as u64;
+            if let Some(reason) = raw.unreadable {
+                return Ok(Some(self.rejected(file, line, reason)));
             }
             let head: Head = match serde_json::from_str(&raw.text) {
                 Ok(h) => h,
                 Err(e) => {
-                    errors.push(bad(format!("not a FHIR resource: {e}")));
-                    continue;
+                    let reason = format!("not a FHIR resource: {e}");
+                    return Ok(Some(self.rejected(file, line, reason)));
                 }
             };
             let Some(rtype) = head.resource_type else {
-                errors.push(bad("not a FHIR resource: no `resourceType`".into()));
-                continue;
+                let reason = "not a FHIR resource: no `resourceType`".to_string();
+                return Ok(Some(self.rejected(file, line, reason)));
             };
-            let line = Line {
-                file: name.clone(),
-                line: raw.line,
-                text: raw.text,
-            };
-            match rtype.as_str() {
+            let entry = match rtype.as_str() {
                 "Patient" => {
                     let Some(id) = head.id.filter(|i| !i.trim().is_empty()) else {
-                        errors.push(bad("the Patient has no `id`".into()));
-                        continue;
+                        let reason = "the Patient has no `id`".to_string();
+                        return Ok(Some(self.rejected(file, line, reason)));
                     };
-                    if index.contains_key(&id) {
-                        errors.push(bad(format!("patient `{id}` is already in the export")));
-                        continue;
+                    Entry {
+                        patient: true,
+                        file,
+                        line,
+                        rtype,
+                        reference: id,
+                        medication: String::new(),
+                        text: raw.text,
                     }
-                    index.insert(id, patients.len());
-                    patients.push((line, Vec::new()));
                 }
                 "Medication" => {
                     if let Some(id) = head.id {
-                        medications.insert(id, line);
+                        self.medications.insert(id, (file, line, raw.text));
                     }
+                    continue;
                 }
                 t if DOMAIN_TYPES.contains(&t) => {
                     let field = if t == "Immunization" {
@@ -131,75 +461,268 @@ pub(super) fn read_export(
                     }
                     .and_then(|r| r.reference);
                     let Some(reference) = reference else {
-                        errors.push(bad(format!(
+                        let reason = format!(
                             "the {t} has no `{field}` reference to its patient (field `{field}`)"
-                        )));
-                        continue;
+                        );
+                        return Ok(Some(self.rejected(file, line, reason)));
                     };
-                    let id = super::fhir::reference_target(&reference);
-                    let Some(&p) = index.get(id) else {
-                        errors.push(bad(format!(
-                            "the {t}'s `{field}` `{reference}` is not a patient of Patient.ndjson"
-                        )));
-                        continue;
-                    };
-                    if let Some(m) = head.medication_reference.and_then(|r| r.reference) {
-                        wanted_medications.push((p, m));
-                    }
-                    if let Some((_, group)) = patients.get_mut(p) {
-                        group.push(line);
+                    Entry {
+                        patient: false,
+                        file,
+                        line,
+                        rtype,
+                        reference,
+                        medication: head
+                            .medication_reference
+                            .and_then(|r| r.reference)
+                            .unwrap_or_default(),
+                        text: raw.text,
                     }
                 }
-                other => *skipped.entry(other.to_string()).or_default() += 1,
+                _ => {
+                    *self.skipped.entry(rtype).or_default() += 1;
+                    continue;
+                }
+            };
+            let k = self.writers.len();
+            if let Some(w) = self.writers.get_mut(partition_of(entry.key(), 0, k)) {
+                entry
+                    .write(w)
+                    .map_err(|e| temp_error(&self.settings.temp_dir, e))?;
             }
         }
     }
-    if let Some(options) = &options {
-        if let Ok(mut stats) = options.fhir.lock() {
-            for (t, n) in skipped {
-                *stats.skipped.entry(t).or_default() += n;
-                stats.resources += n;
+
+    /// Closes the partition files and counts the lines of unused types.
+    fn end_partitioning(&mut self) -> std::io::Result<()> {
+        for mut w in std::mem::take(&mut self.writers) {
+            w.flush()
+                .map_err(|e| temp_error(&self.settings.temp_dir, e))?;
+        }
+        if let Some(options) = &self.options {
+            if let Ok(mut stats) = options.fhir.lock() {
+                for (t, n) in self.skipped.drain() {
+                    *stats.skipped.entry(t).or_default() += n;
+                    stats.resources += n;
+                }
             }
         }
+        Ok(())
     }
-    // Medications referred to are copied into the Bundles of the patients that refer to them.
-    let mut extra: HashMap<usize, Vec<&Line>> = HashMap::new();
-    for (p, reference) in &wanted_medications {
-        if let Some(m) = medications.get(super::fhir::reference_target(reference)) {
-            extra.entry(*p).or_default().push(m);
+
+    /// The second pass: the next record of the current partition, reading the next
+    /// partition when it is used up; `None` at the end.
+    fn next_patient(&mut self) -> std::io::Result<Option<RawRecord>> {
+        loop {
+            if let Some(rejected) = self.errors.pop_front() {
+                return Ok(Some(rejected));
+            }
+            if let Some(group) = self.groups.pop_front() {
+                return Ok(Some(self.bundle(&group)));
+            }
+            let Some(part) = self.parts.pop_front() else {
+                return Ok(None);
+            };
+            let size = std::fs::metadata(&part.path)?.len();
+            // Twice the planned size: hash variance alone does not cause a split.
+            let large = size > self.settings.partition_bytes.saturating_mul(2);
+            let done = if large && !part.whole && part.level < MAX_SPLITS {
+                self.split(&part, size)
+            } else {
+                self.load(&part.path)
+            };
+            done.map_err(|e| temp_error(&self.settings.temp_dir, e))?;
         }
     }
-    let mut records: Vec<RawRecord> = errors;
-    for (p, (patient, group)) in patients.iter().enumerate() {
-        let meds = extra.get(&p).map(Vec::as_slice).unwrap_or_default();
-        let size = patient.text.len() + group.iter().map(|l| l.text.len() + 16).sum::<usize>();
+
+    /// Splits a partition that is too large into smaller ones, read in its place.
+    fn split(&mut self, part: &Part, size: u64) -> std::io::Result<()> {
+        let level = part.level + 1;
+        let k = usize::try_from(size.div_ceil(self.settings.partition_bytes.max(1)))
+            .unwrap_or(usize::MAX)
+            .clamp(2, self.settings.max_partitions.max(2));
+        let mut subs = Vec::with_capacity(k);
+        let mut writers = Vec::with_capacity(k);
+        for i in 0..k {
+            let mut name = part.path.clone().into_os_string();
+            name.push(format!(".{i}"));
+            let path = PathBuf::from(name);
+            writers.push(BufWriter::with_capacity(WRITE_BUFFER, File::create(&path)?));
+            subs.push(path);
+        }
+        // Per sub-partition: its first patient id, and whether it holds another.
+        let mut first: Vec<Option<String>> = vec![None; k];
+        let mut mixed = vec![false; k];
+        let mut reader = BufReader::with_capacity(1 << 20, File::open(&part.path)?);
+        while let Some(entry) = Entry::read(&mut reader)? {
+            let i = partition_of(entry.key(), level, k);
+            if let Some(w) = writers.get_mut(i) {
+                entry.write(w)?;
+            }
+            match first.get_mut(i) {
+                Some(Some(key)) if key != entry.key() => {
+                    if let Some(m) = mixed.get_mut(i) {
+                        *m = true;
+                    }
+                }
+                Some(slot @ None) => *slot = Some(entry.key().to_string()),
+                _ => {}
+            }
+        }
+        drop(reader);
+        std::fs::remove_file(&part.path)?;
+        for mut w in writers {
+            w.flush()?;
+        }
+        for (path, mixed) in subs.into_iter().zip(mixed).rev() {
+            // One patient: splitting it again would not make it smaller.
+            self.parts.push_front(Part {
+                path,
+                level,
+                whole: !mixed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads one partition and groups its lines by patient.
+    fn load(&mut self, path: &Path) -> std::io::Result<()> {
+        let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+        let mut entries = Vec::new();
+        while let Some(entry) = Entry::read(&mut reader)? {
+            entries.push(entry);
+        }
+        drop(reader);
+        std::fs::remove_file(path)?;
+        // Entries are in the order they were read: Patient files first, then by file and line.
+        let mut by_key: HashMap<&str, usize> = HashMap::new();
+        let mut patients: Vec<Option<usize>> = Vec::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut errors: Vec<(u32, u64, String)> = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let g = *by_key.entry(entry.key()).or_insert_with(|| {
+                patients.push(None);
+                members.push(Vec::new());
+                patients.len() - 1
+            });
+            if entry.patient {
+                match patients.get_mut(g) {
+                    Some(Some(first)) => {
+                        let first = entries.get(*first).map_or((0, 0), |f| (f.file, f.line));
+                        errors.push((
+                            entry.file,
+                            entry.line,
+                            format!(
+                                "patient `{}` is already in the export (at {}:{})",
+                                entry.reference,
+                                self.name(first.0),
+                                first.1
+                            ),
+                        ));
+                    }
+                    Some(slot) => *slot = Some(i),
+                    None => {}
+                }
+            } else if let Some(m) = members.get_mut(g) {
+                m.push(i);
+            }
+        }
+        let mut groups = Vec::new();
+        for (patient, members) in patients.into_iter().zip(members) {
+            match patient {
+                Some(patient) => groups.push(Group { patient, members }),
+                None => {
+                    for m in members {
+                        if let Some(e) = entries.get(m) {
+                            let field = if e.rtype == "Immunization" {
+                                "patient"
+                            } else {
+                                "subject"
+                            };
+                            errors.push((
+                                e.file,
+                                e.line,
+                                format!(
+                                    "the {}'s `{field}` `{}` is not a patient of Patient.ndjson",
+                                    e.rtype, e.reference
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        drop(by_key);
+        errors.sort();
+        groups.sort_by_key(|g| g.patient);
+        self.errors = errors
+            .into_iter()
+            .map(|(file, line, reason)| self.rejected(file, line, reason))
+            .collect();
+        self.groups = groups.into();
+        self.entries = entries;
+        Ok(())
+    }
+
+    /// One patient's Bundle: its Patient, its resources in file and line order, and the
+    /// Medication resources they refer to.
+    fn bundle(&mut self, group: &Group) -> RawRecord {
+        let mut lines: Vec<(u32, u64, String)> = Vec::with_capacity(group.members.len() + 1);
+        let mut meds: Vec<&str> = Vec::new();
+        for &i in std::iter::once(&group.patient).chain(&group.members) {
+            if let Some(e) = self.entries.get_mut(i) {
+                lines.push((e.file, e.line, std::mem::take(&mut e.text)));
+            }
+        }
+        for &i in &group.members {
+            if let Some(e) = self.entries.get(i) {
+                if !e.medication.is_empty() {
+                    let id = reference_target(&e.medication);
+                    if !meds.contains(&id) {
+                        meds.push(id);
+                    }
+                }
+            }
+        }
+        let meds: Vec<(u32, u64, String)> = meds
+            .into_iter()
+            .filter_map(|id| self.medications.get(id).cloned())
+            .collect();
+        let size: usize = lines
+            .iter()
+            .chain(&meds)
+            .map(|l| l.2.len() + 16)
+            .sum::<usize>();
         let mut text = String::with_capacity(size + 64);
         text.push_str(r#"{"resourceType":"Bundle","type":"collection","entry":["#);
-        let mut origins = Vec::with_capacity(group.len() + 1 + meds.len());
-        for (k, line) in std::iter::once(patient)
-            .chain(group)
-            .chain(meds.iter().copied())
-            .enumerate()
-        {
+        let mut origins = Vec::with_capacity(lines.len() + meds.len());
+        for (k, (file, line, resource)) in lines.iter().chain(&meds).enumerate() {
             if k > 0 {
                 text.push(',');
             }
             text.push_str(r#"{"resource":"#);
-            text.push_str(&line.text);
+            text.push_str(resource);
             text.push('}');
-            origins.push((line.file.clone(), line.line));
+            origins.push((self.name(*file), to_usize(*line)));
         }
         text.push_str("]}");
-        records.push(RawRecord {
-            options: options.clone(),
+        let (file, line) = origins
+            .first()
+            .cloned()
+            .unwrap_or_else(|| (Arc::from("?"), 0));
+        RawRecord {
+            options: self.options.clone(),
             bulk: Some(Box::new(BulkOrigin {
                 origins,
-                recorded: recorded.clone(),
+                recorded: self.recorded.clone(),
             })),
-            ..RawRecord::new(patient.file.clone(), patient.line, text)
-        });
+            ..RawRecord::new(file, line, text)
+        }
     }
-    Ok(Box::new(records.into_iter().map(Ok)))
+}
+
+fn to_usize(line: u64) -> usize {
+    usize::try_from(line).unwrap_or(usize::MAX)
 }
 
 /// The resource type a Bulk Data file holds, from its name: `Observation.ndjson`,

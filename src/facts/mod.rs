@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 
+pub use bulk::BulkSettings;
 use native::AttestationRecord;
 pub use native::PatientRecord;
 
@@ -340,7 +341,7 @@ pub fn read_file(path: &Path) -> std::io::Result<Records> {
 /// the resources of the other `.ndjson` files that refer to it.
 pub fn read_file_with(path: &Path, options: Option<Arc<ReadOptions>>) -> std::io::Result<Records> {
     if path.is_dir() {
-        return bulk::read_export(path, options);
+        return bulk::read_export(path, options, BulkSettings::default());
     }
     let name: std::sync::Arc<str> = path.display().to_string().into();
     let file = std::fs::File::open(path)?;
@@ -365,6 +366,16 @@ pub fn read_file_with(path: &Path, options: Option<Arc<ReadOptions>>) -> std::io
         line: 0,
         options,
     }))
+}
+
+/// Reads the FHIR Bulk Data export in `dir` as [`read_file_with`] does, partitioned as
+/// `settings` says (the partition size bounds the memory used; see [`BulkSettings`]).
+pub fn read_bulk_export(
+    dir: &Path,
+    options: Option<Arc<ReadOptions>>,
+    settings: BulkSettings,
+) -> std::io::Result<Records> {
+    bulk::read_export(dir, options, settings)
 }
 
 /// Iterates over the non-blank lines of a JSON Lines file.

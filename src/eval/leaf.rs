@@ -21,6 +21,9 @@ use crate::units::Unit;
 pub(super) struct Ctx<'a> {
     pub plan: &'a Plan,
     pub facts: &'a Facts<'a>,
+    /// Windows already placed in time for this patient: a protocol uses a handful of
+    /// distinct windows across dozens of checks.
+    pub spans: std::cell::RefCell<Vec<(Window, Span)>>,
 }
 
 /// Where checks are recorded, when explaining.
@@ -92,10 +95,22 @@ impl Ctx<'_> {
     }
 
     fn span(&self, window: &Window) -> Result<Span, String> {
-        time::resolve(window, &|a| self.anchor_date(a)).map_err(|e| match e {
+        let cached = self
+            .spans
+            .try_borrow()
+            .ok()
+            .and_then(|spans| spans.iter().find(|(w, _)| w == window).map(|(_, s)| *s));
+        if let Some(span) = cached {
+            return Ok(span);
+        }
+        let span = time::resolve(window, &|a| self.anchor_date(a)).map_err(|e| match e {
             WindowError::MissingAnchor(name) => format!("the record has no `{name}` date"),
             WindowError::OutOfRange => "the window falls outside the calendar".to_string(),
-        })
+        })?;
+        if let Ok(mut spans) = self.spans.try_borrow_mut() {
+            spans.push((*window, span));
+        }
+        Ok(span)
     }
 
     /// Evaluates a leaf condition.

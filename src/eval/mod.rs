@@ -146,7 +146,11 @@ impl Plan {
         facts: &facts::Facts<'_>,
         explain: bool,
     ) -> PatientResult {
-        let ctx = leaf::Ctx { plan: self, facts };
+        let ctx = leaf::Ctx {
+            plan: self,
+            facts,
+            spans: std::cell::RefCell::new(Vec::with_capacity(16)),
+        };
         let mut criteria = Vec::new();
         for c in &self.program.criteria {
             criterion(&ctx, c, None, 0, explain, &mut criteria);

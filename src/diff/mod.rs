@@ -716,7 +716,6 @@ impl<'a> Cx<'a, '_> {
     }
 
     /// Pairs equal items; returns the unmatched old and new items, in order.
-    #[allow(clippy::type_complexity)]
     fn match_same(&self, x: &'a [Cond], y: &'a [Cond]) -> (Vec<&'a Cond>, Vec<&'a Cond>) {
         let mut rest_new: Vec<&Cond> = y.iter().collect();
         let mut rest_old = Vec::new();

@@ -390,11 +390,7 @@ fn syntax_error(source: &Source, chunk_start: usize, e: &pest::error::Error<Rule
             };
             (
                 message,
-                hint(
-                    positives,
-                    rest,
-                    start > 0 && source.text.get(start - 1..start) == Some("="),
-                ),
+                hint(positives, rest, source.text.get(..start).unwrap_or("")),
             )
         }
         ErrorVariant::CustomError { message } => (message.clone(), None),
@@ -428,7 +424,15 @@ fn one_of(items: &[&str]) -> String {
 }
 
 /// Help for the commonest slips.
-fn hint(positives: &[Rule], rest: &str, after_equals: bool) -> Option<String> {
+fn hint(positives: &[Rule], rest: &str, before: &str) -> Option<String> {
+    let after_equals = before.ends_with('=');
+    let line_before = before.rsplit('\n').next().unwrap_or("").trim_end();
+    if rest.starts_with(['<', '>', '=', '≥', '≤']) && !after_equals {
+        return Some("comparisons do not chain: join two comparisons with `and`, e.g. `age at screening >= 5 years and age at screening < 18 years`".into());
+    }
+    if line_before.ends_with("sex =") || line_before.ends_with("sex !=") {
+        return Some("the patient's sex is tested with `is`: `sex is female`".into());
+    }
     if positives.contains(&Rule::string) && !rest.starts_with('"') {
         return Some("a criterion's wording is a string in double quotes, after its id".into());
     }

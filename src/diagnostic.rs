@@ -108,6 +108,8 @@ codes! {
     DuplicateSetMember = "duplicate-set-member", Warning;
     /// A sub-criterion whose id does not extend its parent's.
     SubCriterionId = "sub-criterion-id", Warning;
+    /// A set with no members, or a group with no sub-criteria.
+    Empty = "empty", Warning;
 }
 
 /// A secondary label pointing at related code.

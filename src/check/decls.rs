@@ -512,6 +512,12 @@ impl<'a> Checker<'a> {
             entry.in_progress = true;
         }
         let kind = decl.kind.member_kind();
+        if decl.members.is_empty() {
+            self.error(
+                Diagnostic::new(Code::Empty, decl.name.span, format!("the set `{}` has no members", decl.name.name), "empty set")
+                    .with_help("list its members between the braces, or remove the set: a query on it can never match"),
+            );
+        }
         let mut members: Vec<ConceptId> = Vec::new();
         let mut seen_names: Vec<&ast::Ident> = Vec::new();
         for member in &decl.members {

@@ -381,6 +381,12 @@ impl<'a> Checker<'a> {
                 }
             }
             ast::CriterionBody::Group(children) => {
+                if children.is_empty() {
+                    self.error(
+                        Diagnostic::new(Code::Empty, c.id.span, format!("the group `{}` has no sub-criteria", c.id.name), "empty group")
+                            .with_help("add sub-criteria such as `I4.1 \"wording\": rule`, or give the criterion a rule after `:`; an empty group is never applicable"),
+                    );
+                }
                 let checked: Vec<Criterion> = children
                     .iter()
                     .filter_map(|child| self.criterion(child, Some(&c.id.name)))

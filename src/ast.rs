@@ -217,6 +217,9 @@ pub struct ConceptDecl {
     /// For quantitative observations: the default reference range (`normal 0 to 40`), in
     /// the observation's unit, used when a result carries none.
     pub normal: Option<(Number, Number)>,
+    /// For quantitative observations: the analyte's molar mass (`molar mass 113.12 g/mol`),
+    /// converting mass and substance concentrations.
+    pub molar_mass: Option<(Number, UnitLit)>,
     /// For attestations: who attests (`by investigator`).
     pub by: Option<Ident>,
     /// Codes that map patient data onto it.

@@ -442,6 +442,10 @@ impl<'a> Printer<'a> {
             }
             None => {}
         }
+        if let Some((mass, unit)) = &c.molar_mass {
+            head.push_str(&format!(" molar mass {} {}", number(mass), unit.text));
+            head_end = end(unit.span);
+        }
         if let Some((low, high)) = &c.normal {
             head.push_str(&format!(" normal {} to {}", number(low), number(high)));
             head_end = end(high.span);

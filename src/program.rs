@@ -153,6 +153,9 @@ pub struct Concept {
     pub qualitative: bool,
     /// Default reference range in `unit`, for results that carry none.
     pub normal: Option<ReferenceRange>,
+    /// The analyte's molar mass, for quantitative observations that declare one: results
+    /// and thresholds in mass and substance concentrations are compared through it.
+    pub molar_mass: Option<crate::units::MolarMass>,
     /// Who attests, for attestations.
     pub attested_by: Option<String>,
     /// Codes that map patient data onto it.
@@ -556,18 +559,21 @@ impl std::fmt::Display for CompareError {
 impl Threshold {
     /// Orders a result (`value` in `unit`, with its reference range) against this threshold,
     /// exactly: decimal arithmetic, no binary floating point, so `1.8 <= 1.5 x 1.2` holds.
+    /// A mass concentration meets a substance concentration through the analyte's
+    /// `molar_mass`, when it has one.
     pub fn order(
         &self,
         value: Decimal,
         unit: &Unit,
         range: &ReferenceRange,
+        molar_mass: Option<&crate::units::MolarMass>,
     ) -> Result<std::cmp::Ordering, CompareError> {
         match self {
             Threshold::Quantity {
                 value: threshold,
                 unit: threshold_unit,
             } => unit
-                .compare(value, threshold_unit, *threshold)
+                .compare_via(value, threshold_unit, *threshold, molar_mass)
                 .ok_or_else(|| CompareError::Incommensurable {
                     value_unit: unit.text().to_string(),
                     threshold_unit: threshold_unit.text().to_string(),

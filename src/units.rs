@@ -64,6 +64,7 @@ const MASS: Dimension = dim([1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 const LENGTH: Dimension = dim([0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
 const TIME: Dimension = dim([0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
 const AMOUNT: Dimension = dim([0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+const MASS_PER_AMOUNT: Dimension = dim([1, 0, 0, -1, 0, 0, 0, 0, 0, 0]);
 const TEMPERATURE: Dimension = dim([0, 0, 0, 0, 1, 0, 0, 0, 0, 0]);
 const IU: Dimension = dim([0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
 const POINTS: Dimension = dim([0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
@@ -500,6 +501,93 @@ impl Unit {
         let ord = big_cmp(&lhs, &rhs);
         Some(if sign_a < 0 { ord.reverse() } else { ord })
     }
+}
+
+/// An analyte's molar mass (`molar mass 113.12 g/mol`): converts between its mass
+/// concentration (`mg/dL`) and its substance concentration (`umol/L`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MolarMass {
+    /// The value, positive.
+    pub value: Decimal,
+    /// Its unit, a mass per amount of substance (`g/mol`).
+    pub unit: Unit,
+}
+
+impl MolarMass {
+    /// True if `unit` is a mass per amount of substance (commensurable with `g/mol`).
+    pub fn is_mass_per_amount(unit: &Unit) -> bool {
+        unit.dimension == MASS_PER_AMOUNT
+    }
+
+    /// True if values in `a` and `b` can be compared through a molar mass: one is the
+    /// other times mass per amount (`mg/dL` and `umol/L`).
+    pub fn bridges(a: &Unit, b: &Unit) -> bool {
+        b.dimension.mul(MASS_PER_AMOUNT) == Some(a.dimension)
+            || a.dimension.mul(MASS_PER_AMOUNT) == Some(b.dimension)
+    }
+}
+
+impl Unit {
+    /// Compare `a` (in `self`) with `b` (in `b_unit`), through the analyte's molar mass
+    /// when the units differ by a mass per amount (`mg/dL` vs `umol/L`). Exact: the molar
+    /// mass enters the same arbitrary-precision cross-multiplication as the unit factors, so
+    /// nothing is divided or rounded. `None` if no conversion applies or on overflow.
+    pub fn compare_via(
+        &self,
+        a: Decimal,
+        b_unit: &Unit,
+        b: Decimal,
+        molar: Option<&MolarMass>,
+    ) -> Option<Ordering> {
+        if self.is_commensurable(b_unit) {
+            return self.compare(a, b_unit, b);
+        }
+        let m = molar?;
+        if b_unit.dimension.mul(m.unit.dimension) == Some(self.dimension) {
+            // a (mass side) ? b·M
+            compare_scaled(a, self, b, b_unit, m)
+        } else if self.dimension.mul(m.unit.dimension) == Some(b_unit.dimension) {
+            // a·M ? b (mass side)  ⇔  reverse of  b ? a·M
+            compare_scaled(b, b_unit, a, self, m).map(Ordering::reverse)
+        } else {
+            None
+        }
+    }
+}
+
+/// `a` (in `a_unit`) compared with `b·M` (in `b_unit · M.unit`), exactly.
+fn compare_scaled(
+    a: Decimal,
+    a_unit: &Unit,
+    b: Decimal,
+    b_unit: &Unit,
+    m: &MolarMass,
+) -> Option<Ordering> {
+    let (ma, mb, mm) = (a.mantissa(), b.mantissa(), m.value.mantissa());
+    let sign_a = ma.signum();
+    let sign_b = mb.signum() * mm.signum();
+    if sign_a != sign_b || sign_a == 0 {
+        return Some(sign_a.cmp(&sign_b));
+    }
+    // a·fa ? b·fb·m·fm  ⇔  |ma|·fa.num·fb.den·fm.den·10^(sb+sm) ? |mb|·|mm|·fb.num·fm.num·fa.den·10^sa
+    let lhs = big_product(&[
+        ma.unsigned_abs(),
+        a_unit.factor.num,
+        b_unit.factor.den,
+        m.unit.factor.den,
+        pow10(b.scale())?,
+        pow10(m.value.scale())?,
+    ]);
+    let rhs = big_product(&[
+        mb.unsigned_abs(),
+        mm.unsigned_abs(),
+        b_unit.factor.num,
+        m.unit.factor.num,
+        a_unit.factor.den,
+        pow10(a.scale())?,
+    ]);
+    let ord = big_cmp(&lhs, &rhs);
+    Some(if sign_a < 0 { ord.reverse() } else { ord })
 }
 
 /// The dimensionless unit `1`.

@@ -31,7 +31,7 @@ fn a_result_of_1_8_with_uln_1_2_is_exactly_1_5_times_uln() {
     };
     let unit = parse_unit("mg/dL").unwrap();
     assert_eq!(
-        threshold.order(dec("1.8"), &unit, &range),
+        threshold.order(dec("1.8"), &unit, &range, None),
         Ok(Ordering::Equal)
     );
 }
@@ -45,11 +45,11 @@ fn a_threshold_in_another_unit_compares_exactly_at_the_boundary() {
     };
     let unit = parse_unit("mL/s/{1.73_m2}").unwrap();
     assert_eq!(
-        threshold.order(dec("0.5"), &unit, &ReferenceRange::default()),
+        threshold.order(dec("0.5"), &unit, &ReferenceRange::default(), None),
         Ok(Ordering::Equal)
     );
     assert_eq!(
-        threshold.order(dec("0.49"), &unit, &ReferenceRange::default()),
+        threshold.order(dec("0.49"), &unit, &ReferenceRange::default(), None),
         Ok(Ordering::Less)
     );
 }
@@ -63,7 +63,7 @@ fn a_result_in_an_incommensurable_unit_cannot_be_compared() {
     let unit = parse_unit("mg/dL").unwrap();
     assert!(
         threshold
-            .order(dec("30"), &unit, &ReferenceRange::default())
+            .order(dec("30"), &unit, &ReferenceRange::default(), None)
             .is_err()
     );
 }
@@ -83,7 +83,8 @@ fn times_uln_without_an_upper_limit_cannot_be_compared() {
                 &ReferenceRange {
                     low: Some(dec("5")),
                     high: None
-                }
+                },
+                None
             )
             .is_err()
     );

@@ -18,6 +18,8 @@ observation egfr "eGFR" unit mL/min/1.73m2 codes [loinc:33914-3]
 observation alt "ALT" unit U/L normal 0 to 40 codes [loinc:1742-6]
 observation hbsag "HBsAg" qualitative codes [loinc:5196-1]
 observation body_weight "Body weight" unit kg codes [loinc:29463-7]
+observation creatinine "Creatinine" unit mg/dL molar mass 113.12 g/mol normal 0.6 to 1.2 codes [loinc:2160-0]
+observation urate "Urate" unit mg/dL codes [loinc:3084-1]
 score sledai "SLEDAI-2K" codes [local:sledai]
 condition sle "SLE" codes [snomed:55464009]
 condition gvhd "GVHD" codes [snomed:234646005]
@@ -612,4 +614,97 @@ fn a_misspelt_concept_name_rejects_the_record_instead_of_dropping_the_fact() {
         r#"{"id":"p10","conditions":[{"code":"snomed:1234","onset":"2026-01-01"}]}"#,
     );
     assert_eq!(plan.screen(&raw, |_| false).unwrap().unused_facts, 1);
+}
+
+/// A creatinine result `value` in `unit` on 2026-03-20, against `rule` (a test of
+/// `latest creatinine within 28 days before screening`).
+fn creatinine(value: &str, unit: &str, test: &str) -> Outcome {
+    let facts = format!(
+        r#""observations":[{{"concept":"creatinine","date":"2026-03-20","value":{value},"unit":"{unit}"}}]"#
+    );
+    outcome(
+        &format!("latest creatinine within 28 days before screening {test}"),
+        &facts,
+    )
+}
+
+#[test]
+fn a_substance_concentration_meets_a_mass_threshold_through_the_molar_mass() {
+    // 1.0 mg/dL = 10 000 / 113.12 umol/L = 88.4017... umol/L.
+    assert_eq!(creatinine("88.4", "umol/L", "<= 1.0 mg/dL"), Outcome::Met);
+    assert_eq!(
+        creatinine("88.41", "umol/L", "<= 1.0 mg/dL"),
+        Outcome::NotMet
+    );
+    assert_eq!(creatinine("88.4", "µmol/L", "<= 1.0 mg/dL"), Outcome::Met);
+    assert_eq!(creatinine("0.0884", "mmol/L", "<= 1.0 mg/dL"), Outcome::Met);
+    // Exactly at the boundary: 100 umol/L = 100 × 113.12 / 10 000 mg/dL = 1.1312 mg/dL.
+    assert_eq!(creatinine("100", "umol/L", "<= 1.1312 mg/dL"), Outcome::Met);
+    assert_eq!(
+        creatinine("100", "umol/L", "< 1.1312 mg/dL"),
+        Outcome::NotMet
+    );
+    assert_eq!(creatinine("100", "umol/L", ">= 1.1312 mg/dL"), Outcome::Met);
+}
+
+#[test]
+fn a_mass_concentration_meets_a_substance_threshold_through_the_molar_mass() {
+    assert_eq!(creatinine("1.1312", "mg/dL", "<= 100 umol/L"), Outcome::Met);
+    assert_eq!(
+        creatinine("1.1312", "mg/dL", "> 100 umol/L"),
+        Outcome::NotMet
+    );
+    assert_eq!(creatinine("1.1313", "mg/dL", "> 100 umol/L"), Outcome::Met);
+    assert_eq!(
+        creatinine("1.5", "mg/dL", "<= 132.6 umol/L"),
+        Outcome::NotMet
+    );
+    // 1.5 mg/dL = 132.60255... umol/L.
+    assert_eq!(creatinine("1.5", "mg/dL", "<= 132.61 umol/L"), Outcome::Met);
+}
+
+#[test]
+fn a_substance_concentration_meets_the_declared_normal_range_through_the_molar_mass() {
+    // normal 0.6 to 1.2 mg/dL: 1.2 mg/dL = 106.08... umol/L.
+    assert_eq!(
+        creatinine("110", "umol/L", "is above normal range"),
+        Outcome::Met
+    );
+    assert_eq!(
+        creatinine("106", "umol/L", "is above normal range"),
+        Outcome::NotMet
+    );
+    assert_eq!(creatinine("110", "umol/L", "<= 1.5 x ULN"), Outcome::Met);
+    assert_eq!(creatinine("200", "umol/L", "<= 1.5 x ULN"), Outcome::NotMet);
+}
+
+#[test]
+fn a_substance_concentration_without_a_molar_mass_stays_unknown() {
+    let facts =
+        r#""observations":[{"concept":"urate","date":"2026-03-20","value":300,"unit":"umol/L"}]"#;
+    assert_eq!(
+        outcome(
+            "latest urate within 28 days before screening <= 7 mg/dL",
+            facts
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn a_substance_threshold_for_an_observation_without_a_molar_mass_is_an_error() {
+    let text = format!(
+        "{VOCABULARY}\ninclusion T1 \"t\": latest urate within 28 days before screening <= 400 umol/L\n"
+    );
+    let c = compile_text("t.elig", &text, None);
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, eligc::diagnostic::Code::UnitMismatch);
+    assert!(
+        errors[0]
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("molar mass")
+    );
 }

@@ -255,6 +255,10 @@ impl<'a> Checker<'a> {
                 None
             }
         };
+        let molar_mass = match &c.molar_mass {
+            None => None,
+            Some((mass, written)) => self.molar_mass(c, unit.as_ref(), qualitative, mass, written),
+        };
         let attested_by = match (&c.by, c.kind) {
             (Some(by), ConceptKind::Attestation) => {
                 if !ATTESTERS.contains(&by.name.as_str()) {
@@ -324,6 +328,7 @@ impl<'a> Checker<'a> {
             unit,
             qualitative,
             normal,
+            molar_mass,
             attested_by,
             codes,
             span: c.name.span,
@@ -332,6 +337,68 @@ impl<'a> Checker<'a> {
     }
 
     /// Parses a unit, reporting it if it is not one.
+    /// Checks `molar mass M g/mol` on a concept: a quantitative observation, a positive
+    /// value, a mass per amount of substance.
+    fn molar_mass(
+        &mut self,
+        c: &ast::ConceptDecl,
+        unit: Option<&units::Unit>,
+        qualitative: bool,
+        mass: &ast::Number,
+        written: &ast::UnitLit,
+    ) -> Option<units::MolarMass> {
+        let span = mass.span.to(written.span);
+        if c.kind != ConceptKind::Observation || qualitative || unit.is_none() {
+            self.error(
+                Diagnostic::new(
+                    Code::InvalidDeclaration,
+                    span,
+                    format!("`{}` has no numeric results, so no molar mass", c.name.name),
+                    "not allowed here",
+                )
+                .with_help("`molar mass ... g/mol` belongs on observations with a unit"),
+            );
+            return None;
+        }
+        let mass_unit = self.unit(written)?;
+        if !units::MolarMass::is_mass_per_amount(&mass_unit) {
+            self.error(
+                Diagnostic::new(
+                    Code::UnitMismatch,
+                    written.span,
+                    format!(
+                        "a molar mass is a mass per amount of substance, not `{}`",
+                        written.text
+                    ),
+                    mass_unit.dimension().describe(),
+                )
+                .with_help(format!(
+                    "write it as a mass per amount of substance: `molar mass {} g/mol`",
+                    mass.value
+                )),
+            );
+            return None;
+        }
+        if mass.value <= Decimal::ZERO {
+            self.error(
+                Diagnostic::new(
+                    Code::InvalidDeclaration,
+                    mass.span,
+                    "a molar mass is positive",
+                    "not positive",
+                )
+                .with_help(
+                    "write the analyte's molar mass in g/mol, e.g. `molar mass 113.12 g/mol`",
+                ),
+            );
+            return None;
+        }
+        Some(units::MolarMass {
+            value: mass.value,
+            unit: mass_unit,
+        })
+    }
+
     pub(super) fn unit(&mut self, u: &ast::UnitLit) -> Option<units::Unit> {
         if matches!(u.text.as_str(), "ULN" | "LLN" | "xULN" | "xLLN") {
             let bound = u.text.trim_start_matches('x');

@@ -903,11 +903,20 @@ impl<'a> Checker<'a> {
                 unit: Some(u),
             } => {
                 let unit = self.unit(u)?;
-                if !unit.is_commensurable(&obs_unit) {
+                let bridged = c.molar_mass.is_some() && units::MolarMass::bridges(&unit, &obs_unit);
+                if !unit.is_commensurable(&obs_unit) && !bridged {
                     let help = if is_score {
                         format!(
                             "`{}` is a score in points: write `{}` or `{} points`",
                             c.name, number.value, number.value
+                        )
+                    } else if units::MolarMass::bridges(&unit, &obs_unit) {
+                        format!(
+                            "`{}` is measured in `{}` ({}); write the threshold in a unit of that kind, or declare the analyte's molar mass on `{}` (`molar mass ... g/mol`) to convert",
+                            c.name,
+                            obs_unit.text(),
+                            obs_unit.dimension().describe(),
+                            c.name
                         )
                     } else {
                         format!(

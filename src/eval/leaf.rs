@@ -365,7 +365,12 @@ impl Ctx<'_> {
                 let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
                 let ordering = match threshold {
                     Threshold::Quantity { .. } => threshold
-                        .order(value, &unit, &ReferenceRange::default())
+                        .order(
+                            value,
+                            &unit,
+                            &ReferenceRange::default(),
+                            c.molar_mass.as_ref(),
+                        )
                         .map_err(|e| e.to_string()),
                     Threshold::RefMultiple { factor, bound } => {
                         self.against_limit(c, o, value, &unit, *factor, *bound)
@@ -487,7 +492,7 @@ impl Ctx<'_> {
                     .checked_mul(limit)
                     .ok_or("the numbers are too large to compare")?;
                 let ord = unit
-                    .compare(value, canonical, scaled)
+                    .compare_via(value, canonical, scaled, c.molar_mass.as_ref())
                     .ok_or("the result's unit cannot be converted to the normal range's")?;
                 Ok(ord)
             }

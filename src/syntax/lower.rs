@@ -266,6 +266,21 @@ impl Lowerer {
             }
             None => None,
         };
+        let molar_mass = match self.optional(&mut inner, Rule::molar_mass) {
+            Some(m) => {
+                let mut m_inner = Children::of(&m);
+                let value = self.number(&self.next(&m, &mut m_inner, "molar mass")?)?;
+                let unit = self.next(&m, &mut m_inner, "molar mass unit")?;
+                Some((
+                    value,
+                    UnitLit {
+                        text: unit.as_str().to_string(),
+                        span: self.span(&unit),
+                    },
+                ))
+            }
+            None => None,
+        };
         let normal = match self.optional(&mut inner, Rule::normal_range) {
             Some(r) => {
                 let mut r_inner = Children::of(&r);
@@ -302,6 +317,7 @@ impl Lowerer {
             label,
             value,
             normal,
+            molar_mass,
             by,
             codes,
             span,

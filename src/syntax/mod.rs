@@ -504,6 +504,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::time_point => "a date such as `6 months before screening`",
         Rule::anchor_item => "an anchor name",
         Rule::ref_bound => "`ULN` or `LLN`",
+        Rule::molar_mass => "`molar mass ... g/mol`",
+        Rule::kw_mass => "`mass` (`molar mass 113.12 g/mol`)",
         _ => return None,
     })
 }

@@ -633,9 +633,7 @@ impl<'a> Printer<'a> {
         let one_line = format!("{lead}{flat}");
         let chain = is_chain(e);
         let not_chain = matches!(&e.kind, ExprKind::Not(x) if is_chain(x)) && !paren;
-        if (!chain && !not_chain)
-            || (fits(indent, &one_line) && !self.has_comment_in(first_leaf(e), last_leaf(e)))
-        {
+        if (!chain && !not_chain) || (fits(indent, &one_line) && !self.comment_breaks(e)) {
             self.line(indent, one_line, end(e.span), Some(end(e.span)));
             return;
         }
@@ -661,6 +659,23 @@ impl<'a> Printer<'a> {
             let before = lead_end.unwrap_or(start(e.span));
             self.line(indent, lead.trim_end().to_string(), before, lead_end);
             self.chain(e, indent + INDENT);
+        }
+    }
+
+    /// Whether a comment forces chain `e` onto several lines. A comment within the first
+    /// operand is printed before the chain's first line, so it does not (unless that operand
+    /// is itself a chain broken by a comment); one after the first operand does. This must
+    /// match where [`Printer::line`] puts comments, or formatting would not be idempotent.
+    fn comment_breaks(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::And(ops) | ExprKind::Or(ops) => match ops.first() {
+                Some(first) => {
+                    self.has_comment_in(end(first.span), last_leaf(e)) || self.comment_breaks(first)
+                }
+                None => false,
+            },
+            ExprKind::Not(x) if is_chain(x) => self.comment_breaks(x),
+            _ => false,
         }
     }
 
@@ -806,16 +821,6 @@ impl<'a> Printer<'a> {
 }
 
 // -------------------------------------------------------------------------- precedence
-
-/// Where the first operand of an expression starts: a comment before it (after an opening
-/// parenthesis, say) is printed before the expression's first line, and does not break it.
-fn first_leaf(e: &Expr) -> usize {
-    match &e.kind {
-        ExprKind::And(ops) | ExprKind::Or(ops) => ops.first().map_or(start(e.span), first_leaf),
-        ExprKind::Not(x) if is_chain(x) => first_leaf(x),
-        _ => start(e.span),
-    }
-}
 
 /// Where the last operand of an expression ends: a comment after it (before a closing
 /// parenthesis, say) does not break the expression.

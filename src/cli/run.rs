@@ -126,8 +126,7 @@ pub fn run(args: &RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut screen = Screen {
         args,
         funnel: Funnel::default(),
@@ -136,55 +135,86 @@ pub fn run(args: &RunArgs) -> u8 {
         id_width: 16,
     };
     let mut exit = EXIT_OK;
-    // A reader thread fills a batch while the workers evaluate the previous one; the channel
-    // holds one more, so memory stays bounded whatever the input size.
+    // Three stages run at once: a reader thread fills a batch, the workers evaluate the
+    // previous one, and a writer thread prints the one before. Each channel holds one batch,
+    // so memory stays bounded whatever the input size, and the output keeps input order.
     let (sender, batches) = std::sync::mpsc::sync_channel::<Input>(1);
     let reader = std::thread::spawn(move || read_batches(&files, &sender, &reader_options));
     let explain_all = args.format == OutputFormat::Json;
     let wanted = args.explain.as_deref();
-    'batches: for input in batches {
-        let batch = match input {
-            Input::Batch(batch) => batch,
-            Input::Failed(message) => {
-                eprintln!("error: {message}");
-                exit = EXIT_USAGE;
-                continue;
+    let stopped = std::sync::atomic::AtomicBool::new(false);
+    let (to_writer, written) = std::sync::mpsc::sync_channel::<Output>(1);
+    let write_failed = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<(), std::io::Error> {
+            for output in written {
+                match output {
+                    Output::Results(results) => {
+                        if !screen.header_done {
+                            screen.id_width = render::id_width(
+                                results
+                                    .iter()
+                                    .filter_map(|r| r.as_ref().ok())
+                                    .map(|r| r.id.as_str()),
+                            );
+                        }
+                        for result in results {
+                            if screen.emit(&mut out, result)? && args.strict {
+                                stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Output::Parsed { read, rejected } => {
+                        screen.funnel.read += read;
+                        screen.funnel.rejected += rejected;
+                    }
+                }
             }
-        };
-        if args.parse_only {
-            let parsed: usize = batch
-                .par_iter()
-                .map(|raw| usize::from(raw.parse().is_ok()))
-                .sum();
-            screen.funnel.read += batch.len();
-            screen.funnel.rejected += batch.len() - parsed;
-            continue;
-        }
-        let results: Vec<Result<PatientResult, RecordError>> = batch
-            .par_iter()
-            .map(|raw| plan.screen(raw, |id| explain_all || wanted == Some(id)))
-            .collect();
-        if !screen.header_done {
-            screen.id_width = render::id_width(
-                results
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok())
-                    .map(|r| r.id.as_str()),
-            );
-        }
-        for result in results {
-            let stop = match screen.emit(&mut out, result) {
-                Ok(rejected) => rejected && args.strict,
-                Err(e) => {
-                    eprintln!("error: cannot write the results: {e}");
-                    return EXIT_USAGE;
+            Ok(())
+        });
+        for input in batches {
+            if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let batch = match input {
+                Input::Batch(batch) => batch,
+                Input::Failed(message) => {
+                    eprintln!("error: {message}");
+                    exit = EXIT_USAGE;
+                    continue;
                 }
             };
-            if stop {
-                exit = exit.max(EXIT_DATA);
-                break 'batches;
+            let output = if args.parse_only {
+                let parsed: usize = batch
+                    .par_iter()
+                    .map(|raw| usize::from(raw.parse().is_ok()))
+                    .sum();
+                Output::Parsed {
+                    read: batch.len(),
+                    rejected: batch.len() - parsed,
+                }
+            } else {
+                Output::Results(
+                    batch
+                        .par_iter()
+                        .map(|raw| plan.screen(raw, |id| explain_all || wanted == Some(id)))
+                        .collect(),
+                )
+            };
+            // The writer is gone only when it stopped (--strict) or failed.
+            if to_writer.send(output).is_err() {
+                break;
             }
         }
+        drop(to_writer);
+        writer.join().map_or(true, |written| written.is_err())
+    });
+    if write_failed {
+        eprintln!("error: cannot write the results");
+        return EXIT_USAGE;
+    }
+    if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+        exit = exit.max(EXIT_DATA);
     }
     // Dropping the receiver (on --strict) makes the reader's next send fail, so it stops.
     let _ = reader.join();
@@ -206,6 +236,14 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     }
     exit
+}
+
+/// What the workers hand to the writer thread.
+enum Output {
+    /// A batch's results, in input order.
+    Results(Vec<Result<PatientResult, RecordError>>),
+    /// `--parse-only`: how many records were read and how many rejected.
+    Parsed { read: usize, rejected: usize },
 }
 
 /// What the reader thread sends.

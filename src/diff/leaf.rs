@@ -587,6 +587,24 @@ fn names(p: &Program, ids: &[ConceptId]) -> BTreeSet<String> {
         .collect()
 }
 
+/// What was added to and removed from a set of names, and how the test relates: `grows`
+/// when only additions, its flip when only removals, unknown when both. `None`: no change.
+fn set_change(
+    old: &BTreeSet<String>,
+    new: &BTreeSet<String>,
+    grows: Rel,
+) -> Option<(Vec<String>, Vec<String>, Rel)> {
+    let added: Vec<String> = new.difference(old).cloned().collect();
+    let removed: Vec<String> = old.difference(new).cloned().collect();
+    let rel = match (added.is_empty(), removed.is_empty()) {
+        (true, true) => return None,
+        (false, true) => grows,
+        (true, false) => grows.flip(),
+        (false, false) => Rel::Unknown,
+    };
+    Some((added, removed, rel))
+}
+
 /// Members added and removed; `grows` is how the test relates when members are added.
 fn members(
     po: &Program,
@@ -597,16 +615,8 @@ fn members(
     grows: Rel,
     out: &mut Vec<Detail>,
 ) {
-    let (old, new) = (names(po, a), names(pn, b));
-    let added: Vec<String> = new.difference(&old).cloned().collect();
-    let removed: Vec<String> = old.difference(&new).cloned().collect();
-    if added.is_empty() && removed.is_empty() {
+    let Some((added, removed, rel)) = set_change(&names(po, a), &names(pn, b), grows) else {
         return;
-    }
-    let rel = match (added.is_empty(), removed.is_empty()) {
-        (false, true) => grows,
-        (true, false) => grows.flip(),
-        _ => Rel::Unknown,
     };
     let mut parts = Vec::new();
     if !added.is_empty() {
@@ -650,16 +660,8 @@ fn codes(
                 .map(|(s, v)| format!("{}:{v}", s.name()))
                 .collect()
         };
-        let (old, new) = (text(oc), text(nc));
-        let added: Vec<String> = new.difference(&old).cloned().collect();
-        let removed: Vec<String> = old.difference(&new).cloned().collect();
-        if added.is_empty() && removed.is_empty() {
+        let Some((added, removed, rel)) = set_change(&text(oc), &text(nc), grows) else {
             continue;
-        }
-        let rel = match (added.is_empty(), removed.is_empty()) {
-            (false, true) => grows,
-            (true, false) => grows.flip(),
-            _ => Rel::Unknown,
         };
         out.push(Detail {
             aspect: Aspect::Codes,

@@ -48,8 +48,9 @@ pub fn next_day(date: NaiveDate) -> Option<NaiveDate> {
 pub fn whole_units(from: NaiveDate, to: NaiveDate, unit: DurationUnit) -> Option<i64> {
     use chrono::Datelike;
     match unit {
-        DurationUnit::Days => Some((to - from).num_days()),
-        DurationUnit::Weeks => Some((to - from).num_days().div_euclid(7)),
+        DurationUnit::Days => Some(to.signed_duration_since(from).num_days()),
+        // A difference of two dates never overflows (unlike adding to a date).
+        DurationUnit::Weeks => Some(to.signed_duration_since(from).num_days().div_euclid(7)),
         DurationUnit::Months | DurationUnit::Years => {
             let mut months = i64::from(to.year() - from.year()) * 12 + i64::from(to.month())
                 - i64::from(from.month());

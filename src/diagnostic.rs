@@ -90,6 +90,8 @@ codes! {
     InvalidEquivalence = "invalid-equivalence", Error;
     /// A `where` clause on an attribute that the event kind does not have.
     UnknownAttribute = "unknown-attribute", Error;
+    /// `or` between attribute tests of a `where` clause.
+    OrInWhere = "or-in-where", Error;
     /// A lab threshold without a time window.
     MissingWindow = "missing-window", Warning;
     /// A definition nothing uses.

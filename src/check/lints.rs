@@ -39,17 +39,7 @@ pub(super) fn unused(checker: &mut Checker<'_>) {
                     format!("the set `{}` is never used", set.decl.name.name),
                     "unused",
                 )
-                .with_help(format!(
-                    "refer to it in a criterion (`{} in {}`), or remove it",
-                    match set.decl.kind {
-                        crate::ast::SetKind::Drugs => "medication",
-                        crate::ast::SetKind::Conditions => "condition",
-                        crate::ast::SetKind::Vaccines => "immunization",
-                        crate::ast::SetKind::Procedures => "procedure",
-                        crate::ast::SetKind::Observations => "latest",
-                    },
-                    set.decl.name.name
-                )),
+                .with_help(unused_set_help(set.decl.kind, &set.decl.name.name)),
             );
         }
     }
@@ -213,4 +203,18 @@ fn contradicts(a: &Bound<'_>, b: &Bound<'_>) -> bool {
         }
     };
     lower_upper(a, b) || lower_upper(b, a)
+}
+
+/// How a set of this kind can be used: a form that `eligc check` accepts.
+fn unused_set_help(kind: crate::ast::SetKind, name: &str) -> String {
+    let event = match kind {
+        crate::ast::SetKind::Drugs => "medication",
+        crate::ast::SetKind::Conditions => "condition",
+        crate::ast::SetKind::Vaccines => "immunization",
+        crate::ast::SetKind::Procedures => "procedure",
+        crate::ast::SetKind::Observations => {
+            return "remove it: no expression takes a set of observations yet; test each member with `latest`, joined with `or`".to_string();
+        }
+    };
+    format!("refer to it in a criterion (`{event} in {name}`), or remove it")
 }

@@ -65,7 +65,11 @@ pub fn run(args: &CheckArgs) -> u8 {
     }
     if args.format == DiagnosticFormat::Json {
         match serde_json::to_string_pretty(&json_files) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => {
+                if let Err(code) = super::write_stdout(&format!("{text}\n")) {
+                    return code;
+                }
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_USAGE;

@@ -63,22 +63,27 @@ pub fn run(args: &DiffArgs) -> u8 {
             }
         }
     };
-    match args.format {
+    let text = match args.format {
         DiffFormat::Text => {
-            print!("{}", render::text(&d));
+            let mut text = render::text(&d);
             if let Some(i) = &impact {
-                print!("\n{}", render::impact_text(i));
+                text.push('\n');
+                text.push_str(&render::impact_text(i));
             }
+            text
         }
         DiffFormat::Json => {
             let value = render::json(&d, impact.as_ref());
-            println!(
-                "{}",
+            format!(
+                "{}\n",
                 serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            )
         }
+    };
+    match super::write_stdout(&text) {
+        Ok(()) => exit,
+        Err(code) => code,
     }
-    exit
 }
 
 /// Screens every record under both versions.

@@ -31,9 +31,12 @@ pub fn run(args: &DocArgs) -> u8 {
         Err(code) => return code,
     };
     let document = doc::document(plan.program());
-    match args.format {
-        DocFormat::Md => print!("{}", doc::markdown(&document)),
-        DocFormat::Html => print!("{}", doc::html(&document)),
+    let text = match args.format {
+        DocFormat::Md => doc::markdown(&document),
+        DocFormat::Html => doc::html(&document),
+    };
+    match super::write_stdout(&text) {
+        Ok(()) => EXIT_OK,
+        Err(code) => code,
     }
-    EXIT_OK
 }

@@ -62,10 +62,14 @@ pub fn run(args: &FmtArgs) -> u8 {
             }
         };
         if args.stdout {
-            print!("{formatted}");
+            if let Err(code) = super::write_stdout(&formatted) {
+                return code;
+            }
         } else if formatted != text {
             if args.check {
-                println!("{}", path.display());
+                if let Err(code) = super::write_stdout(&format!("{}\n", path.display())) {
+                    return code;
+                }
                 would_change = true;
             } else if let Err(e) = std::fs::write(path, &formatted) {
                 eprintln!("error: cannot write {}: {e}", path.display());

@@ -72,6 +72,23 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
+/// Writes `text` to standard output and flushes it. A closed pipe (`eligc doc | head -1`)
+/// or a full disk is reported once on stderr and becomes exit code 1; `print!` would panic.
+pub(crate) fn write_stdout(text: &str) -> Result<(), u8> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
 /// The width to wrap human output at.
 fn terminal_width() -> usize {
     std::env::var("COLUMNS")

@@ -3,6 +3,7 @@
 //! and `expected.jsonl` (one expectation per line; see docs/testing.md).
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -81,10 +82,13 @@ fn run_dir(dir: &Path) -> u8 {
             }
         }
     }
+    // The report is built whole and written once, so a closed stdout is one error, not a panic.
+    let mut report = String::new();
     let (mut passed, mut failed) = (0, 0);
     for exp in &expected {
         let Some(actual) = results.get(&exp.patient) else {
-            println!(
+            let _ = writeln!(
+                report,
                 "FAIL {}: no such patient in {}",
                 exp.patient,
                 patients.display()
@@ -115,7 +119,8 @@ fn run_dir(dir: &Path) -> u8 {
             passed += 1;
         } else {
             failed += 1;
-            println!(
+            let _ = writeln!(
+                report,
                 "FAIL {}{}",
                 exp.patient,
                 exp.why
@@ -124,10 +129,10 @@ fn run_dir(dir: &Path) -> u8 {
                     .unwrap_or_default()
             );
             for p in &problems {
-                println!("  {p}");
+                let _ = writeln!(report, "  {p}");
             }
             for line in explanation(actual).lines() {
-                println!("  | {line}");
+                let _ = writeln!(report, "  | {line}");
             }
         }
     }
@@ -135,10 +140,14 @@ fn run_dir(dir: &Path) -> u8 {
         .keys()
         .filter(|id| !expected.iter().any(|e| &e.patient == *id))
         .count();
-    println!(
+    let _ = writeln!(
+        report,
         "{}: {passed} passed, {failed} failed ({untested} patients without expectations, {rejected} rejected)",
         dir.display()
     );
+    if let Err(code) = super::write_stdout(&report) {
+        return code;
+    }
     if failed > 0 {
         EXIT_TEST_FAILED
     } else if rejected > 0 {

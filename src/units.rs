@@ -555,6 +555,45 @@ impl Unit {
     }
 }
 
+impl Unit {
+    /// `value` (in `self`) expressed in `to`, for showing a reader the number a comparison
+    /// used: directly when commensurable, else through the analyte's molar mass (100 umol/L
+    /// creatinine = 1.1312 mg/dL). The flag says whether the number is exact (it may be
+    /// rounded to 28 significant digits). Decisions use [`Unit::compare_via`], never this.
+    pub fn convert_for_display(
+        &self,
+        value: Decimal,
+        to: &Unit,
+        molar: Option<&MolarMass>,
+    ) -> Option<(Decimal, bool)> {
+        let shown = if self.is_commensurable(to) {
+            self.convert_rounded(value, to)?
+        } else {
+            let m = molar?;
+            let mass = Ratio::from_decimal(m.value)?.mul(m.unit.factor)?;
+            let (n, d) = if to.dimension.mul(m.unit.dimension) == Some(self.dimension) {
+                // self is the mass side: divide by the molar mass.
+                let r = self.factor.mul(mass.inv())?.mul(to.factor.inv())?;
+                (r.num, r.den)
+            } else if self.dimension.mul(m.unit.dimension) == Some(to.dimension) {
+                let r = self.factor.mul(mass)?.mul(to.factor.inv())?;
+                (r.num, r.den)
+            } else {
+                return None;
+            };
+            let n = Decimal::try_from_i128_with_scale(i128::try_from(n).ok()?, 0).ok()?;
+            let d = Decimal::try_from_i128_with_scale(i128::try_from(d).ok()?, 0).ok()?;
+            let x = value
+                .checked_mul(n)
+                .and_then(|x| x.checked_div(d))
+                .or_else(|| value.checked_div(d).and_then(|x| x.checked_mul(n)))?;
+            x.normalize()
+        };
+        let exact = self.compare_via(value, to, shown, molar) == Some(Ordering::Equal);
+        Some((shown, exact))
+    }
+}
+
 /// `a` (in `a_unit`) compared with `b·M` (in `b_unit · M.unit`), exactly.
 fn compare_scaled(
     a: Decimal,

@@ -141,3 +141,57 @@ fn output_order_and_content_do_not_depend_on_the_number_of_threads() {
     let two = eligc(&["run", PROTOCOL, PATIENTS, "--format", "json", "--jobs", "2"]);
     assert_eq!(one.stdout, two.stdout);
 }
+
+const EXPLAIN_PROTOCOL: &str = "tests/fixtures/explain/protocol.elig";
+const EXPLAIN_PATIENTS: &str = "tests/fixtures/explain/patients.jsonl";
+
+#[test]
+fn explain_shows_conversions_multiples_of_uln_and_dose_equivalents() {
+    // 100 umol/L creatinine against a mg/dL threshold, AST 130 U/L with ULN 40,
+    // methylprednisolone 48 mg/d against a prednisone threshold.
+    let out = eligc(&["run", EXPLAIN_PROTOCOL, EXPLAIN_PATIENTS, "--explain", "X1"]);
+    insta::assert_snapshot!("explain_conversions_and_ratios", text(&out.stdout));
+}
+
+#[test]
+fn explain_never_rounds_a_value_onto_or_across_its_boundary() {
+    // 119.99 U/L with ULN 40 is 2.99975 x ULN: "3.00" would read as the limit itself.
+    let out = eligc(&["run", EXPLAIN_PROTOCOL, EXPLAIN_PATIENTS, "--explain", "X2"]);
+    insta::assert_snapshot!("explain_numbers_near_a_boundary", text(&out.stdout));
+}
+
+#[test]
+fn json_keeps_the_computed_numbers_exact() {
+    let out = eligc(&[
+        "run",
+        EXPLAIN_PROTOCOL,
+        EXPLAIN_PATIENTS,
+        "--format",
+        "json",
+    ]);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let detail = |patient: usize, criterion: usize| {
+        lines[patient]["criteria"][criterion]["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        detail(0, 0).contains("100 umol/L = 1.1312 mg/dL"),
+        "{}",
+        detail(0, 0)
+    );
+    assert!(
+        detail(1, 0).contains("132.6 umol/L = 1.4999712 mg/dL"),
+        "{}",
+        detail(1, 0)
+    );
+    assert!(
+        detail(1, 1).contains("119.99 U/L = 2.99975 x ULN"),
+        "{}",
+        detail(1, 1)
+    );
+}

@@ -100,7 +100,8 @@ pub enum OutputFormat {
 
 pub fn run(args: &RunArgs) -> u8 {
     let plan = match super::load_plan(&args.protocol) {
-        Ok(plan) => plan,
+        // Explanations printed as text show computed numbers rounded; JSON keeps them exact.
+        Ok(plan) => plan.round_for_reading(args.format != OutputFormat::Json),
         Err(code) => return code,
     };
     if let Some(jobs) = args.jobs {

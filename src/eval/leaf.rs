@@ -362,7 +362,7 @@ impl Ctx<'_> {
                     Ok(v) => v,
                     Err(reason) => return (Truth::Unknown, say!(explain, "{reason} (result{at})")),
                 };
-                let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
+                let shown = say!(explain, "{} {value} {}", c.label, unit.text());
                 let ordering = match threshold {
                     Threshold::Quantity { .. } => threshold
                         .order(
@@ -377,19 +377,26 @@ impl Ctx<'_> {
                     }
                 };
                 match ordering {
-                    Ok(ord) => {
-                        let limit_note = match threshold {
-                            Threshold::RefMultiple { bound, .. } => {
-                                self.limit_note(c, o, *bound, explain)
-                            }
-                            Threshold::Quantity { .. } => String::new(),
+                    Ok(ord) if explain => {
+                        let detail = match threshold {
+                            Threshold::RefMultiple { factor, bound } => format!(
+                                "{shown}{}{at} ({}; limit {factor} x {})",
+                                self.ratio(c, o, value, &unit, *factor, *bound),
+                                self.limit_text(c, o, *bound),
+                                bound.keyword()
+                            ),
+                            Threshold::Quantity {
+                                value: limit,
+                                unit: limit_unit,
+                            } => format!(
+                                "{shown}{}{at}",
+                                self.converted(c, value, &unit, *limit, limit_unit)
+                            ),
                         };
-                        (
-                            Truth::from_bool(op.holds(ord)),
-                            format!("{shown}{limit_note}"),
-                        )
+                        (Truth::from_bool(op.holds(ord)), detail)
                     }
-                    Err(reason) => (Truth::Unknown, say!(explain, "{shown}: {reason}")),
+                    Ok(ord) => (Truth::from_bool(op.holds(ord)), String::new()),
+                    Err(reason) => (Truth::Unknown, say!(explain, "{shown}{at}: {reason}")),
                 }
             }
             ValueTest::Range { negated, test } => {
@@ -501,6 +508,97 @@ impl Ctx<'_> {
                 bound.keyword(),
                 c.label
             )),
+        }
+    }
+
+    /// ` = 1.13 mg/dL`: a result in another unit than the threshold's, converted (through
+    /// the analyte's molar mass if need be); empty when the units are the same.
+    fn converted(
+        &self,
+        c: &Concept,
+        value: Decimal,
+        unit: &Unit,
+        limit: Decimal,
+        limit_unit: &Unit,
+    ) -> String {
+        if unit == limit_unit {
+            return String::new();
+        }
+        match unit.convert_for_display(value, limit_unit, c.molar_mass.as_ref()) {
+            Some((x, exact)) => format!(
+                " {} {}",
+                super::figure::equals(x, exact, self.plan.reading, &[limit]),
+                limit_unit.text()
+            ),
+            None => String::new(),
+        }
+    }
+
+    /// ` = 3.25 x ULN`: the result as a multiple of the limit it is compared with (the
+    /// result's own, or the protocol's default converted); empty if the limit is zero.
+    fn ratio(
+        &self,
+        c: &Concept,
+        o: &crate::facts::native::ObservationRecord,
+        value: Decimal,
+        unit: &Unit,
+        factor: Decimal,
+        bound: RefBound,
+    ) -> String {
+        let pick = |low: Option<Decimal>, high: Option<Decimal>| match bound {
+            RefBound::Uln => high,
+            RefBound::Lln => low,
+        };
+        let (value, limit, exact) =
+            if let Some(limit) = o.reference_range.and_then(|r| pick(r.low, r.high)) {
+                (value, limit, true)
+            } else {
+                let default = c.normal.and_then(|r| pick(r.low, r.high));
+                let converted = c.unit.as_ref().and_then(|canonical| {
+                    unit.convert_for_display(value, canonical, c.molar_mass.as_ref())
+                });
+                match (default, converted) {
+                    (Some(limit), Some((v, exact))) => (v, limit, exact),
+                    _ => return String::new(),
+                }
+            };
+        let Some(ratio) = value.checked_div(limit) else {
+            return String::new();
+        };
+        let exact = exact && ratio.checked_mul(limit) == Some(value);
+        format!(
+            " {} x {}",
+            super::figure::equals(ratio, exact, self.plan.reading, &[factor]),
+            bound.keyword()
+        )
+    }
+
+    /// `ULN 40 U/L` or `ULN 1.2 mg/dL, the protocol's default`.
+    fn limit_text(
+        &self,
+        c: &Concept,
+        o: &crate::facts::native::ObservationRecord,
+        bound: RefBound,
+    ) -> String {
+        let pick = |low: Option<Decimal>, high: Option<Decimal>| match bound {
+            RefBound::Uln => high,
+            RefBound::Lln => low,
+        };
+        if let Some(limit) = o.reference_range.and_then(|r| pick(r.low, r.high)) {
+            let unit = o
+                .unit
+                .as_deref()
+                .map(|u| format!(" {u}"))
+                .unwrap_or_default();
+            return format!("{} {limit}{unit}", bound.keyword());
+        }
+        match (c.normal.and_then(|r| pick(r.low, r.high)), &c.unit) {
+            (Some(limit), Some(u)) => format!(
+                "{} {limit} {}, the protocol's default",
+                bound.keyword(),
+                u.text()
+            ),
+            _ => format!("no {}", bound.keyword()),
         }
     }
 
@@ -907,7 +1005,12 @@ impl Ctx<'_> {
             let listed: Vec<String> = events
                 .iter()
                 .map(|e| match self.event_daily_mg(e) {
-                    Ok(mg) => format!("{} {mg} mg/d", self.describe_event(e)),
+                    Ok(mg) => format!(
+                        "{} {} mg/d{}",
+                        self.describe_event(e),
+                        mg.normalize(),
+                        self.equivalent(d, e.concept, mg, threshold_mg)
+                    ),
                     Err(reason) => format!("{}: {reason}", self.describe_event(e)),
                 })
                 .collect();
@@ -925,6 +1028,35 @@ impl Ctx<'_> {
             String::new()
         };
         (value, detail)
+    }
+
+    /// ` = 60 mg/d prednisone`: a daily dose of another drug as the reference drug's, when an
+    /// equivalence table applies and its factor is not 1.
+    fn equivalent(
+        &self,
+        d: &DoseQuery,
+        drug: ConceptId,
+        mg: Decimal,
+        threshold: Decimal,
+    ) -> String {
+        let Some(reference) = &d.as_drug else {
+            return String::new();
+        };
+        let factor = d
+            .drugs
+            .iter()
+            .find(|(id, _)| *id == drug)
+            .map_or(Decimal::ONE, |(_, f)| *f);
+        if factor == Decimal::ONE {
+            return String::new();
+        }
+        match mg.checked_mul(factor) {
+            Some(x) => format!(
+                " {} mg/d {reference}",
+                super::figure::equals(x, true, self.plan.reading, &[threshold])
+            ),
+            None => String::new(),
+        }
     }
 
     /// The dose threshold in mg/d: per-kg thresholds times the latest body weight on or

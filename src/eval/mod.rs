@@ -4,6 +4,7 @@
 //! asked for, the checks behind it in the protocol's own words.
 
 mod facts;
+mod figure;
 mod leaf;
 pub mod logic;
 pub mod render;
@@ -31,6 +32,9 @@ pub struct Plan {
     /// The line each criterion starts on, by its span's start (computed once: finding a
     /// line means counting newlines).
     lines: HashMap<(u32, u32), usize>,
+    /// Whether computed numbers in explanations are rounded for reading (text output) or
+    /// kept exact (JSON).
+    reading: bool,
 }
 
 impl Plan {
@@ -71,7 +75,17 @@ impl Plan {
             by_code,
             units: RwLock::new(HashMap::default()),
             lines,
+            reading: false,
         }
+    }
+
+    /// With `reading`, numbers eligc computes for an explanation (conversions, multiples of
+    /// the upper limit, dose equivalents) are rounded for a person to read, never across the
+    /// boundary they are compared with; without it (the default, and what JSON wants) they
+    /// are exact.
+    pub fn round_for_reading(mut self, reading: bool) -> Plan {
+        self.reading = reading;
+        self
     }
 
     /// The program.

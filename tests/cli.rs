@@ -195,3 +195,10 @@ fn json_keeps_the_computed_numbers_exact() {
         detail(1, 1)
     );
 }
+
+#[test]
+fn explain_shows_the_and_or_structure_and_the_branch_that_decided() {
+    // I4: LVEF and (ECG normal or attested); E1: attested or (infection and treatment).
+    let out = eligc(&["run", EXPLAIN_PROTOCOL, EXPLAIN_PATIENTS, "--explain", "X3"]);
+    insta::assert_snapshot!("explain_and_or_structure", text(&out.stdout));
+}

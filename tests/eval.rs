@@ -708,3 +708,53 @@ fn a_substance_threshold_for_an_observation_without_a_molar_mass_is_an_error() {
             .contains("molar mass")
     );
 }
+
+/// The criterion T1 of `rule` for a patient screened on 2026-03-31 with `facts`, explained.
+fn explained(rule: &str, facts: &str) -> eligc::eval::CriterionResult {
+    let plan = plan(&format!("inclusion T1 \"test\": {rule}"));
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31","infusion":"2026-04-30"}},{facts}}}"#
+    );
+    plan.evaluate(&patient(&json), true).criteria.remove(0)
+}
+
+#[test]
+fn the_explanation_keeps_the_and_or_structure_of_the_rule() {
+    use eligc::eval::{Node, Truth};
+    let c = explained(
+        "attested consent and (attested risk_ruled_out or sex is male)",
+        r#""attestations":{"consent":true,"risk_ruled_out":false}"#,
+    );
+    assert_eq!(
+        c.logic,
+        vec![Node::All {
+            result: Truth::False,
+            items: vec![
+                Node::Check(0),
+                Node::Any {
+                    result: Truth::False,
+                    items: vec![Node::Check(1), Node::Check(2)],
+                },
+            ],
+        }]
+    );
+    assert_eq!(c.checks[2].text, "sex is male");
+}
+
+#[test]
+fn under_not_an_or_reads_as_all_of_the_negated_checks() {
+    use eligc::eval::{Node, Truth};
+    let c = explained(
+        "not (attested consent or attested risk_ruled_out)",
+        r#""attestations":{"consent":false,"risk_ruled_out":false}"#,
+    );
+    assert_eq!(
+        c.logic,
+        vec![Node::All {
+            result: Truth::True,
+            items: vec![Node::Check(0), Node::Check(1)],
+        }]
+    );
+    assert_eq!(c.checks[0].text, "not attested consent");
+    assert_eq!(c.checks[0].result, Truth::True);
+}

@@ -33,6 +33,8 @@ pub(super) struct Trace<'t> {
     pub via: Option<String>,
     /// Under an odd number of `not`s: checks are shown negated, as the protocol reads.
     pub negated: bool,
+    /// The and/or structure recorded so far at the current level (when explaining).
+    pub nodes: Vec<super::Node>,
 }
 
 /// Builds an explanation string only when explaining.

@@ -265,6 +265,49 @@ pub struct Check {
     pub via: Option<String>,
 }
 
+/// The and/or structure of a criterion, over its checks: which branch decided.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Node {
+    /// A check, by its index in the criterion's `checks`.
+    Check(usize),
+    /// Holds when every item holds (`and`; an `or` under `not`, shown as the protocol's
+    /// negated checks).
+    All {
+        /// Its value.
+        result: Truth,
+        /// The items.
+        items: Vec<Node>,
+    },
+    /// Holds when some item holds (`or`; an `and` under `not`).
+    Any {
+        /// Its value.
+        result: Truth,
+        /// The items.
+        items: Vec<Node>,
+    },
+}
+
+impl Node {
+    /// The node's value; a check's is looked up in `checks`.
+    pub fn result(&self, checks: &[Check]) -> Truth {
+        match self {
+            Node::Check(i) => checks.get(*i).map_or(Truth::Unknown, |c| c.result),
+            Node::All { result, .. } | Node::Any { result, .. } => *result,
+        }
+    }
+
+    /// The first check under this node (a group's part is its checks' part).
+    pub fn first_check(&self) -> Option<usize> {
+        match self {
+            Node::Check(i) => Some(*i),
+            Node::All { items, .. } | Node::Any { items, .. } => {
+                items.iter().find_map(Node::first_check)
+            }
+        }
+    }
+}
+
 /// One criterion's result.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CriterionResult {
@@ -286,6 +329,10 @@ pub struct CriterionResult {
     /// The checks (only when explaining).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// The and/or structure over the checks: one node per part (`applies if`, the rule,
+    /// `unless`), in that order (only when explaining).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logic: Vec<Node>,
 }
 
 impl CriterionResult {
@@ -355,6 +402,7 @@ fn criterion(
         outcome: Outcome::Unknown,
         line: ctx.plan.line(c.span),
         checks: Vec::new(),
+        logic: Vec::new(),
     });
     let mut checks = Vec::new();
     let mut trace = leaf::Trace {
@@ -362,6 +410,7 @@ fn criterion(
         part: Part::Applies,
         via: None,
         negated: false,
+        nodes: Vec::new(),
     };
     let applies = c.applies.as_ref().map(|a| ctx.cond(a, &mut trace));
     let body = match &c.body {
@@ -400,9 +449,11 @@ fn criterion(
             _ => Outcome::Unknown,
         },
     };
+    let logic = trace.nodes;
     if let Some(r) = out.get_mut(index) {
         r.outcome = outcome;
         r.checks = checks;
+        r.logic = logic;
     }
     outcome
 }
@@ -433,10 +484,39 @@ fn group_outcome(kind: CriterionKind, children: &[Outcome]) -> Outcome {
 }
 
 impl leaf::Ctx<'_> {
+    /// Starts recording a group's items: returns the enclosing level's nodes.
+    fn open_group(&self, trace: &mut leaf::Trace<'_>) -> Vec<Node> {
+        if trace.checks.is_some() {
+            std::mem::take(&mut trace.nodes)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Ends a group (`all` for `and`): its items become one node of the enclosing level.
+    /// Under `not` the checks are shown negated, so an `and` reads as "any of" them.
+    fn close_group(&self, trace: &mut leaf::Trace<'_>, outer: Vec<Node>, all: bool, value: Truth) {
+        if trace.checks.is_none() {
+            return;
+        }
+        let items = std::mem::replace(&mut trace.nodes, outer);
+        let (all, result) = if trace.negated {
+            (!all, value.not())
+        } else {
+            (all, value)
+        };
+        trace.nodes.push(if all {
+            Node::All { result, items }
+        } else {
+            Node::Any { result, items }
+        });
+    }
+
     /// Evaluates a condition, recording leaf checks into `trace`.
     fn cond(&self, c: &Cond, trace: &mut leaf::Trace<'_>) -> Truth {
         match &c.kind {
             CondKind::And(items) => {
+                let outer = self.open_group(trace);
                 let mut value = Truth::True;
                 for item in items {
                     value = value.and(self.cond(item, trace));
@@ -444,9 +524,11 @@ impl leaf::Ctx<'_> {
                         break;
                     }
                 }
+                self.close_group(trace, outer, true, value);
                 value
             }
             CondKind::Or(items) => {
+                let outer = self.open_group(trace);
                 let mut value = Truth::False;
                 for item in items {
                     value = value.or(self.cond(item, trace));
@@ -454,6 +536,7 @@ impl leaf::Ctx<'_> {
                         break;
                     }
                 }
+                self.close_group(trace, outer, false, value);
                 value
             }
             CondKind::Not(inner) => {
@@ -474,6 +557,7 @@ impl leaf::Ctx<'_> {
             _ => {
                 let (value, detail) = self.leaf(c, trace.checks.is_some());
                 if let Some(checks) = trace.checks.as_deref_mut() {
+                    trace.nodes.push(Node::Check(checks.len()));
                     let quoted = self.plan.quote(c.span);
                     let (text, result) = if trace.negated {
                         (format!("not {quoted}"), value.not())

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{CriterionResult, Outcome, PatientResult, Truth, Verdict};
+use super::{CriterionResult, Node, Outcome, Part, PatientResult, Truth, Verdict};
 use crate::ast::CriterionKind;
 
 /// The table's header line.
@@ -75,27 +75,7 @@ pub fn explanation(r: &PatientResult) -> String {
             c.line
         );
         let _ = writeln!(out, "{indent}    \"{}\"", c.wording);
-        for check in &c.checks {
-            let part = match check.part {
-                super::Part::Applies => "applies if ",
-                super::Part::Rule => "",
-                super::Part::Unless => "unless ",
-            };
-            let via = check
-                .via
-                .as_ref()
-                .map(|v| format!(" (in {v})"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{indent}    {} {part}{}{via}",
-                check.result.symbol(),
-                check.text
-            );
-            if !check.detail.is_empty() {
-                let _ = writeln!(out, "{indent}        {}", check.detail);
-            }
-        }
+        write_logic(&mut out, c, &format!("{indent}    "));
     }
     let worklist = worklist(r);
     if !worklist.is_empty() {
@@ -112,6 +92,84 @@ pub fn explanation(r: &PatientResult) -> String {
         );
     }
     out
+}
+
+/// A criterion's checks in its and/or structure: an `and` at the top of the rule or of
+/// `applies if` is the criterion's own list; every other group is a line ("any of:",
+/// "all of:") with its value, its items indented below it, so the deciding branch shows.
+fn write_logic(out: &mut String, c: &CriterionResult, indent: &str) {
+    if c.logic.is_empty() {
+        for i in 0..c.checks.len() {
+            write_node(out, c, &Node::Check(i), indent, 0);
+        }
+        return;
+    }
+    for node in &c.logic {
+        match node {
+            Node::All { items, .. } if part_of(c, node) != Some(Part::Unless) => {
+                for item in items {
+                    write_node(out, c, item, indent, 0);
+                }
+            }
+            _ => write_node(out, c, node, indent, 0),
+        }
+    }
+}
+
+fn part_of(c: &CriterionResult, node: &Node) -> Option<Part> {
+    node.first_check()
+        .and_then(|i| c.checks.get(i))
+        .map(|k| k.part)
+}
+
+fn part_word(part: Option<Part>) -> &'static str {
+    match part {
+        Some(Part::Applies) => "applies if ",
+        Some(Part::Unless) => "unless ",
+        Some(Part::Rule) | None => "",
+    }
+}
+
+fn write_node(out: &mut String, c: &CriterionResult, node: &Node, indent: &str, level: usize) {
+    let pad = format!("{indent}{}", "    ".repeat(level));
+    // The part is said once, on the outermost line.
+    let part = if level == 0 {
+        part_word(part_of(c, node))
+    } else {
+        ""
+    };
+    match node {
+        Node::Check(i) => {
+            let Some(check) = c.checks.get(*i) else {
+                return;
+            };
+            let via = check
+                .via
+                .as_ref()
+                .map(|v| format!(" (in {v})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{pad}{} {part}{}{via}",
+                check.result.symbol(),
+                check.text
+            );
+            if !check.detail.is_empty() {
+                let _ = writeln!(out, "{pad}    {}", check.detail);
+            }
+        }
+        Node::All { result, items } | Node::Any { result, items } => {
+            let word = if matches!(node, Node::All { .. }) {
+                "all of"
+            } else {
+                "any of"
+            };
+            let _ = writeln!(out, "{pad}{} {part}{word}:", result.symbol());
+            for item in items {
+                write_node(out, c, item, indent, level + 1);
+            }
+        }
+    }
 }
 
 fn kind_word(kind: CriterionKind) -> &'static str {

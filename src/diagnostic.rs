@@ -112,6 +112,9 @@ codes! {
     SubCriterionId = "sub-criterion-id", Warning;
     /// A set with no members, or a group with no sub-criteria.
     Empty = "empty", Warning;
+    /// A bidirectional formatting character in the text, which can make it display in
+    /// another order than it reads ("Trojan Source").
+    TextDirectionCodepoint = "text-direction-codepoint", Warning;
 }
 
 /// A secondary label pointing at related code.

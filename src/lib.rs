@@ -18,4 +18,5 @@ pub mod program;
 pub mod report;
 pub mod source;
 pub mod syntax;
+pub mod terminal;
 pub mod units;

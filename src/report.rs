@@ -7,10 +7,14 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::SourceMap;
+use crate::terminal::{escape, escape_char, escape_keeping_lines};
 
 /// A diagnostic paired with its file, as miette wants it.
 struct Rendered<'a> {
     diagnostic: &'a Diagnostic,
+    /// The message and help with user text escaped.
+    message: String,
+    help: Option<String>,
     source: NamedSource<String>,
     notes: Option<String>,
     labels: Vec<LabeledSpan>,
@@ -18,13 +22,13 @@ struct Rendered<'a> {
 
 impl std::fmt::Debug for Rendered<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        f.write_str(&self.message)
     }
 }
 
 impl std::fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        f.write_str(&self.message)
     }
 }
 
@@ -43,7 +47,7 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        match (&self.diagnostic.help, &self.notes) {
+        match (&self.help, &self.notes) {
             (Some(h), Some(n)) => Some(Box::new(format!("{h}\n{n}"))),
             (Some(h), None) => Some(Box::new(h.as_str())),
             (None, Some(n)) => Some(Box::new(n.as_str())),
@@ -60,32 +64,91 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 }
 
+/// A file's text as shown in excerpts: control and bidirectional characters escaped
+/// (`terminal::escape_char`), so the excerpt cannot drive the terminal or reorder the line,
+/// with what is needed to move spans from the file's offsets to the shown text's.
+struct Shown {
+    text: String,
+    /// For each escaped character: its offset in the file, and how many bytes longer the
+    /// shown text is than the file after it.
+    shifts: Vec<(usize, usize)>,
+}
+
+impl Shown {
+    fn new(text: &str) -> Shown {
+        let mut shown = String::with_capacity(text.len());
+        let mut shifts = Vec::new();
+        let mut extra = 0;
+        let mut chars = text.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            // Line structure is the excerpt's own: newlines, tabs and CRLF stay.
+            let keep = c == '\n'
+                || c == '\t'
+                || (c == '\r' && chars.peek().is_some_and(|(_, next)| *next == '\n'));
+            match escape_char(c).filter(|_| !keep) {
+                Some(escape) => {
+                    extra += escape.len() - c.len_utf8();
+                    shifts.push((at, extra));
+                    shown.push_str(&escape);
+                }
+                None => shown.push(c),
+            }
+        }
+        Shown {
+            text: shown,
+            shifts,
+        }
+    }
+
+    /// The offset in the shown text of the file's byte offset `at`.
+    fn offset(&self, at: usize) -> usize {
+        let before = self.shifts.partition_point(|(p, _)| *p < at);
+        let extra = before
+            .checked_sub(1)
+            .and_then(|i| self.shifts.get(i))
+            .map_or(0, |(_, e)| *e);
+        at + extra
+    }
+
+    fn span(&self, span: crate::source::Span) -> miette::SourceSpan {
+        let start = self.offset(span.start as usize);
+        let end = self.offset(span.end as usize);
+        (start, end.saturating_sub(start)).into()
+    }
+}
+
 fn rendered<'a>(diagnostic: &'a Diagnostic, sources: &SourceMap) -> Rendered<'a> {
     let file = sources.get(diagnostic.span.file);
-    let name = file.map_or_else(|| "<unknown>".to_string(), |f| f.name.clone());
-    let text = file.map_or_else(String::new, |f| f.text.to_string());
+    let name = file.map_or_else(|| "<unknown>".to_string(), |f| escape(&f.name).into_owned());
+    let shown = Shown::new(file.map_or("", |f| &f.text));
     let mut labels = vec![LabeledSpan::new_primary_with_span(
-        Some(diagnostic.label.clone()),
-        diagnostic.span.to_miette(),
+        Some(escape(&diagnostic.label).into_owned()),
+        shown.span(diagnostic.span),
     )];
     let mut notes = Vec::new();
     for related in &diagnostic.related {
         if related.span.file == diagnostic.span.file {
             labels.push(LabeledSpan::new_with_span(
-                Some(related.label.clone()),
-                related.span.to_miette(),
+                Some(escape(&related.label).into_owned()),
+                shown.span(related.span),
             ));
         } else if let Some(other) = sources.get(related.span.file) {
             let (line, col) = other.line_col(related.span.start);
             notes.push(format!(
                 "note: {} ({}:{line}:{col})",
-                related.label, other.name
+                escape(&related.label),
+                escape(&other.name)
             ));
         }
     }
     Rendered {
         diagnostic,
-        source: NamedSource::new(name, text),
+        message: escape(&diagnostic.message).into_owned(),
+        help: diagnostic
+            .help
+            .as_deref()
+            .map(|h| escape_keeping_lines(h).into_owned()),
+        source: NamedSource::new(name, shown.text),
         notes: if notes.is_empty() {
             None
         } else {
@@ -115,7 +178,7 @@ pub fn render_human(
     for d in diagnostics {
         let r = rendered(d, sources);
         if handler.render_report(&mut out, &r).is_err() {
-            let _ = writeln!(out, "{}: {}", d.code.name(), d.message);
+            let _ = writeln!(out, "{}: {}", d.code.name(), escape(&d.message));
         }
     }
     out

@@ -8,7 +8,8 @@ use super::{Checker, Symbol};
 use crate::ast::{CmpOp, DurationUnit, SelectMode};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::{AnchorId, ConceptId, Cond, CondKind, Threshold, ValueTest, Window};
-use crate::source::{FileId, Span};
+use crate::source::{FileId, Source, Span};
+use crate::terminal::{escape_char, is_bidi_control};
 
 /// Unused definitions and sets declared in the protocol file, and unused `use` lines there.
 /// Libraries are vocabularies: most of what they declare is unused by any one protocol.
@@ -217,4 +218,62 @@ fn unused_set_help(kind: crate::ast::SetKind, name: &str) -> String {
         }
     };
     format!("refer to it in a criterion (`{event} in {name}`), or remove it")
+}
+
+/// Bidirectional formatting characters anywhere in a file (wording, comments, names), one
+/// warning per line, as rustc's `text_direction_codepoint_in_literal`: they make a line
+/// display in another order than eligc reads it, so a criterion can look unlike what it is.
+pub(super) fn text_direction(source: &Source, diagnostics: &mut Vec<Diagnostic>) {
+    let mut offset = 0;
+    for line in source.text.split_inclusive('\n') {
+        let mut found = line
+            .char_indices()
+            .filter(|(_, c)| is_bidi_control(*c))
+            .map(|(at, c)| {
+                let start = offset + at;
+                let span = Span::new(source.id, start, start + c.len_utf8());
+                let label = format!(
+                    "`{}` ({})",
+                    escape_char(c).unwrap_or_default(),
+                    bidi_name(c)
+                );
+                (span, label)
+            });
+        if let Some((span, label)) = found.next() {
+            let mut d = Diagnostic::new(
+                Code::TextDirectionCodepoint,
+                span,
+                "this line contains a character that changes the direction text is displayed in",
+                label,
+            )
+            .with_help(
+                "the line may read differently on screen than eligc reads it; remove the \
+                 character, or write right-to-left text without direction overrides",
+            );
+            for (span, label) in found {
+                d = d.with_related(span, label);
+            }
+            diagnostics.push(d);
+        }
+        offset += line.len();
+    }
+}
+
+/// The Unicode name of a bidirectional formatting character.
+fn bidi_name(c: char) -> &'static str {
+    match c {
+        '\u{202A}' => "LEFT-TO-RIGHT EMBEDDING",
+        '\u{202B}' => "RIGHT-TO-LEFT EMBEDDING",
+        '\u{202C}' => "POP DIRECTIONAL FORMATTING",
+        '\u{202D}' => "LEFT-TO-RIGHT OVERRIDE",
+        '\u{202E}' => "RIGHT-TO-LEFT OVERRIDE",
+        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => "FIRST STRONG ISOLATE",
+        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
+        '\u{200E}' => "LEFT-TO-RIGHT MARK",
+        '\u{200F}' => "RIGHT-TO-LEFT MARK",
+        '\u{061C}' => "ARABIC LETTER MARK",
+        _ => "direction control",
+    }
 }

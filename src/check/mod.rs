@@ -60,6 +60,11 @@ pub fn compile_text(name: &str, text: &str, dir: Option<&Path>) -> Compilation {
 pub fn compile(mut sources: SourceMap, main: FileId) -> Compilation {
     let mut diagnostics = Vec::new();
     let loaded = load::load_all(&mut sources, main, &mut diagnostics);
+    for l in &loaded {
+        if let Some(source) = sources.get(l.file) {
+            lints::text_direction(source, &mut diagnostics);
+        }
+    }
     let program = {
         let mut checker = Checker::new(main, &loaded);
         let program = checker.run();

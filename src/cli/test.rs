@@ -13,6 +13,7 @@ use super::{EXIT_DATA, EXIT_OK, EXIT_TEST_FAILED, EXIT_USAGE};
 use eligc::eval::render::explanation;
 use eligc::eval::{Outcome, Verdict};
 use eligc::facts;
+use eligc::terminal::escape;
 
 #[derive(Args, Debug)]
 pub struct TestArgs {
@@ -90,7 +91,7 @@ fn run_dir(dir: &Path) -> u8 {
             let _ = writeln!(
                 report,
                 "FAIL {}: no such patient in {}",
-                exp.patient,
+                escape(&exp.patient),
                 patients.display()
             );
             failed += 1;
@@ -122,14 +123,14 @@ fn run_dir(dir: &Path) -> u8 {
             let _ = writeln!(
                 report,
                 "FAIL {}{}",
-                exp.patient,
+                escape(&exp.patient),
                 exp.why
                     .as_ref()
-                    .map(|w| format!(" ({w})"))
+                    .map(|w| format!(" ({})", escape(w)))
                     .unwrap_or_default()
             );
             for p in &problems {
-                let _ = writeln!(report, "  {p}");
+                let _ = writeln!(report, "  {}", escape(p));
             }
             for line in explanation(actual).lines() {
                 let _ = writeln!(report, "  | {line}");

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::terminal::escape;
+
 use super::impact::{Impact, OutcomeChange};
 use super::{Change, CriterionDiff, Diff, Part, Status};
 
@@ -18,9 +20,9 @@ fn version(v: &Option<String>) -> String {
 /// The differences as text.
 pub fn text(d: &Diff) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Protocol: {}", d.new.title);
+    let _ = writeln!(out, "Protocol: {}", escape(&d.new.title));
     if d.old.title != d.new.title {
-        let _ = writeln!(out, "  title changed; was: {}", d.old.title);
+        let _ = writeln!(out, "  title changed; was: {}", escape(&d.old.title));
     }
     let _ = writeln!(
         out,
@@ -75,16 +77,20 @@ fn criterion(out: &mut String, cd: &CriterionDiff) {
         cd.kind.keyword()
     );
     if let Some(text) = &cd.text {
-        let _ = writeln!(out, "  \"{text}\"");
+        let _ = writeln!(out, "  \"{}\"", escape(text));
     }
     if let Some(rule) = &cd.rule {
         let _ = writeln!(out, "  rule: {rule}");
     }
     if let Some(w) = &cd.wording {
         let _ = writeln!(out, "  wording changed:");
-        let _ = writeln!(out, "    was: \"{}\"", w.old);
-        let _ = writeln!(out, "    now: \"{}\"", w.new);
-        let _ = writeln!(out, "    difference: {}", word_diff(&w.old, &w.new));
+        let _ = writeln!(out, "    was: \"{}\"", escape(&w.old));
+        let _ = writeln!(out, "    now: \"{}\"", escape(&w.new));
+        let _ = writeln!(
+            out,
+            "    difference: {}",
+            escape(&word_diff(&w.old, &w.new))
+        );
     }
     if cd.status == Status::WordingOnly {
         let _ = writeln!(out, "  the rule is unchanged: same meaning");
@@ -240,7 +246,12 @@ pub fn impact_text(i: &Impact) -> String {
         for p in &i.patients {
             let verdict = format!("{} → {}", p.old.word(), p.new.word());
             let criteria: Vec<String> = p.criteria.iter().map(outcome_change).collect();
-            let _ = writeln!(out, "{:<16} {verdict:<30} {}", p.id, criteria.join("; "));
+            let _ = writeln!(
+                out,
+                "{:<16} {verdict:<30} {}",
+                escape(&p.id),
+                criteria.join("; ")
+            );
         }
     }
     out

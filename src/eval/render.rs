@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{CriterionResult, Node, Outcome, Part, PatientResult, Truth, Verdict};
 use crate::ast::CriterionKind;
+use crate::terminal::escape;
 
 /// The table's header line.
 /// The table's header line, for patient ids up to `id_width` characters wide.
@@ -18,7 +19,7 @@ pub fn table_header(id_width: usize) -> String {
 /// The width of the table's patient column for these ids: at least 16, at most 40.
 pub fn id_width<'a>(ids: impl IntoIterator<Item = &'a str>) -> usize {
     ids.into_iter()
-        .map(|id| id.chars().count())
+        .map(|id| escape(id).chars().count())
         .max()
         .unwrap_or(0)
         .clamp(16, 40)
@@ -30,10 +31,10 @@ pub fn table_line(r: &PatientResult, id_width: usize) -> String {
     let unknown = r.unknown().join(" ");
     format!(
         "{:<id_width$} {:<13} {:<28} {}",
-        r.id,
+        escape(&r.id),
         r.verdict.word(),
-        dash(&excluded),
-        dash(&unknown)
+        escape(dash(&excluded)),
+        escape(dash(&unknown))
     )
     .trim_end()
     .to_string()
@@ -43,9 +44,14 @@ fn dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
-/// A CSV field, quoted when needed.
+/// A CSV field, quoted when needed. A cell a spreadsheet would run as a formula (starting
+/// with `=`, `+`, `-`, `@`, tab or CR: OWASP's CSV-injection rule) is prefixed with `'` and
+/// quoted. Every column eligc writes is text (ids, verdicts, criterion ids, messages; no
+/// numbers), so a patient id `-5` is written `"'-5"` too: readable, and never a formula.
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("\"'{}\"", s.replace('"', "\"\""))
+    } else if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -56,7 +62,12 @@ pub fn csv_field(s: &str) -> String {
 /// behind it and the facts that decided them, then what would settle the unknowns.
 pub fn explanation(r: &PatientResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Patient {}: {}", r.id, r.verdict.word().to_uppercase());
+    let _ = writeln!(
+        out,
+        "Patient {}: {}",
+        escape(&r.id),
+        r.verdict.word().to_uppercase()
+    );
     for c in &r.criteria {
         let indent = "  ".repeat(c.depth + 1);
         let marker = if c.excludes() {
@@ -69,19 +80,19 @@ pub fn explanation(r: &PatientResult) -> String {
         let _ = writeln!(
             out,
             "{indent}{marker} {} {} [{}] (line {})",
-            c.id,
+            escape(&c.id),
             c.outcome.word(),
             kind_word(c.kind),
             c.line
         );
-        let _ = writeln!(out, "{indent}    \"{}\"", c.wording);
+        let _ = writeln!(out, "{indent}    \"{}\"", escape(&c.wording));
         write_logic(&mut out, c, &format!("{indent}    "));
     }
     let worklist = worklist(r);
     if !worklist.is_empty() {
         let _ = writeln!(out, "To settle:");
         for (id, item) in worklist {
-            let _ = writeln!(out, "  {id}: {item}");
+            let _ = writeln!(out, "  {}: {}", escape(&id), escape(&item));
         }
     }
     if r.unused_facts > 0 {
@@ -146,16 +157,16 @@ fn write_node(out: &mut String, c: &CriterionResult, node: &Node, indent: &str, 
             let via = check
                 .via
                 .as_ref()
-                .map(|v| format!(" (in {v})"))
+                .map(|v| format!(" (in {})", escape(v)))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "{pad}{} {part}{}{via}",
                 check.result.symbol(),
-                check.text
+                escape(&check.text)
             );
             if !check.detail.is_empty() {
-                let _ = writeln!(out, "{pad}    {}", check.detail);
+                let _ = writeln!(out, "{pad}    {}", escape(&check.detail));
             }
         }
         Node::All { result, items } | Node::Any { result, items } => {

@@ -33,14 +33,16 @@ pub struct RecordError {
 
 impl std::fmt::Display for RecordError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)?;
+        // Ids, paths and reasons quote the record: escaped, so a record cannot forge output.
+        use crate::terminal::escape;
+        write!(f, "{}:{}", escape(&self.file), self.line)?;
         if let Some(p) = &self.patient {
-            write!(f, ": patient `{p}`")?;
+            write!(f, ": patient `{}`", escape(p))?;
         }
         if !self.path.is_empty() {
-            write!(f, ": field `{}`", self.path)?;
+            write!(f, ": field `{}`", escape(&self.path))?;
         }
-        write!(f, ": {}", self.reason)
+        write!(f, ": {}", escape(&self.reason))
     }
 }
 

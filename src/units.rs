@@ -347,17 +347,27 @@ fn big_cmp(a: &[u64], b: &[u64]) -> Ordering {
 /// A parsed unit: its dimension, its exact factor to the coherent base units
 /// (g, m, s, mol, K; arbitrary dimensions count 1 each) and the text as written.
 ///
-/// Equality compares dimension and factor, not text: `mL/min/{1.73_m2}` == `mL/min/1.73m2`.
+/// Equality compares dimension, factor and offset, not text: `mL/min/{1.73_m2}` ==
+/// `mL/min/1.73m2`.
+///
+/// A temperature on a shifted scale (`Cel`, `[degF]`) is affine: its value in kelvin is
+/// `(value + offset) · factor` (`[degF]`: offset 459.67, factor 5/9). Such a unit stands
+/// alone (no prefix, exponent or product), so only temperatures themselves convert, never
+/// differences or rates.
 #[derive(Clone, Debug)]
 pub struct Unit {
     dimension: Dimension,
     factor: Ratio,
+    /// Added to a value before scaling by `factor`; zero except for affine temperatures.
+    offset: Decimal,
     text: String,
 }
 
 impl PartialEq for Unit {
     fn eq(&self, other: &Unit) -> bool {
-        self.dimension == other.dimension && self.factor == other.factor
+        self.dimension == other.dimension
+            && self.factor == other.factor
+            && self.offset == other.offset
     }
 }
 
@@ -367,6 +377,7 @@ impl Hash for Unit {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.dimension.hash(state);
         self.factor.hash(state);
+        self.offset.normalize().hash(state);
     }
 }
 
@@ -420,6 +431,18 @@ impl Unit {
         self.dimension.is_dimensionless()
     }
 
+    /// True if this unit is the number 1: `1` or annotations only (`{score}`, `{points}`),
+    /// which UCUM defines as dimensionless factors of one. A score's result in such a unit
+    /// reads as points.
+    pub fn is_unity(&self) -> bool {
+        self.dimension == NONE && self.factor == Ratio::ONE && self.offset.is_zero()
+    }
+
+    /// True for a temperature on a shifted scale (`Cel`, `[degF]`).
+    pub fn is_affine(&self) -> bool {
+        !self.offset.is_zero()
+    }
+
     /// True if values in `self` and `other` can be converted into each other.
     pub fn is_commensurable(&self, other: &Unit) -> bool {
         self.dimension == other.dimension
@@ -430,17 +453,19 @@ impl Unit {
     /// `Decimal` (e.g. 1 mL/min in mL/s = 1/60): use [`Self::compare`] for decisions and
     /// [`Self::convert_rounded`] for display.
     pub fn convert(&self, value: Decimal, to: &Unit) -> Option<Decimal> {
-        if self.dimension == to.dimension && self.factor == to.factor {
+        if self == to {
             return Some(value);
         }
         let (n, d) = self.conversion_factor(to)?;
+        let shifted = value.checked_add(self.offset)?;
         let candidates = [
-            value.checked_mul(n).and_then(|x| x.checked_div(d)),
-            value.checked_div(d).and_then(|x| x.checked_mul(n)),
+            shifted.checked_mul(n).and_then(|x| x.checked_div(d)),
+            shifted.checked_div(d).and_then(|x| x.checked_mul(n)),
         ];
         candidates
             .into_iter()
             .flatten()
+            .filter_map(|c| c.checked_sub(to.offset))
             .find(|c| self.compare(value, to, *c) == Some(Ordering::Equal))
             .map(|c| c.normalize())
     }
@@ -453,8 +478,10 @@ impl Unit {
         }
         let (n, d) = self.conversion_factor(to)?;
         value
+            .checked_add(self.offset)?
             .checked_mul(n)
             .and_then(|x| x.checked_div(d))
+            .and_then(|x| x.checked_sub(to.offset))
             .map(|x| x.normalize())
     }
 
@@ -472,11 +499,18 @@ impl Unit {
     /// Compare `a` (in `self`) with `b` (in `b_unit`) exactly, by cross-multiplication of the
     /// rational factors in arbitrary precision (no division, no rounding), so that
     /// 30 mL/min/1.73m2 vs 0.5 mL/s/1.73m2 compares `Equal`. `None` if incommensurable.
+    /// Affine temperatures are shifted first (exact decimal addition), so 37.8 `Cel` equals
+    /// 100.04 `[degF]`.
     pub fn compare(&self, a: Decimal, b_unit: &Unit, b: Decimal) -> Option<Ordering> {
         if !self.is_commensurable(b_unit) {
             return None;
         }
         // The common case, the same unit on both sides: no scaling.
+        if self.factor == b_unit.factor && self.offset == b_unit.offset {
+            return Some(a.cmp(&b));
+        }
+        let a = a.checked_add(self.offset)?;
+        let b = b.checked_add(b_unit.offset)?;
         if self.factor == b_unit.factor {
             return Some(a.cmp(&b));
         }
@@ -634,6 +668,7 @@ pub fn dimensionless() -> Unit {
     Unit {
         dimension: NONE,
         factor: Ratio::ONE,
+        offset: Decimal::ZERO,
         text: "1".to_string(),
     }
 }
@@ -757,8 +792,30 @@ const PREFIXES: &[(&str, i32)] = &[
     ("f", -15),
 ];
 
-/// Affine temperature spellings, rejected with an explanation.
-const AFFINE: &str = "Cel [degF] degC degF [degC] [degRe] °C °F ℃ ℉";
+/// Temperatures on shifted scales, each standing alone as a whole unit: spellings, the
+/// offset added before scaling (in the unit's own degrees) and the factor to kelvin.
+/// Celsius: K = C + 273.15; Fahrenheit: K = (F + 459.67)·5/9; Réaumur: K = (Re + 218.52)·5/4.
+const AFFINE: &[(&str, &str, u128, u128)] = &[
+    ("Cel", "273.15", 1, 1),
+    ("degC", "273.15", 1, 1),
+    ("[degC]", "273.15", 1, 1),
+    ("°C", "273.15", 1, 1),
+    ("℃", "273.15", 1, 1),
+    ("[degF]", "459.67", 5, 9),
+    ("degF", "459.67", 5, 9),
+    ("°F", "459.67", 5, 9),
+    ("℉", "459.67", 5, 9),
+    ("[degRe]", "218.52", 5, 4),
+];
+
+/// The affine temperature unit `text` stands for, if it is one.
+fn affine(text: &str) -> Option<(Ratio, Decimal)> {
+    let (_, offset, num, den) = AFFINE.iter().find(|(name, ..)| *name == text)?;
+    Some((
+        Ratio::new(*num, *den)?,
+        Decimal::from_str_exact(offset).ok()?,
+    ))
+}
 
 /// Whole units that protocol writers commonly use: the "did you mean" candidates.
 const COMMON_UNITS: &str = "\
@@ -766,7 +823,7 @@ const COMMON_UNITS: &str = "\
     mL/min/1.73m2 mL/min/{1.73_m2} mL/min mL/s 10*9/L 10*12/L 10*3/uL 10*6/uL /uL /mm3 U/L \
     IU/L [IU]/L mIU/mL [IU]/mL % 1 mg/kg mg/kg/d mg/m2 mg/d ug/kg/min kg g mg ug kg/m2 cm m \
     mm mmHg mm[Hg] kPa cm[H2O] /min {beats}/min s min h d wk mo a points copies/mL fL pg \
-    mOsm/kg mmol/mol mg/g mL L K";
+    mOsm/kg mmol/mol mg/g mL L K Cel [degF]";
 
 /// Words protocol writers use as if they were units; UCUM writes them as annotations.
 const COUNT_WORDS: &str = "\
@@ -1022,11 +1079,11 @@ impl<'a> Cursor<'a> {
                 Hint::Whole,
             );
         }
-        if AFFINE.split_whitespace().any(|a| a == name) {
+        if AFFINE.iter().any(|(a, ..)| *a == name) {
             return fail(
                 format!(
-                    "temperatures in `{name}` are not supported: eligc compares quantities \
-                     by scaling, and `{name}` does not start at absolute zero"
+                    "`{name}` is a temperature on a shifted scale: it stands alone as the \
+                     whole unit (eligc converts temperatures, not their differences or rates)"
                 ),
                 Hint::Given(None),
             );
@@ -1225,13 +1282,24 @@ fn suggest(text: &str, hint: Hint) -> Option<String> {
 /// `mg/kg/d` = mg·kg⁻¹·d⁻¹); a leading `/` (`/uL`); integer exponents (`m2`, `s-1`, `m^2`,
 /// `m²`); powers of ten `10*9`, `10^9`, `x10^9`, `10⁹`; a decimal multiplier on an atom
 /// (`1.73m2`); SI prefixes k h da d c m u µ μ mc n p f on metric atoms; brace annotations
-/// are dimensionless and ignored (`{cells}/uL`) except `{1.73_m2}` (= `1.73m2`) and
-/// `{copies}` (= `copies`). No whitespace. See [`known_atoms`] for the atoms.
+/// are dimensionless factors of one, as UCUM defines them (`{cells}/uL` = `/uL`, `{score}` =
+/// `1`), except `{1.73_m2}` (= `1.73m2`) and `{copies}` (= `copies`). Temperatures on
+/// shifted scales (`Cel`, `[degF]`, `degC`, `°F`, ...) are whole units on their own. No
+/// whitespace. See [`known_atoms`] for the atoms.
 pub fn parse_unit(text: &str) -> Result<Unit, UnitError> {
+    if let Some((factor, offset)) = affine(text) {
+        return Ok(Unit {
+            dimension: TEMPERATURE,
+            factor,
+            offset,
+            text: text.to_string(),
+        });
+    }
     match parse_inner(text) {
         Ok((dimension, factor)) => Ok(Unit {
             dimension,
             factor,
+            offset: Decimal::ZERO,
             text: text.to_string(),
         }),
         Err(Fail { message, hint }) => Err(UnitError {

@@ -20,6 +20,8 @@ observation hbsag "HBsAg" qualitative codes [loinc:5196-1]
 observation body_weight "Body weight" unit kg codes [loinc:29463-7]
 observation creatinine "Creatinine" unit mg/dL molar mass 113.12 g/mol normal 0.6 to 1.2 codes [loinc:2160-0]
 observation urate "Urate" unit mg/dL codes [loinc:3084-1]
+observation temperature "Body temperature" unit Cel codes [loinc:8310-5]
+observation ecg "ECG" qualitative codes [loinc:8601-7]
 score sledai "SLEDAI-2K" codes [local:sledai]
 condition sle "SLE" codes [snomed:55464009]
 condition gvhd "GVHD" codes [snomed:234646005]
@@ -757,4 +759,230 @@ fn under_not_an_or_reads_as_all_of_the_negated_checks() {
     );
     assert_eq!(c.checks[0].text, "not attested consent");
     assert_eq!(c.checks[0].result, Truth::True);
+}
+
+// ---------------------------------------------------------------------------------------
+// Values as EHRs export them: bounds, interpretations, annotations, temperatures
+// ---------------------------------------------------------------------------------------
+
+fn alt(extra: &str) -> String {
+    format!(
+        r#""observations":[{{"concept":"alt","date":"2026-03-20","value":10,"unit":"U/L"{extra}}}]"#
+    )
+}
+
+#[test]
+fn a_bound_decides_a_comparison_when_every_value_it_allows_agrees() {
+    let within = "latest alt within 28 days before screening";
+    let below = alt(r#","comparator":"<""#);
+    // <10 is certainly < 20, certainly < 10, certainly not >= 10.
+    assert_eq!(outcome(&format!("{within} < 20 U/L"), &below), Outcome::Met);
+    assert_eq!(outcome(&format!("{within} < 10 U/L"), &below), Outcome::Met);
+    assert_eq!(
+        outcome(&format!("{within} >= 10 U/L"), &below),
+        Outcome::NotMet
+    );
+    // ... but not whether it is below 5.
+    assert_eq!(
+        outcome(&format!("{within} < 5 U/L"), &below),
+        Outcome::Unknown
+    );
+    // <=10 may be 10 exactly.
+    let at_most = alt(r#","comparator":"<=""#);
+    assert_eq!(
+        outcome(&format!("{within} < 10 U/L"), &at_most),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(&format!("{within} <= 10 U/L"), &at_most),
+        Outcome::Met
+    );
+    // >10 is certainly > 10 and > 3, unknown against 50.
+    let above = alt(r#","comparator":">""#);
+    assert_eq!(outcome(&format!("{within} > 10 U/L"), &above), Outcome::Met);
+    assert_eq!(
+        outcome(&format!("{within} <= 3 U/L"), &above),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome(&format!("{within} > 50 U/L"), &above),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn a_bound_against_a_multiple_of_the_uln_and_the_normal_range() {
+    // ALT's declared normal range is 0 to 40: >130 is certainly above 3 x ULN (120).
+    let above = r#""observations":[{"concept":"alt","date":"2026-03-20","value":130,"unit":"U/L","comparator":">"}]"#;
+    let within = "latest alt within 28 days before screening";
+    assert_eq!(outcome(&format!("{within} > 3 x ULN"), above), Outcome::Met);
+    assert_eq!(
+        outcome(&format!("{within} is above normal"), above),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(&format!("{within} <= 5 x ULN"), above),
+        Outcome::Unknown
+    );
+    // <10 is within 0 to 40? It could be below 0 only if negative: the bound says < 10,
+    // which the low limit 0 does not settle, so within is unknown, above is false.
+    let below = alt(r#","comparator":"<""#);
+    assert_eq!(
+        outcome(&format!("{within} is above normal"), &below),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome(&format!("{within} is within normal"), &below),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn the_latest_result_that_is_a_bound_is_still_the_latest() {
+    let facts = r#""observations":[{"concept":"alt","date":"2026-03-01","value":100,"unit":"U/L"},{"concept":"alt","date":"2026-03-20","value":50,"unit":"U/L","comparator":">"}]"#;
+    let within = "latest alt within 28 days before screening";
+    assert_eq!(outcome(&format!("{within} > 45 U/L"), facts), Outcome::Met);
+    assert_eq!(
+        outcome(&format!("{within} > 60 U/L"), facts),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn an_interpretation_decides_a_range_test_the_value_cannot() {
+    // No range on the result and none declared for urate: the value alone cannot say.
+    let urate = |extra: &str| {
+        format!(
+            r#""observations":[{{"concept":"urate","date":"2026-03-20","value":9.1,"unit":"mg/dL"{extra}}}]"#
+        )
+    };
+    let rule = "latest urate within 28 days before screening is above normal";
+    assert_eq!(outcome(rule, &urate("")), Outcome::Unknown);
+    assert_eq!(
+        outcome(rule, &urate(r#","interpretation":"high""#)),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(rule, &urate(r#","interpretation":"normal""#)),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome(rule, &urate(r#","interpretation":"abnormal""#)),
+        Outcome::Unknown
+    );
+    let within = "latest urate within 28 days before screening is within normal";
+    assert_eq!(
+        outcome(within, &urate(r#","interpretation":"abnormal""#)),
+        Outcome::NotMet
+    );
+    // The value decides when it can, over the interpretation.
+    let alt_high = alt(r#","interpretation":"high""#);
+    assert_eq!(
+        outcome(
+            "latest alt within 28 days before screening is above normal",
+            &alt_high
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn an_interpretation_alone_answers_qualitative_tests_of_its_kind() {
+    let ecg = |reading: &str| {
+        format!(
+            r#""observations":[{{"concept":"ecg","date":"2026-03-20","interpretation":"{reading}"}}]"#
+        )
+    };
+    let normal = "latest ecg within 28 days before screening is normal";
+    assert_eq!(outcome(normal, &ecg("normal")), Outcome::Met);
+    assert_eq!(outcome(normal, &ecg("high")), Outcome::NotMet);
+    assert_eq!(outcome(normal, &ecg("positive")), Outcome::Unknown);
+    let hbsag =
+        r#""observations":[{"concept":"hbsag","date":"2026-03-20","interpretation":"negative"}]"#;
+    assert_eq!(
+        outcome(
+            "latest hbsag within 28 days before screening is negative",
+            hbsag
+        ),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(
+            "latest hbsag within 28 days before screening is positive",
+            hbsag
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn a_bad_comparator_or_interpretation_is_rejected_with_its_field() {
+    for (extra, field) in [
+        (r#","comparator":"~""#, "observations[0].comparator"),
+        (r#","interpretation":"H""#, "observations[0].interpretation"),
+    ] {
+        let json = format!(r#"{{"id":"p",{}}}"#, alt(extra));
+        let e = RawRecord::new("t.jsonl", 1, json).parse().unwrap_err();
+        assert_eq!(e.path, field, "{e}");
+    }
+    let e = RawRecord::new(
+        "t.jsonl",
+        1,
+        r#"{"id":"p","observations":[{"concept":"hbsag","date":"2026-03-20","result":"negative","comparator":"<"}]}"#,
+    )
+    .parse()
+    .unwrap_err();
+    assert_eq!(e.path, "observations[0].comparator", "{e}");
+}
+
+#[test]
+fn a_score_in_ucum_annotations_reads_as_points() {
+    for unit in ["{score}", "{points}", "1"] {
+        let facts = format!(
+            r#""observations":[{{"concept":"sledai","date":"2026-03-20","value":6,"unit":"{unit}"}}]"#
+        );
+        assert_eq!(
+            outcome("latest sledai within 28 days before screening >= 4", &facts),
+            Outcome::Met,
+            "{unit}"
+        );
+    }
+    // In the protocol too.
+    let facts = r#""observations":[{"concept":"sledai","date":"2026-03-20","value":6}]"#;
+    assert_eq!(
+        outcome(
+            "latest sledai within 28 days before screening >= 8 {score}",
+            facts
+        ),
+        Outcome::NotMet
+    );
+    // A percentage is not points.
+    let pct = r#""observations":[{"concept":"sledai","date":"2026-03-20","value":6,"unit":"%"}]"#;
+    assert_eq!(
+        outcome("latest sledai within 28 days before screening >= 4", pct),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn a_fahrenheit_temperature_meets_a_celsius_threshold_exactly() {
+    let temp = |value: &str, unit: &str| {
+        format!(
+            r#""observations":[{{"concept":"temperature","date":"2026-03-30","value":{value},"unit":"{unit}"}}]"#
+        )
+    };
+    let rule = "latest temperature within 2 days before screening >= 37.8 Cel";
+    // 37.8 Cel = 100.04 [degF]: at the threshold, and just below it.
+    assert_eq!(outcome(rule, &temp("100.04", "[degF]")), Outcome::Met);
+    assert_eq!(outcome(rule, &temp("100.03", "[degF]")), Outcome::NotMet);
+    assert_eq!(outcome(rule, &temp("311", "K")), Outcome::Met);
+    assert_eq!(outcome(rule, &temp("37.7", "Cel")), Outcome::NotMet);
+    // And a Fahrenheit threshold.
+    assert_eq!(
+        outcome(
+            "latest temperature within 2 days before screening > 100.4 [degF]",
+            &temp("38.1", "Cel")
+        ),
+        Outcome::Met
+    );
 }

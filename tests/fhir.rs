@@ -181,6 +181,96 @@ fn qualitative_results_from_codes_and_text_with_zero_width_characters() {
 }
 
 #[test]
+fn bounds_interpretations_answer_codes_and_units_as_ehrs_export_them() {
+    let (r, stats) = convert(&fixture("as-exported.json"));
+    let one = |id: &str| observation(&r, id)[0].clone();
+    let alt = one("alt-bound");
+    assert_eq!(
+        (alt.value, alt.comparator.as_deref()),
+        (Some(dec("10")), Some("<"))
+    );
+    // `ad` is not a bound on a result: left out, counted.
+    assert!(observation(&r, "alt-ad").is_empty());
+    assert_eq!(
+        stats
+            .ignored
+            .get("Observation: value with a comparator other than <, <=, >=, >"),
+        Some(&1)
+    );
+    assert_eq!(
+        one("urate-high").interpretation.as_deref(),
+        Some("high"),
+        "HH"
+    );
+    let hbsag = one("hbsag-neg");
+    assert_eq!(
+        (
+            hbsag.value,
+            hbsag.result.as_deref(),
+            hbsag.interpretation.as_deref()
+        ),
+        (None, None, Some("negative")),
+        "an interpretation with no value is still a result"
+    );
+    assert_eq!(
+        one("ecg-normal").result.as_deref(),
+        Some("normal"),
+        "SNOMED 164854000"
+    );
+    assert_eq!(
+        one("anti-dsdna-pos").result.as_deref(),
+        Some("positive"),
+        "LOINC LA6576-8"
+    );
+    assert_eq!(one("temp-f").unit.as_deref(), Some("[degF]"));
+    assert_eq!(one("ecog-score").unit.as_deref(), Some("{score}"));
+}
+
+#[test]
+fn fhir_values_as_exported_decide_checks() {
+    let text = r#"
+protocol "As exported" version "1"
+anchor screening
+observation alt "ALT" unit U/L codes [loinc:1742-6]
+observation urate "Urate" unit mg/dL codes [loinc:3084-1]
+observation hbsag "HBsAg" qualitative codes [loinc:5196-1]
+observation ecg "ECG" qualitative codes [loinc:8601-7]
+observation anti_dsdna "Anti-dsDNA" qualitative codes [loinc:5130-0]
+observation temperature "Temperature" unit Cel codes [loinc:8310-5]
+score ecog "ECOG" codes [loinc:89247-1]
+inclusion I1 "ALT below 3 x ULN": latest alt within 28 days before screening < 3 x ULN
+inclusion I2 "urate high": latest urate within 28 days before screening is above normal
+inclusion I3 "HBsAg negative": latest hbsag within 28 days before screening is negative
+inclusion I4 "ECG normal": latest ecg within 28 days before screening is normal
+inclusion I5 "anti-dsDNA positive": latest anti_dsdna within 28 days before screening is positive
+inclusion I6 "fever": latest temperature within 28 days before screening >= 38 Cel
+inclusion I7 "ECOG 0-1": latest ecog within 28 days before screening <= 1
+"#;
+    let c = eligc::check::compile_text("t.elig", text, None);
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let plan = Plan::new(c.program.unwrap(), c.sources);
+    let (mut record, _) = convert(&fixture("as-exported.json"));
+    record
+        .anchors
+        .insert("screening".into(), date("2026-03-31"));
+    let result = plan.evaluate(&record, true);
+    let outcomes: Vec<(String, eligc::eval::Outcome)> = result
+        .criteria
+        .iter()
+        .map(|c| (c.id.to_string(), c.outcome))
+        .collect();
+    use eligc::eval::Outcome::Met;
+    // 100.4 [degF] = 38 Cel exactly.
+    let expected: Vec<(String, eligc::eval::Outcome)> = ["I1", "I2", "I3", "I4", "I5", "I6", "I7"]
+        .iter()
+        .map(|id| (id.to_string(), Met))
+        .collect();
+    assert_eq!(outcomes, expected, "{:#?}", result.criteria);
+    assert_eq!(result.verdict, Verdict::Eligible);
+}
+
+#[test]
 fn components_become_one_observation_each_and_the_panel_none() {
     let (r, _) = convert(&fixture("all-resources.json"));
     let bp = observation(&r, "bp-1");

@@ -407,7 +407,17 @@ fn allowed_words_in_the_schema_are_the_models_lists() {
     let schema = schema();
     let defs = &schema["$defs"];
     let enum_of = |v: &Value| -> BTreeSet<String> { string_set(&v["enum"]) };
-    let cases: [(&str, &Value, &[&str]); 7] = [
+    let cases: [(&str, &Value, &[&str]); 9] = [
+        (
+            "observation.comparator",
+            &defs["observation"]["properties"]["comparator"],
+            native::COMPARATORS,
+        ),
+        (
+            "observation.interpretation",
+            &defs["observation"]["properties"]["interpretation"],
+            native::INTERPRETATIONS,
+        ),
         (
             "condition.status",
             &defs["condition"]["properties"]["status"],

@@ -303,14 +303,62 @@ fn unknown_atom_in_an_unusual_unit_suggests_a_fixed_atom() {
 }
 
 #[test]
-fn temperatures_on_shifted_scales_are_rejected_without_a_suggestion() {
-    for text in ["Cel", "[degF]", "°C"] {
+fn celsius_and_fahrenheit_convert_affinely_and_exactly() {
+    // 37.8 Cel = 100.04 [degF] exactly: (37.8 + 273.15) = (100.04 + 459.67) * 5/9.
+    assert_eq!(
+        u("Cel").compare(dec("37.8"), &u("[degF]"), dec("100.04")),
+        Some(std::cmp::Ordering::Equal)
+    );
+    assert_eq!(
+        u("[degF]").compare(dec("100.03"), &u("Cel"), dec("37.8")),
+        Some(std::cmp::Ordering::Less)
+    );
+    converts("Cel", "37.8", "[degF]", "100.04");
+    converts("[degF]", "32", "Cel", "0");
+    converts("[degF]", "-40", "Cel", "-40");
+    converts("Cel", "0", "K", "273.15");
+    converts("K", "0", "[degF]", "-459.67");
+    // The common spellings are the same units.
+    assert_eq!(u("degC"), u("Cel"));
+    assert_eq!(u("°F"), u("[degF]"));
+    assert_ne!(u("Cel"), u("K"));
+    assert_eq!(u("Cel").dimension().describe(), "temperature");
+}
+
+#[test]
+fn a_fahrenheit_value_not_exact_in_celsius_still_compares_exactly() {
+    // 100 [degF] = 37.777... Cel: no decimal holds it, the comparison is still exact.
+    assert_eq!(u("[degF]").convert(dec("100"), &u("Cel")), None);
+    assert_eq!(
+        u("[degF]").compare(dec("100"), &u("Cel"), dec("37.7777777")),
+        Some(std::cmp::Ordering::Greater)
+    );
+    assert_eq!(
+        u("[degF]").compare(dec("100"), &u("Cel"), dec("37.7777778")),
+        Some(std::cmp::Ordering::Less)
+    );
+}
+
+#[test]
+fn shifted_temperatures_stand_alone_without_a_suggestion() {
+    // A rate or a prefixed Celsius would be a temperature difference: not converted.
+    for text in ["Cel/h", "Cel2", "[degF].s", "mg/Cel"] {
         let e = err(text);
-        assert!(e.message.contains("absolute zero"), "{text}: {}", e.message);
-        // Suggesting kelvin would invite a value 273 off.
+        assert!(e.message.contains("stands alone"), "{text}: {}", e.message);
         assert_eq!(e.suggestion, None, "{text}");
     }
     assert_eq!(u("K").dimension().describe(), "temperature");
+}
+
+#[test]
+fn annotations_are_dimensionless_factors_of_one() {
+    for text in ["{score}", "{points}", "1", "{ScoreTotal}"] {
+        assert!(u(text).is_unity(), "{text}");
+        assert_eq!(u(text), u("1"), "{text}");
+    }
+    assert_eq!(u("{cells}/uL"), u("/uL"));
+    assert!(!u("%").is_unity());
+    assert!(!u("points").is_unity());
 }
 
 #[test]

@@ -946,6 +946,12 @@ impl<'a> Checker<'a> {
                 unit: Some(u),
             } => {
                 let unit = self.unit(u)?;
+                // `{score}`, `{points}`: UCUM's number one, for a score its points.
+                let unit = if is_score && unit.is_unity() {
+                    obs_unit.clone()
+                } else {
+                    unit
+                };
                 let bridged = c.molar_mass.is_some() && units::MolarMass::bridges(&unit, &obs_unit);
                 if !unit.is_commensurable(&obs_unit) && !bridged {
                     let help = if is_score {

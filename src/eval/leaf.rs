@@ -330,31 +330,53 @@ impl Ctx<'_> {
         match test {
             ValueTest::Exists => (Truth::True, at),
             ValueTest::Qualitative { negated, value } => {
-                let Some(word) = &o.result else {
+                let known = o.result.as_deref().and_then(qualitative);
+                // The result's word decides; else the laboratory's interpretation, when it
+                // speaks of the same thing (positive/negative, or normal/abnormal).
+                if let Some(q) = known {
+                    let word = o.result.as_deref().unwrap_or_default();
                     return (
-                        Truth::Unknown,
+                        Truth::from_bool((q == *value) != *negated),
+                        say!(explain, "{} {word}{at}", c.label),
+                    );
+                }
+                let reading = o.interpretation.as_deref();
+                if let Some(t) = reading.and_then(|r| interpreted_as(r, *value)) {
+                    let shown = self.shown_value(c, o);
+                    return (
+                        if *negated { t.not() } else { t },
                         say!(
                             explain,
-                            "{} {} is a number, not a qualitative result{at}",
-                            c.label,
-                            o.value.unwrap_or_default()
+                            "{shown} interpreted as {}{at}",
+                            reading.unwrap_or_default()
                         ),
                     );
-                };
-                match qualitative(word) {
-                    Some(q) => {
-                        let holds = (q == *value) != *negated;
-                        (
-                            Truth::from_bool(holds),
-                            say!(explain, "{} {word}{at}", c.label),
-                        )
-                    }
-                    None => (
+                }
+                match (&o.result, o.value) {
+                    (Some(word), _) => (
                         Truth::Unknown,
                         say!(
                             explain,
                             "{} result `{word}` is not a known qualitative result{at}",
                             c.label
+                        ),
+                    ),
+                    (None, Some(v)) => (
+                        Truth::Unknown,
+                        say!(
+                            explain,
+                            "{} {v} is a number, not a qualitative result{at}",
+                            c.label
+                        ),
+                    ),
+                    (None, None) => (
+                        Truth::Unknown,
+                        say!(
+                            explain,
+                            "{} interpreted as {}, which does not say whether it is {}{at}",
+                            c.label,
+                            reading.unwrap_or("nothing"),
+                            value.word()
                         ),
                     ),
                 }
@@ -364,7 +386,14 @@ impl Ctx<'_> {
                     Ok(v) => v,
                     Err(reason) => return (Truth::Unknown, say!(explain, "{reason} (result{at})")),
                 };
-                let shown = say!(explain, "{} {value} {}", c.label, unit.text());
+                let comparator = o.comparator.as_deref();
+                let shown = say!(
+                    explain,
+                    "{} {}{value} {}",
+                    c.label,
+                    comparator.unwrap_or(""),
+                    unit.text()
+                );
                 let ordering = match threshold {
                     Threshold::Quantity { .. } => threshold
                         .order(
@@ -395,33 +424,69 @@ impl Ctx<'_> {
                                 self.converted(c, value, &unit, *limit, limit_unit)
                             ),
                         };
-                        (Truth::from_bool(op.holds(ord)), detail)
+                        let t = bounded(*op, comparator, ord);
+                        let why = if t == Truth::Unknown {
+                            ": a bound, on both sides of the threshold"
+                        } else {
+                            ""
+                        };
+                        (t, format!("{detail}{why}"))
                     }
-                    Ok(ord) => (Truth::from_bool(op.holds(ord)), String::new()),
+                    Ok(ord) => (bounded(*op, comparator, ord), String::new()),
                     Err(reason) => (Truth::Unknown, say!(explain, "{shown}{at}: {reason}")),
                 }
             }
             ValueTest::Range { negated, test } => {
+                let flip = |t: Truth| if *negated { t.not() } else { t };
+                let reading = o
+                    .interpretation
+                    .as_deref()
+                    .and_then(|r| range_reading(r, *test));
                 let (value, unit) = match self.quantity(c, o) {
                     Ok(v) => v,
-                    Err(reason) => return (Truth::Unknown, say!(explain, "{reason} (result{at})")),
+                    Err(reason) => {
+                        return match reading {
+                            Some(t) => (
+                                flip(t),
+                                say!(
+                                    explain,
+                                    "{} interpreted as {}{at}",
+                                    self.shown_value(c, o),
+                                    o.interpretation.as_deref().unwrap_or_default()
+                                ),
+                            ),
+                            None => (Truth::Unknown, say!(explain, "{reason} (result{at})")),
+                        };
+                    }
                 };
-                let shown = say!(explain, "{} {value} {}{at}", c.label, unit.text());
+                let comparator = o.comparator.as_deref();
+                let shown = say!(
+                    explain,
+                    "{} {}{value} {}{at}",
+                    c.label,
+                    comparator.unwrap_or(""),
+                    unit.text()
+                );
                 let high = self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Uln);
                 let low = self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Lln);
-                let value = match test {
+                let from_value: Result<Truth, String> = match test {
                     RangeTest::AboveNormal => high
                         .as_ref()
-                        .map(|ord| *ord == Ordering::Greater)
+                        .map(|ord| bounded(CmpOp::Gt, comparator, *ord))
                         .map_err(Clone::clone),
                     RangeTest::BelowNormal => low
                         .as_ref()
-                        .map(|ord| *ord == Ordering::Less)
+                        .map(|ord| bounded(CmpOp::Lt, comparator, *ord))
                         .map_err(Clone::clone),
                     RangeTest::WithinNormal => match (&low, &high) {
                         (Err(_), Err(e)) => Err(e.clone()),
-                        (l, h) => Ok(l.as_ref().map_or(true, |o| *o != Ordering::Less)
-                            && h.as_ref().map_or(true, |o| *o != Ordering::Greater)),
+                        (l, h) => Ok(l
+                            .as_ref()
+                            .map_or(Truth::True, |o| bounded(CmpOp::Ge, comparator, *o))
+                            .and(
+                                h.as_ref()
+                                    .map_or(Truth::True, |o| bounded(CmpOp::Le, comparator, *o)),
+                            )),
                     },
                 };
                 let note = say!(
@@ -430,11 +495,41 @@ impl Ctx<'_> {
                     self.limit_note(c, o, RefBound::Lln, explain),
                     self.limit_note(c, o, RefBound::Uln, explain)
                 );
-                match value {
-                    Ok(v) => (Truth::from_bool(v != *negated), format!("{shown}{note}")),
-                    Err(reason) => (Truth::Unknown, say!(explain, "{shown}: {reason}")),
+                let interpreted = say!(
+                    explain,
+                    "; interpreted as {}",
+                    o.interpretation.as_deref().unwrap_or_default()
+                );
+                match (from_value, reading) {
+                    (Ok(t), _) if t != Truth::Unknown => (flip(t), format!("{shown}{note}")),
+                    (_, Some(t)) => (flip(t), format!("{shown}{note}{interpreted}")),
+                    (Ok(_), None) => (
+                        Truth::Unknown,
+                        say!(
+                            explain,
+                            "{shown}{note}: a bound, on both sides of the limit"
+                        ),
+                    ),
+                    (Err(reason), None) => (Truth::Unknown, say!(explain, "{shown}: {reason}")),
                 }
             }
+        }
+    }
+
+    /// A result as shown in explanations: its value (with comparator and unit) or word.
+    fn shown_value(&self, c: &Concept, o: &crate::facts::native::ObservationRecord) -> String {
+        match (o.value, &o.result) {
+            (Some(v), _) => format!(
+                "{} {}{v}{}",
+                c.label,
+                o.comparator.as_deref().unwrap_or(""),
+                o.unit
+                    .as_deref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(word)) => format!("{} {word}", c.label),
+            (None, None) => c.label.clone(),
         }
     }
 
@@ -453,6 +548,13 @@ impl Ctx<'_> {
             ));
         };
         let unit = match (&o.unit, &c.unit) {
+            // A score in `{score}`, `{points}` or `1`: UCUM's number one, read as points.
+            (Some(text), Some(own))
+                if c.kind == ConceptKind::Score
+                    && self.plan.unit(text).is_some_and(|u| u.is_unity()) =>
+            {
+                std::sync::Arc::new(own.clone())
+            }
             (Some(text), _) => self.plan.unit(text).ok_or_else(|| {
                 format!(
                     "{} {value} is in `{text}`, a unit eligc does not know",
@@ -1108,6 +1210,11 @@ impl Ctx<'_> {
             ));
         };
         let value = w.value.ok_or("the body weight has no value")?;
+        if let Some(c) = &w.comparator {
+            return Err(format!(
+                "the body weight is a bound ({c}{value}), not a weight"
+            ));
+        }
         let unit = self
             .plan
             .unit(w.unit.as_deref().ok_or("the body weight has no unit")?)
@@ -1141,6 +1248,58 @@ pub(super) fn qualitative(word: &str) -> Option<Qualitative> {
         "indeterminate" | "equivocal" | "borderline" | "inconclusive" => Qualitative::Indeterminate,
         "normal" => Qualitative::Normal,
         "abnormal" => Qualitative::Abnormal,
+        _ => return None,
+    })
+}
+
+/// `op` for a value known as `comparator` `bound` (`<10`: somewhere below 10), where `ord`
+/// orders the bound against the threshold. A bound decides when every value it allows gives
+/// the same answer (`<10` is certainly `< 20`, certainly not `>= 10`); otherwise unknown.
+/// Without a comparator the value is a point.
+pub(super) fn bounded(op: CmpOp, comparator: Option<&str>, ord: Ordering) -> Truth {
+    use Ordering::{Equal, Greater, Less};
+    let possible: &[Ordering] = match (comparator, ord) {
+        (None, o) => return Truth::from_bool(op.holds(o)),
+        (Some("<"), Less | Equal) | (Some("<="), Less) => &[Less],
+        (Some("<="), Equal) => &[Less, Equal],
+        (Some(">"), Greater | Equal) | (Some(">="), Greater) => &[Greater],
+        (Some(">="), Equal) => &[Greater, Equal],
+        _ => &[Less, Equal, Greater],
+    };
+    if possible.iter().all(|o| op.holds(*o)) {
+        Truth::True
+    } else if possible.iter().all(|o| !op.holds(*o)) {
+        Truth::False
+    } else {
+        Truth::Unknown
+    }
+}
+
+/// What an interpretation says about a qualitative test: positive/negative/indeterminate
+/// answer `is positive` and its kin; normal, abnormal, high and low answer `is normal` and
+/// `is abnormal`. `None` when it speaks of the other kind.
+fn interpreted_as(reading: &str, value: Qualitative) -> Option<Truth> {
+    use Qualitative::{Abnormal, Indeterminate, Negative, Normal, Positive};
+    let presence = |q: Qualitative| Some(Truth::from_bool(q == value));
+    match (reading, value) {
+        ("positive", Positive | Negative | Indeterminate) => presence(Positive),
+        ("negative", Positive | Negative | Indeterminate) => presence(Negative),
+        ("indeterminate", Positive | Negative | Indeterminate) => presence(Indeterminate),
+        ("normal", Normal | Abnormal) => presence(Normal),
+        ("abnormal" | "high" | "low", Normal | Abnormal) => presence(Abnormal),
+        _ => None,
+    }
+}
+
+/// What an interpretation says about a range test: high is above the normal range, low
+/// below, normal within; abnormal is not within but does not say on which side.
+fn range_reading(reading: &str, test: RangeTest) -> Option<Truth> {
+    Some(match (reading, test) {
+        ("high", RangeTest::AboveNormal) | ("low", RangeTest::BelowNormal) => Truth::True,
+        ("normal", RangeTest::WithinNormal) => Truth::True,
+        ("high" | "low" | "abnormal", RangeTest::WithinNormal) => Truth::False,
+        ("high", RangeTest::BelowNormal) | ("low", RangeTest::AboveNormal) => Truth::False,
+        ("normal", _) => Truth::False,
         _ => return None,
     })
 }

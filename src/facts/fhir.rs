@@ -587,31 +587,96 @@ struct Converter<'a> {
 
 /// An observation's value, as the native model holds it.
 enum ObsValue {
-    Number(Decimal, Option<String>),
+    /// A number, its unit and its comparator (`<`: the value is a bound).
+    Number(Decimal, Option<String>, Option<&'static str>),
     Word(String),
+    /// No value, but an interpretation says what the result was (normal, positive, ...).
+    None,
 }
 
-/// SNOMED CT and HL7 interpretation codes of qualitative answers, as result words.
+const SNOMED: &str = "http://snomed.info/sct";
+const LOINC: &str = "http://loinc.org";
+/// HL7 v3 ObservationInterpretation, and the v2 table 0078 it grew from (same codes).
+const INTERPRETATION_SYSTEMS: &[&str] = &[
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+    "http://terminology.hl7.org/CodeSystem/v2-0078",
+    "http://hl7.org/fhir/v2/0078",
+];
+
+/// Coded qualitative answers (`valueCodeableConcept`) as result words. SNOMED CT qualifier
+/// values and findings, LOINC answer codes (LA...), and HL7 interpretation codes used as a
+/// value. Each code was checked against published FHIR value sets (e.g. DICOM CID 3677
+/// "Summary Codes ECG" for 164854000 / 102594003); see docs/fhir.md.
 fn answer_word(system: &str, code: &str) -> Option<&'static str> {
+    if INTERPRETATION_SYSTEMS.contains(&system) {
+        return match interpretation_word(system, code)? {
+            "high" | "low" => None,
+            w => Some(w),
+        };
+    }
     Some(match (system, code) {
-        ("http://snomed.info/sct", "10828004") => "positive",
-        ("http://snomed.info/sct", "260385009") => "negative",
-        ("http://snomed.info/sct", "82334004") => "indeterminate",
-        ("http://snomed.info/sct", "260373001") => "detected",
-        ("http://snomed.info/sct", "260415000") => "not detected",
-        ("http://snomed.info/sct", "11214006") => "reactive",
-        ("http://snomed.info/sct", "131194007") => "non-reactive",
-        ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "POS" | "DET") => {
-            "positive"
-        }
-        ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "NEG" | "ND") => {
-            "negative"
-        }
-        ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "IND") => {
-            "indeterminate"
-        }
+        (SNOMED, "10828004") => "positive",
+        (SNOMED, "260385009") => "negative",
+        (SNOMED, "82334004") => "indeterminate",
+        (SNOMED, "260373001") => "detected",
+        (SNOMED, "260415000") => "not detected",
+        (SNOMED, "11214006") => "reactive",
+        (SNOMED, "131194007") => "non-reactive",
+        (SNOMED, "52101004") => "present",
+        (SNOMED, "2667000") => "absent",
+        (SNOMED, "17621005") => "normal",
+        (SNOMED, "263654008") => "abnormal",
+        // Electrocardiogram normal / abnormal (findings).
+        (SNOMED, "164854000") => "normal",
+        (SNOMED, "102594003") => "abnormal",
+        (LOINC, "LA6576-8") => "positive",
+        (LOINC, "LA6577-6") => "negative",
+        (LOINC, "LA11882-0") => "detected",
+        (LOINC, "LA11883-8") => "not detected",
         _ => return None,
     })
+}
+
+/// An `Observation.interpretation` coding as a native interpretation word (see
+/// [`super::native::INTERPRETATIONS`]). Critical and off-scale flags keep their direction
+/// (HH is high); susceptibility and change codes (S, R, U, D, ...) are not readings of a
+/// result against its range, and are left out.
+fn interpretation_word(system: &str, code: &str) -> Option<&'static str> {
+    if INTERPRETATION_SYSTEMS.contains(&system) {
+        return Some(match code {
+            "N" => "normal",
+            "A" | "AA" => "abnormal",
+            "H" | "HH" | "HU" | ">" => "high",
+            "L" | "LL" | "LU" | "<" => "low",
+            "POS" | "DET" | "RR" | "WR" => "positive",
+            "NEG" | "ND" | "NR" => "negative",
+            "IND" | "E" => "indeterminate",
+            _ => return None,
+        });
+    }
+    Some(match (system, code) {
+        (SNOMED, "17621005") => "normal",
+        (SNOMED, "263654008") => "abnormal",
+        (SNOMED, "75540009") => "high",
+        (SNOMED, "62482003") => "low",
+        (SNOMED, "10828004") => "positive",
+        (SNOMED, "260385009") => "negative",
+        (SNOMED, "82334004") => "indeterminate",
+        _ => return None,
+    })
+}
+
+/// The first interpretation eligc can read, from `Observation.interpretation` (a list of
+/// CodeableConcepts).
+fn interpretation(holder: &Map<String, Value>) -> Option<&'static str> {
+    holder
+        .get("interpretation")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|cc| cc.get("coding").and_then(Value::as_array))
+        .flatten()
+        .find_map(|c| interpretation_word(str_at(c, &["system"])?, &clean(str_at(c, &["code"])?)))
 }
 
 /// A free-text result as a word: zero-width characters removed, lower case.
@@ -630,18 +695,23 @@ impl Converter<'_> {
         prefix: &str,
     ) -> Result<Result<ObsValue, &'static str>, FhirError> {
         if let Some(q) = holder.get("valueQuantity").filter(|v| !v.is_null()) {
-            if q.get("comparator").and_then(Value::as_str).is_some() {
-                return Ok(Err("value with a comparator (<, >)"));
-            }
+            let comparator = match q.get("comparator").and_then(Value::as_str).map(clean) {
+                None => None,
+                Some(c) => match super::native::COMPARATORS.iter().find(|k| **k == c) {
+                    Some(k) => Some(*k),
+                    // `ad` (sufficient to achieve this total) is not a bound on a result.
+                    None => return Ok(Err("value with a comparator other than <, <=, >=, >")),
+                },
+            };
             let Some(v) = q.get("value") else {
                 return Ok(Err("valueQuantity without a value"));
             };
             let value = decimal(v, at, &format!("{prefix}valueQuantity.value"))?;
-            return Ok(Ok(ObsValue::Number(value, quantity_unit(q))));
+            return Ok(Ok(ObsValue::Number(value, quantity_unit(q), comparator)));
         }
         if let Some(v) = holder.get("valueInteger").filter(|v| !v.is_null()) {
             let value = decimal(v, at, &format!("{prefix}valueInteger"))?;
-            return Ok(Ok(ObsValue::Number(value, None)));
+            return Ok(Ok(ObsValue::Number(value, None, None)));
         }
         if let Some(cc) = holder.get("valueCodeableConcept").filter(|v| !v.is_null()) {
             let codings = cc.get("coding").and_then(Value::as_array);
@@ -708,10 +778,12 @@ impl Converter<'_> {
         let has_components = parts.len() > 1;
         for (holder, prefix) in parts {
             let is_component = !prefix.is_empty();
+            let reading = interpretation(holder);
             let value = match self.value(holder, at, &prefix)? {
                 Ok(v) => v,
                 // A panel (blood pressure) has no value of its own: its components do.
                 Err("no value") if !is_component && has_components => continue,
+                Err("no value") if reading.is_some() => ObsValue::None,
                 Err(why) => {
                     self.stats.ignore(WHAT, why);
                     continue;
@@ -722,9 +794,10 @@ impl Converter<'_> {
                 self.stats.ignore(WHAT, "no LOINC or SNOMED CT code");
                 continue;
             };
-            let (value, unit, result) = match value {
-                ObsValue::Number(v, u) => (Some(v), u, None),
-                ObsValue::Word(w) => (None, None, Some(w)),
+            let (value, unit, comparator, result) = match value {
+                ObsValue::Number(v, u, c) => (Some(v), u, c.map(str::to_string), None),
+                ObsValue::Word(w) => (None, None, None, Some(w)),
+                ObsValue::None => (None, None, None, None),
             };
             let reference_range =
                 self.range(holder, unit.as_deref(), value.is_some(), at, &prefix)?;
@@ -737,7 +810,9 @@ impl Converter<'_> {
                 date,
                 value,
                 unit,
+                comparator,
                 result,
+                interpretation: reading.map(str::to_string),
                 reference_range,
             });
         }

@@ -111,9 +111,18 @@ pub struct ObservationRecord {
     /// ... in this unit (UCUM).
     #[serde(default)]
     pub unit: Option<String>,
+    /// The value is a bound, not a point: `<` 10 means below 10 (FHIR
+    /// `valueQuantity.comparator`): `<`, `<=`, `>=`, `>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparator: Option<String>,
     /// ... or a qualitative result (positive, negative, indeterminate, normal, abnormal).
     #[serde(default)]
     pub result: Option<String>,
+    /// The laboratory's reading of the result (FHIR `Observation.interpretation`): normal,
+    /// abnormal, high, low, positive, negative, indeterminate. Used when the value cannot
+    /// decide a test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
     /// The result's reference range, in its unit.
     #[serde(default)]
     pub reference_range: Option<RangeRecord>,
@@ -329,6 +338,18 @@ impl AttestationRecord {
     }
 }
 
+/// Comparators of a bounded value.
+pub const COMPARATORS: &[&str] = &["<", "<=", ">=", ">"];
+/// Interpretations of a result.
+pub const INTERPRETATIONS: &[&str] = &[
+    "normal",
+    "abnormal",
+    "high",
+    "low",
+    "positive",
+    "negative",
+    "indeterminate",
+];
 /// Condition statuses.
 pub const CONDITION_STATUSES: &[&str] = &[
     "active",
@@ -437,7 +458,7 @@ fn describe_serde_error(e: &serde_json::Error) -> String {
         }
         "input is out of range" => format!("no such date: {DATE}"),
         t if t.contains("expected a Decimal") || t.contains("Scale exceeds") => {
-            "expected a decimal number of at most 28 digits (a result such as `<20` has no numeric value: leave `value` out)".to_string()
+            "expected a decimal number of at most 28 digits (for a result such as `<20` write `\"value\": 20, \"comparator\": \"<\"`)".to_string()
         }
         "expected ident" | "expected value" => "not JSON: each record is one patient object `{...}`".to_string(),
         t if t.starts_with("EOF while parsing") => {
@@ -466,18 +487,28 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
                     "give either `value` (a number) or `result` (a word), not both".into(),
                 ));
             }
-            (None, None) => {
+            (None, None) if o.interpretation.is_none() => {
                 return Err((
                     at(""),
-                    "an observation needs a `value` with its `unit`, or a qualitative `result`"
+                    "an observation needs a `value` with its `unit`, a qualitative `result`, or an `interpretation`"
                         .into(),
                 ));
             }
-            (None, Some(_)) if o.unit.is_some() => {
+            (None, _) if o.unit.is_some() => {
                 return Err((at(".unit"), "a qualitative `result` has no unit".into()));
             }
             _ => {}
         }
+        if o.comparator.is_some() && o.value.is_none() {
+            return Err((
+                at(".comparator"),
+                "a `comparator` bounds a numeric `value`; give the value".into(),
+            ));
+        }
+        one_of(o.comparator.as_deref(), COMPARATORS)
+            .map_err(|reason| (at(".comparator"), reason))?;
+        one_of(o.interpretation.as_deref(), INTERPRETATIONS)
+            .map_err(|reason| (at(".interpretation"), reason))?;
         if let Some(RangeRecord {
             low: Some(low),
             high: Some(high),

@@ -202,3 +202,13 @@ fn explain_shows_the_and_or_structure_and_the_branch_that_decided() {
     let out = eligc(&["run", EXPLAIN_PROTOCOL, EXPLAIN_PATIENTS, "--explain", "X3"]);
     insta::assert_snapshot!("explain_and_or_structure", text(&out.stdout));
 }
+
+#[test]
+fn explain_lists_nothing_to_settle_for_an_ineligible_patient() {
+    // AST 5 x ULN excludes X4; the unrecorded ECG attestation cannot change that.
+    let out = eligc(&["run", EXPLAIN_PROTOCOL, EXPLAIN_PATIENTS, "--explain", "X4"]);
+    let text = text(&out.stdout);
+    assert!(text.contains("? I4 unknown"), "{text}");
+    assert!(!text.contains("To settle:"), "{text}");
+    insta::assert_snapshot!("explain_ineligible_nothing_to_settle", text);
+}

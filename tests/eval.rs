@@ -986,3 +986,96 @@ fn a_fahrenheit_temperature_meets_a_celsius_threshold_exactly() {
         Outcome::Met
     );
 }
+
+/// The "To settle" list for a patient with these attestations under these criteria.
+fn to_settle(criteria: &str, attestations: &str) -> Vec<(String, String)> {
+    let plan = plan(criteria);
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31","infusion":"2026-04-30"}},"attestations":{{{attestations}}}}}"#
+    );
+    eligc::eval::render::worklist(&plan.evaluate(&patient(&json), true))
+}
+
+fn settled_checks(list: &[(String, String)]) -> Vec<String> {
+    list.iter()
+        .map(|(id, what)| format!("{id} {}", what.split("(for `").nth(1).unwrap_or(what)))
+        .collect()
+}
+
+#[test]
+fn to_settle_skips_an_or_branch_that_already_holds() {
+    let list = to_settle(
+        r#"inclusion T1 "t": attested consent and (attested risk_ruled_out or sex is male)
+           inclusion T2 "t": (attested risk_ruled_out or sex is female) and attested consent"#,
+        "",
+    );
+    // T1: the `or` is unknown (risk_ruled_out unknown, not male), both unknowns count.
+    // T2: `sex is female` holds, so risk_ruled_out cannot change T2.
+    assert_eq!(
+        settled_checks(&list),
+        vec![
+            "T1 attested consent`)",
+            "T1 attested risk_ruled_out`)",
+            "T2 attested consent`)"
+        ]
+    );
+}
+
+#[test]
+fn to_settle_skips_an_unknown_under_an_and_that_already_fails() {
+    let list = to_settle(
+        r#"exclusion E1 "t": attested consent or (sex is male and attested risk_ruled_out)"#,
+        "",
+    );
+    assert_eq!(settled_checks(&list), vec!["E1 attested consent`)"]);
+}
+
+#[test]
+fn to_settle_is_empty_for_an_ineligible_patient() {
+    let list = to_settle(
+        r#"inclusion T1 "t": sex is male
+           inclusion T2 "t": attested consent"#,
+        "",
+    );
+    assert!(list.is_empty(), "{list:?}");
+}
+
+#[test]
+fn to_settle_says_what_to_record() {
+    let list = to_settle(
+        r#"inclusion T1 "t": attested consent
+           inclusion T2 "t": latest egfr within 28 days before screening >= 30 mL/min/1.73m2"#,
+        "",
+    );
+    assert_eq!(
+        list,
+        vec![
+            (
+                "T1".to_string(),
+                "record `consent` (\"Consent\", by the patient) as true or false (for `attested consent`)"
+                    .to_string()
+            ),
+            (
+                "T2".to_string(),
+                "record an eGFR result from 2026-03-03 to 2026-03-31 (for `latest egfr within 28 days before screening >= 30 mL/min/1.73m2`)"
+                    .to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn to_settle_lists_an_unknown_applies_if_only_when_it_matters() {
+    // T1 holds whether or not it applies; T2 is unknown, and so is whether it applies.
+    let list = to_settle(
+        r#"inclusion T1 "t": applies if attested risk_ruled_out
+             sex is female
+           inclusion T2 "t": applies if attested risk_ruled_out
+             attested consent"#,
+        "",
+    );
+    assert_eq!(
+        settled_checks(&list),
+        vec!["T2 attested risk_ruled_out`)", "T2 attested consent`)"]
+    );
+}

@@ -1482,3 +1482,185 @@ fn exposure(matches: &[(Truth, &Event<'_>)], span: &Span, op: CmpOp, dur: Dur) -
         CmpOp::Ne => monotone(false).and(monotone(true).not()).not(),
     }
 }
+
+/// What settles a window that cannot be placed: the anchor date the record lacks.
+fn settle_window(reason: &str) -> String {
+    match reason.strip_prefix("the record has no ") {
+        Some(date) => format!("record the {date}"),
+        None => reason.to_string(),
+    }
+}
+
+/// "a" or "an" before a label, by its first letter.
+fn article(label: &str) -> &'static str {
+    match label.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
+}
+
+impl Ctx<'_> {
+    /// What would settle an unknown check, said as an action for the "To settle" list:
+    /// the attestation to record, the result to obtain (with its dates), the date or
+    /// attribute a record lacks. Falls back to what the check found (`detail`).
+    pub(super) fn settle(&self, c: &Cond, detail: &str) -> String {
+        let record = self.facts.record;
+        let missing_anchor = |window: &Window| self.span(window).err().map(|r| settle_window(&r));
+        match &c.kind {
+            CondKind::Attested(id) => {
+                let (name, label, by) = self.concept(*id).map_or(("?", "?", None), |c| {
+                    (c.name.as_str(), c.label.as_str(), c.attested_by.as_deref())
+                });
+                let by = by.map(|b| format!(", by the {b}")).unwrap_or_default();
+                format!("record `{name}` (\"{label}\"{by}) as true or false")
+            }
+            CondKind::SexIs(_) => "record the patient's sex".to_string(),
+            CondKind::Age { anchor, .. } => {
+                if record.birth_date.is_none() {
+                    "record the birth date".to_string()
+                } else {
+                    let name = self
+                        .plan
+                        .program
+                        .anchor(*anchor)
+                        .map_or("?", |a| a.name.as_str());
+                    format!("record the `{name}` date")
+                }
+            }
+            CondKind::Observation {
+                concept, window, ..
+            }
+            | CondKind::CountResults {
+                concept, window, ..
+            } => {
+                if let Some(s) = missing_anchor(window) {
+                    return s;
+                }
+                let label = self.label(*concept);
+                let inside = self.span(window).ok().is_some_and(|span| {
+                    self.facts.observations.as_ref().is_some_and(|obs| {
+                        super::facts::of_concept(obs, *concept)
+                            .iter()
+                            .any(|(_, o)| span.contains(o.date))
+                    })
+                });
+                match self.span(window) {
+                    Ok(span) if !inside => {
+                        let latest = self.facts.observations.as_ref().and_then(|obs| {
+                            super::facts::of_concept(obs, *concept)
+                                .iter()
+                                .map(|(_, o)| o.date)
+                                .max()
+                        });
+                        format!(
+                            "record {} {label} result {}{}",
+                            article(label),
+                            span.describe(),
+                            latest
+                                .map(|d| format!(" (the latest is from {d})"))
+                                .unwrap_or_default()
+                        )
+                    }
+                    _ => format!("review the {label} result: {detail}"),
+                }
+            }
+            CondKind::Event(q) | CondKind::CountEvents { query: q, .. } => {
+                self.settle_events(q, detail)
+            }
+            CondKind::CountDistinct { query: q, .. } => self.settle_events(q, detail),
+            CondKind::Dose(d) => self.settle_dose(d, detail),
+            CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
+                detail.to_string()
+            }
+        }
+    }
+
+    /// What the events of a query lack: a list of each record's missing date or attribute.
+    fn settle_events(&self, q: &EventQuery, detail: &str) -> String {
+        let Some(events) = self.events(q.kind, &q.concepts) else {
+            return format!(
+                "record the patient's {} list (the record has none), even if empty",
+                q.kind.keyword()
+            );
+        };
+        let span = match self.span(&q.window) {
+            Ok(span) => span,
+            Err(reason) => return settle_window(&reason),
+        };
+        let mut wanted = Vec::new();
+        for e in &events {
+            let name = format!(
+                "{}{}",
+                self.label(e.concept),
+                e.id.map(|i| format!(" [{i}]")).unwrap_or_default()
+            );
+            if Self::in_window(e, &span) == Truth::Unknown {
+                if e.start.is_none() {
+                    wanted.push(format!("the start date of {name}"));
+                } else {
+                    wanted.push(format!("the end date of {name}"));
+                }
+            } else if q.taken_for.is_some() && e.end == End::Unknown {
+                wanted.push(format!("the end date of {name}"));
+            }
+            if Self::in_window(e, &span) != Truth::False {
+                for f in &q.filters {
+                    if Self::filters(e, std::slice::from_ref(f)) == Truth::Unknown {
+                        let attribute = match f {
+                            Filter::Number { attribute, .. } | Filter::Word { attribute, .. } => {
+                                attribute
+                            }
+                        };
+                        wanted.push(format!("the {attribute} of {name}"));
+                    }
+                }
+            }
+        }
+        if wanted.is_empty() {
+            format!("review: {detail}")
+        } else {
+            format!("record {}", wanted.join("; "))
+        }
+    }
+
+    /// What a dose check lacks: the body weight, a daily dose or an end date.
+    fn settle_dose(&self, d: &DoseQuery, detail: &str) -> String {
+        let concepts: Vec<ConceptId> = d.drugs.iter().map(|(id, _)| *id).collect();
+        let Some(events) = self.events(EventKind::Medication, &concepts) else {
+            return "record the patient's medication list (the record has none), even if empty"
+                .to_string();
+        };
+        let span = match self.span(&d.window) {
+            Ok(span) => span,
+            Err(reason) => return settle_window(&reason),
+        };
+        if let Err(reason) = self.dose_threshold(d, &span, false) {
+            return match reason.strip_prefix("no body weight recorded ") {
+                Some(when) => format!("record a body weight {when} (the dose threshold is per kg)"),
+                None => format!("the dose threshold is per kg of body weight: {reason}"),
+            };
+        }
+        let mut wanted = Vec::new();
+        for e in events
+            .iter()
+            .filter(|e| Self::in_window(e, &span) != Truth::False)
+        {
+            let name = format!(
+                "{}{}",
+                self.label(e.concept),
+                e.id.map(|i| format!(" [{i}]")).unwrap_or_default()
+            );
+            if self.event_daily_mg(e).is_err() {
+                wanted.push(format!("the daily dose of {name}"));
+            }
+            if e.end == End::Unknown {
+                wanted.push(format!("the end date of {name}"));
+            }
+        }
+        if wanted.is_empty() {
+            format!("review: {detail}")
+        } else {
+            format!("record {}", wanted.join("; "))
+        }
+    }
+}

@@ -263,6 +263,10 @@ pub struct Check {
     /// The definition it came through, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// For an unknown check: what would settle it (the attestation to record, the result
+    /// to obtain and its dates, the date or attribute a record lacks).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub settle: String,
 }
 
 /// The and/or structure of a criterion, over its checks: which branch decided.
@@ -564,12 +568,18 @@ impl leaf::Ctx<'_> {
                     } else {
                         (quoted, value)
                     };
+                    let settle = if value == Truth::Unknown {
+                        self.settle(c, &detail)
+                    } else {
+                        String::new()
+                    };
                     checks.push(Check {
                         text,
                         result,
                         detail,
                         part: trace.part,
                         via: trace.via.clone(),
+                        settle,
                     });
                 }
                 value

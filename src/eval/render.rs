@@ -89,6 +89,12 @@ pub fn explanation(r: &PatientResult) -> String {
         write_logic(&mut out, c, &format!("{indent}    "));
     }
     let worklist = worklist(r);
+    if r.verdict == Verdict::Ineligible && !r.unknown().is_empty() {
+        let _ = writeln!(
+            out,
+            "Nothing to settle: the patient is ineligible whatever the unknown criteria turn out to be."
+        );
+    }
     if !worklist.is_empty() {
         let _ = writeln!(out, "To settle:");
         for (id, item) in worklist {
@@ -187,21 +193,134 @@ fn kind_word(kind: CriterionKind) -> &'static str {
     kind.keyword()
 }
 
-/// What would settle each unknown criterion: its unknown checks' details.
+/// What would settle the verdict: for a patient who needs review, each unknown check that
+/// can still change it, with what would settle it. Nothing for an ineligible patient (no
+/// data can make them eligible); never a check under an `or` that already holds or an
+/// `and` that already fails, nor an `applies if` whose criterion holds either way.
 pub fn worklist(r: &PatientResult) -> Vec<(String, String)> {
-    let unknown: Vec<&str> = r.unknown();
     let mut items = Vec::new();
-    for c in r.criteria.iter().filter(|c| unknown.contains(&&*c.id)) {
-        for check in c.checks.iter().filter(|k| k.result == Truth::Unknown) {
-            let what = if check.detail.is_empty() {
-                check.text.clone()
-            } else {
-                format!("{} ({})", check.detail, check.text)
-            };
-            items.push((c.id.to_string(), what));
-        }
+    if r.verdict != Verdict::NeedsReview {
+        return items;
+    }
+    for c in r
+        .criteria
+        .iter()
+        .filter(|c| c.depth == 0 && c.outcome == Outcome::Unknown)
+    {
+        settle_criterion(r, c, &mut items);
     }
     items
+}
+
+/// The unknown checks of an unknown criterion that can change its outcome.
+fn settle_criterion(r: &PatientResult, c: &CriterionResult, items: &mut Vec<(String, String)>) {
+    let children: Vec<&CriterionResult> = r
+        .criteria
+        .iter()
+        .filter(|x| x.parent.as_deref() == Some(&*c.id))
+        .collect();
+    let root = |part: Part| c.logic.iter().find(|n| part_of(c, n) == Some(part));
+    let value = |part: Part| root(part).map(|n| n.result(&c.checks));
+    // The body's value: a group's from its children, a rule's from its rule and `unless`.
+    let body = if children.is_empty() {
+        let rule = value(Part::Rule).unwrap_or(Truth::Unknown);
+        let unless = value(Part::Unless).map_or(Truth::True, Truth::not);
+        rule.and(unless)
+    } else {
+        let outcomes: Vec<Outcome> = children.iter().map(|x| x.outcome).collect();
+        match super::group_outcome(c.kind, &outcomes) {
+            Outcome::Met => Truth::True,
+            Outcome::NotMet => Truth::False,
+            Outcome::Unknown | Outcome::NotApplicable => Truth::Unknown,
+        }
+    };
+    if c.logic.is_empty() && children.is_empty() {
+        // Not explained: every unknown check.
+        for (i, k) in c.checks.iter().enumerate() {
+            if k.result == Truth::Unknown {
+                items.push(item(c, i));
+            }
+        }
+        return;
+    }
+    let mut leaves = Vec::new();
+    if let Some(applies) = root(Part::Applies) {
+        unknown_leaves(applies, &c.checks, &mut leaves);
+    }
+    if body == Truth::Unknown {
+        for part in [Part::Rule, Part::Unless] {
+            if let Some(node) = root(part) {
+                unknown_leaves(node, &c.checks, &mut leaves);
+            }
+        }
+    }
+    // One line per action: six checks of E3 waiting for the same condition list are one item.
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for i in leaves {
+        let action = c.checks.get(i).map_or("", |k| {
+            if k.settle.is_empty() {
+                &k.detail
+            } else {
+                &k.settle
+            }
+        });
+        match seen.iter_mut().find(|(a, _)| a == action) {
+            Some((_, more)) => *more += 1,
+            None => seen.push((action.to_string(), 0)),
+        }
+        if seen
+            .last()
+            .is_some_and(|(a, more)| a == action && *more == 0)
+        {
+            items.push(item(c, i));
+        }
+    }
+    // "(for `X` and 5 other checks)" when an action settles several.
+    for (action, more) in seen.iter().filter(|(_, more)| *more > 0) {
+        let id = c.id.to_string();
+        if let Some((_, what)) = items
+            .iter_mut()
+            .find(|(i, what)| *i == id && what.starts_with(action.as_str()))
+        {
+            if let Some(stripped) = what.strip_suffix("`)") {
+                let other = if *more == 1 { "check" } else { "checks" };
+                *what = format!("{stripped}` and {more} other {other})");
+            }
+        }
+    }
+    if body == Truth::Unknown {
+        for child in children.iter().filter(|x| x.outcome == Outcome::Unknown) {
+            settle_criterion(r, child, items);
+        }
+    }
+}
+
+/// The unknown checks under `node` reached through unknown groups only: a group whose
+/// value is known does not depend on them.
+fn unknown_leaves(node: &Node, checks: &[super::Check], out: &mut Vec<usize>) {
+    if node.result(checks) != Truth::Unknown {
+        return;
+    }
+    match node {
+        Node::Check(i) => out.push(*i),
+        Node::All { items, .. } | Node::Any { items, .. } => {
+            for item in items {
+                unknown_leaves(item, checks, out);
+            }
+        }
+    }
+}
+
+fn item(c: &CriterionResult, i: usize) -> (String, String) {
+    let what = c.checks.get(i).map_or_else(String::new, |k| {
+        let action = if k.settle.is_empty() {
+            &k.detail
+        } else {
+            &k.settle
+        };
+        format!("{action} (for `{}`)", k.text)
+    });
+    (c.id.to_string(), what)
 }
 
 /// Counts per criterion over many patients: the screening funnel.

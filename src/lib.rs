@@ -20,3 +20,4 @@ pub mod source;
 pub mod syntax;
 pub mod terminal;
 pub mod units;
+pub mod vocab;

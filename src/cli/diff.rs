@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::{EXIT_DATA, EXIT_OK, EXIT_USAGE, load_plan};
+use super::{EXIT_DATA, EXIT_OK, EXIT_USAGE, compile_plan, with_vocabulary};
 use eligc::diff::impact::{self, Impact};
 use eligc::diff::{self, render};
 use eligc::eval::Plan;
@@ -28,6 +28,11 @@ pub struct DiffArgs {
     /// list those whose verdict changes.
     #[arg(long, num_args = 1.., value_name = "DATA")]
     patients: Vec<PathBuf>,
+    /// An OMOP vocabulary folder (CONCEPT, CONCEPT_RELATIONSHIP, CONCEPT_ANCESTOR as Athena
+    /// ships them): codes then match their ancestors' concepts, products their ingredients'.
+    /// See docs/terminology.md.
+    #[arg(long, value_name = "DIR")]
+    vocabulary: Option<PathBuf>,
 }
 
 /// Output formats for differences.
@@ -40,8 +45,19 @@ pub enum DiffFormat {
 }
 
 pub fn run(args: &DiffArgs) -> u8 {
-    let (old, new) = match (load_plan(&args.old), load_plan(&args.new)) {
-        (Ok(o), Ok(n)) => (o, n),
+    let vocabulary = args.vocabulary.as_deref();
+    // Both protocols are compiled (and their errors shown) before the vocabulary is read.
+    let (old, new) = match (compile_plan(&args.old), compile_plan(&args.new)) {
+        (Ok(o), Ok(n)) => {
+            let old = match with_vocabulary(o, vocabulary) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            match with_vocabulary(n, vocabulary) {
+                Ok(new) => (old, new),
+                Err(code) => return code,
+            }
+        }
         (Err(a), Err(b)) => return a.max(b),
         (Err(a), _) | (_, Err(a)) => return a,
     };

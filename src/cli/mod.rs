@@ -98,8 +98,32 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
-/// Compiles a protocol for screening, reporting errors; `Err` is the exit code.
-pub(crate) fn load_plan(path: &Path) -> Result<Plan, u8> {
+/// Compiles a protocol for screening and reads the vocabulary it needs, reporting errors;
+/// `Err` is the exit code. A vocabulary that cannot be read stops everything (exit 1):
+/// screening without it would give different verdicts than the user asked for.
+pub(crate) fn load_plan(path: &Path, vocabulary: Option<&Path>) -> Result<Plan, u8> {
+    with_vocabulary(compile_plan(path)?, vocabulary)
+}
+
+/// Reads the vocabulary a compiled plan needs and adds it; `Err` is the exit code.
+pub(crate) fn with_vocabulary(plan: Plan, vocabulary: Option<&Path>) -> Result<Plan, u8> {
+    let Some(dir) = vocabulary else {
+        return Ok(plan);
+    };
+    match eligc::vocab::load(dir, plan.program()) {
+        Ok(v) => {
+            eprintln!("{}", v.summary());
+            Ok(plan.with_vocabulary(v))
+        }
+        Err(e) => {
+            eprintln!("error: cannot read the vocabulary: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// Compiles a protocol, reporting errors; `Err` is the exit code.
+pub(crate) fn compile_plan(path: &Path) -> Result<Plan, u8> {
     let compilation = match eligc::check::compile_file(path) {
         Ok(c) => c,
         Err(e) => {

@@ -52,6 +52,11 @@ pub struct RunArgs {
     /// `{"patient": ID, "anchors": {...}, "attestations": {...}}`; see docs/fhir.md).
     #[arg(long, value_name = "FILE")]
     side: Option<PathBuf>,
+    /// An OMOP vocabulary folder (CONCEPT, CONCEPT_RELATIONSHIP, CONCEPT_ANCESTOR as Athena
+    /// ships them): codes then match their ancestors' concepts, products their ingredients'.
+    /// See docs/terminology.md.
+    #[arg(long, value_name = "DIR")]
+    vocabulary: Option<PathBuf>,
 }
 
 /// `--input`.
@@ -99,7 +104,7 @@ pub enum OutputFormat {
 }
 
 pub fn run(args: &RunArgs) -> u8 {
-    let plan = match super::load_plan(&args.protocol) {
+    let plan = match super::load_plan(&args.protocol, args.vocabulary.as_deref()) {
         // Explanations printed as text show computed numbers rounded; JSON keeps them exact.
         Ok(plan) => plan.round_for_reading(args.format != OutputFormat::Json),
         Err(code) => return code,

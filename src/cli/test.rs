@@ -20,6 +20,11 @@ pub struct TestArgs {
     /// Folders with protocol.elig, patients.jsonl and expected.jsonl.
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
+    /// An OMOP vocabulary folder (CONCEPT, CONCEPT_RELATIONSHIP, CONCEPT_ANCESTOR as Athena
+    /// ships them): codes then match their ancestors' concepts, products their ingredients'.
+    /// See docs/terminology.md.
+    #[arg(long, value_name = "DIR")]
+    vocabulary: Option<PathBuf>,
 }
 
 /// One expectation.
@@ -37,14 +42,14 @@ struct Expected {
 pub fn run(args: &TestArgs) -> u8 {
     let mut exit = EXIT_OK;
     for dir in &args.dirs {
-        exit = exit.max(run_dir(dir));
+        exit = exit.max(run_dir(dir, args.vocabulary.as_deref()));
     }
     exit
 }
 
-fn run_dir(dir: &Path) -> u8 {
+fn run_dir(dir: &Path, vocabulary: Option<&Path>) -> u8 {
     let protocol = dir.join("protocol.elig");
-    let plan = match super::load_plan(&protocol) {
+    let plan = match super::load_plan(&protocol, vocabulary) {
         Ok(plan) => plan,
         Err(code) => return code,
     };

@@ -35,6 +35,8 @@ pub struct Plan {
     /// Whether computed numbers in explanations are rounded for reading (text output) or
     /// kept exact (JSON).
     reading: bool,
+    /// The terminology, when one was given (`--vocabulary`).
+    vocabulary: Option<crate::vocab::Vocabulary>,
 }
 
 impl Plan {
@@ -76,6 +78,7 @@ impl Plan {
             units: RwLock::new(HashMap::default()),
             lines,
             reading: false,
+            vocabulary: None,
         }
     }
 
@@ -86,6 +89,30 @@ impl Plan {
     pub fn round_for_reading(mut self, reading: bool) -> Plan {
         self.reading = reading;
         self
+    }
+
+    /// Adds a terminology read for this program ([`crate::vocab::load`]): a fact then also
+    /// matches a concept when the vocabulary places its code under the concept's codes, and
+    /// a code the vocabulary knows but places elsewhere is a definite "no".
+    pub fn with_vocabulary(mut self, vocabulary: crate::vocab::Vocabulary) -> Plan {
+        for (id, system, code) in &vocabulary.expansions {
+            let ids = self
+                .by_code
+                .entry(*system)
+                .or_default()
+                .entry(code.to_string())
+                .or_default();
+            if !ids.contains(id) {
+                ids.push(*id);
+            }
+        }
+        self.vocabulary = Some(vocabulary);
+        self
+    }
+
+    /// The terminology in use, if any.
+    pub fn vocabulary(&self) -> Option<&crate::vocab::Vocabulary> {
+        self.vocabulary.as_ref()
     }
 
     /// The program.

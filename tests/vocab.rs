@@ -1,0 +1,404 @@
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)] // tests fail by panicking
+//! The terminology stage: OMOP vocabulary tables read in both Athena forms, codes placed
+//! under their ancestors' concepts and products under their ingredients, malformed files
+//! refused with file:line, and the real OMOP subset beside the repository.
+
+use std::path::{Path, PathBuf};
+
+use eligc::check::compile_text;
+use eligc::eval::{Outcome, Plan};
+use eligc::facts::RawRecord;
+use eligc::program::CodeSystem;
+use eligc::vocab;
+
+const PROTOCOL: &str = r#"
+protocol "Terminology" version "1"
+anchor screening
+condition infectious_disease "Infectious disease" codes [snomed:40733004]
+condition bacterial_infection "Bacterial infection" codes [snomed:87628006]
+condition sle "SLE" codes [snomed:55464009]
+condition strep_throat_icd "Streptococcal pharyngitis (ICD-10)" codes [icd10:J02.0]
+drug penicillin_v "Penicillin V" codes [rxnorm:7984]
+drug prednisone "Prednisone" codes [rxnorm:8640]
+drug narrow_penicillins "Beta-lactamase sensitive penicillins" codes [atc:J01CE]
+"#;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/vocab")
+        .join(name)
+}
+
+fn compile(criteria: &str) -> (eligc::program::Program, eligc::source::SourceMap) {
+    let text = format!("{PROTOCOL}\n{criteria}\n");
+    let c = compile_text("t.elig", &text, None);
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    (c.program.unwrap(), c.sources)
+}
+
+fn plan(criteria: &str, vocabulary: Option<&Path>) -> Plan {
+    let (program, sources) = compile(criteria);
+    let plan = Plan::new(program, sources);
+    match vocabulary {
+        Some(dir) => {
+            let v = vocab::load(dir, plan.program()).unwrap();
+            plan.with_vocabulary(v)
+        }
+        None => plan,
+    }
+}
+
+/// The outcome of inclusion T1 `rule` for a patient screened on 2026-03-31 with `facts`.
+fn outcome(rule: &str, facts: &str, vocabulary: Option<&Path>) -> Outcome {
+    let plan = plan(&format!("inclusion T1 \"test\": {rule}"), vocabulary);
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","anchors":{{"screening":"2026-03-31"}},{facts}}}"#
+    );
+    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let result = plan.evaluate(&record, true);
+    result.criteria[0].outcome
+}
+
+fn condition(code: &str) -> String {
+    format!(r#""conditions":[{{"id":"c1","code":"{code}","onset":"2026-02-01"}}]"#)
+}
+
+fn medication(code: &str) -> String {
+    format!(
+        r#""medications":[{{"id":"m1","code":"{code}","start":"2026-02-01","end":"2026-02-10"}}]"#
+    )
+}
+
+#[test]
+fn a_snomed_subtype_matches_a_condition_declared_by_its_ancestor() {
+    for form in ["tab", "comma"] {
+        let dir = fixture(form);
+        // Streptococcal sore throat is a bacterial infection, which is an infectious disease.
+        let facts = condition("snomed:43878008");
+        for rule in [
+            "condition infectious_disease",
+            "condition bacterial_infection",
+        ] {
+            assert_eq!(
+                outcome(rule, &facts, Some(&dir)),
+                Outcome::Met,
+                "{form}: {rule}"
+            );
+        }
+        // The other way round does not hold: an ancestor is not a subtype.
+        let facts = condition("snomed:40733004");
+        assert_eq!(
+            outcome("condition bacterial_infection", &facts, Some(&dir)),
+            Outcome::NotMet,
+            "{form}"
+        );
+    }
+}
+
+#[test]
+fn a_source_code_matches_through_the_standard_concept_it_maps_to() {
+    for form in ["tab", "comma"] {
+        // ICD-10-CM J02.0 maps to SNOMED 43878008, under infectious disease.
+        let facts = condition("icd10:J02.0");
+        assert_eq!(
+            outcome("condition infectious_disease", &facts, Some(&fixture(form))),
+            Outcome::Met,
+            "{form}"
+        );
+        // And a protocol concept declared in ICD-10 matches the SNOMED code it maps to.
+        let facts = condition("snomed:43878008");
+        assert_eq!(
+            outcome("condition strep_throat_icd", &facts, Some(&fixture(form))),
+            Outcome::Met,
+            "{form}"
+        );
+    }
+}
+
+#[test]
+fn a_product_matches_a_drug_declared_by_its_ingredient() {
+    for form in ["tab", "comma"] {
+        let dir = fixture(form);
+        // RxNorm SCD 834102 consists of an SCDC whose ingredient is penicillin V (7984).
+        assert_eq!(
+            outcome(
+                "medication penicillin_v within 3 months before screening",
+                &medication("rxnorm:834102"),
+                Some(&dir)
+            ),
+            Outcome::Met,
+            "{form}"
+        );
+        // A branded drug reaches its ingredient through the clinical drug it is a tradename of.
+        assert_eq!(
+            outcome(
+                "medication prednisone within 3 months before screening",
+                &medication("rxnorm:208102"),
+                Some(&dir)
+            ),
+            Outcome::Met,
+            "{form}"
+        );
+        // A product of another ingredient is not penicillin V.
+        assert_eq!(
+            outcome(
+                "medication penicillin_v within 3 months before screening",
+                &medication("rxnorm:208102"),
+                Some(&dir)
+            ),
+            Outcome::NotMet,
+            "{form}"
+        );
+    }
+}
+
+#[test]
+fn an_atc_class_reaches_the_products_of_its_ingredients() {
+    for form in ["tab", "comma"] {
+        assert_eq!(
+            outcome(
+                "medication narrow_penicillins within 3 months before screening",
+                &medication("rxnorm:834102"),
+                Some(&fixture(form))
+            ),
+            Outcome::Met,
+            "{form}"
+        );
+        assert_eq!(
+            outcome(
+                "medication narrow_penicillins within 3 months before screening",
+                &medication("rxnorm:312617"),
+                Some(&fixture(form))
+            ),
+            Outcome::NotMet,
+            "{form}"
+        );
+    }
+}
+
+#[test]
+fn a_deprecated_relationship_places_nothing() {
+    // The tab fixture has `55464009 Is a 40733004` with invalid_reason D.
+    let facts = condition("snomed:55464009");
+    assert_eq!(
+        outcome(
+            "condition infectious_disease",
+            &facts,
+            Some(&fixture("tab"))
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn both_forms_give_the_same_placements() {
+    let (program, _) = compile("");
+    let tab = vocab::load(&fixture("tab"), &program).unwrap();
+    let comma = vocab::load(&fixture("comma"), &program).unwrap();
+    assert_eq!(tab.expansions, comma.expansions);
+    assert!(!tab.stats.from_ancestor_table);
+    assert!(comma.stats.from_ancestor_table);
+    assert_eq!(tab.stats.concepts, 14);
+    assert_eq!(comma.stats.concepts, 14);
+    // Every code of the systems the protocol uses is known, placed or not.
+    for v in [&tab, &comma] {
+        assert!(v.knows(CodeSystem::Snomed, "444814009"));
+        assert!(v.knows(CodeSystem::Icd10, "J02.0"));
+        assert!(!v.knows(CodeSystem::Snomed, "1234567"));
+    }
+}
+
+/// Loads a malformed fixture and gives the error as `file:line: reason` with the fixture
+/// folder left out.
+fn malformed(name: &str) -> String {
+    let (program, _) = compile("");
+    let dir = fixture("malformed").join(name);
+    let e = vocab::load(&dir, &program).unwrap_err();
+    e.to_string()
+        .replace(&format!("{}/", dir.display()), "")
+        .replace(&dir.display().to_string(), "DIR")
+}
+
+#[test]
+fn malformed_vocabularies_are_refused_with_file_line_and_reason() {
+    let cases = [
+        (
+            "bad_concept_id",
+            "CONCEPT.csv:3: `concept_id` is `x2`, not a concept id (a whole number)",
+        ),
+        (
+            "short_row",
+            "CONCEPT.csv:3: 3 field(s), but the header has 10 column(s)",
+        ),
+        (
+            "unclosed_quote",
+            "CONCEPT.csv:3: a quoted field is not closed before the end of the file",
+        ),
+        (
+            "missing_column",
+            "CONCEPT_RELATIONSHIP.csv:1: the header has no `relationship_id` column (it has: concept_id_1, concept_id_2, valid_start_date)",
+        ),
+        (
+            "bad_relationship_id",
+            "CONCEPT_RELATIONSHIP.csv:3: `concept_id_2` is `-3`, not a concept id (a whole number)",
+        ),
+        (
+            "empty_code",
+            "CONCEPT.csv:3: concept 2 has an empty `concept_code`",
+        ),
+        (
+            "bad_ancestor",
+            "CONCEPT_ANCESTOR.csv:3: `descendant_concept_id` is `two`, not a concept id (a whole number)",
+        ),
+    ];
+    for (name, want) in cases {
+        assert_eq!(malformed(name), want, "{name}");
+    }
+    assert!(
+        malformed("no_concept").starts_with("DIR: no CONCEPT.csv here"),
+        "{}",
+        malformed("no_concept")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The real OMOP vocabulary subset (Synthea 27 NJ): CONCEPT has 2,295 concepts,
+// CONCEPT_ANCESTOR is empty and CONCEPT_RELATIONSHIP has 266k rows, most of them naming
+// concepts CONCEPT lacks. The pairs below were found with a reading of the CSVs in Python
+// (the `Is a` / `RxNorm has ing` / `Consists of` closure, both ends in CONCEPT).
+// ---------------------------------------------------------------------------------------
+
+fn subset() -> Option<PathBuf> {
+    [
+        "../shared/data/omop/synthea27nj",
+        "/work/shared/data/omop/synthea27nj",
+    ]
+    .iter()
+    .map(|p| Path::new(env!("CARGO_MANIFEST_DIR")).join(p))
+    .find(|p| p.join("CONCEPT.csv").is_file())
+    .or_else(|| {
+        eprintln!("skipped: the OMOP subset (../shared/data/omop/synthea27nj/) is not here");
+        None
+    })
+}
+
+const REAL: &str = r#"
+protocol "Real subset" version "1"
+anchor screening
+condition sinusitis "Sinusitis" codes [snomed:36971009]
+condition uti "Urinary tract infectious disease" codes [snomed:68566005]
+condition staph_infection "Infection due to Staphylococcus aureus" codes [snomed:406602003]
+drug penicillin_v "Penicillin V" codes [rxnorm:7984]
+drug lisinopril "Lisinopril" codes [rxnorm:29046]
+drug cefaclor "Cefaclor" codes [rxnorm:2176]
+"#;
+
+#[test]
+fn the_real_subset_places_products_under_ingredients_and_findings_under_ancestors() {
+    let Some(dir) = subset() else { return };
+    let c = compile_text("real.elig", REAL, None);
+    let program = c.program.unwrap();
+    let v = vocab::load(&dir, &program).unwrap();
+    assert_eq!(v.stats.concepts, 2294);
+    assert_eq!(v.stats.relationships, 266_588);
+    assert!(!v.stats.from_ancestor_table);
+    let placed = |concept: &str, system: CodeSystem, code: &str| {
+        let id = program
+            .concepts
+            .iter()
+            .position(|c| c.name == concept)
+            .unwrap();
+        v.expansions
+            .iter()
+            .any(|(cid, s, c)| cid.0 as usize == id && *s == system && &**c == code)
+    };
+    // Products under their ingredients (SCD -> Consists of -> SCDC -> RxNorm has ing -> IN).
+    assert!(placed("penicillin_v", CodeSystem::Rxnorm, "834102"));
+    assert!(placed("penicillin_v", CodeSystem::Rxnorm, "834061"));
+    assert!(placed("lisinopril", CodeSystem::Rxnorm, "314076"));
+    assert!(placed("lisinopril", CodeSystem::Rxnorm, "314077"));
+    assert!(placed("cefaclor", CodeSystem::Rxnorm, "309045"));
+    // Findings under their ancestors.
+    assert!(placed("sinusitis", CodeSystem::Snomed, "444814009"));
+    assert!(placed("sinusitis", CodeSystem::Snomed, "40055000"));
+    assert!(placed("uti", CodeSystem::Snomed, "45816000"));
+    assert!(placed("uti", CodeSystem::Snomed, "197927001"));
+    assert!(placed("staph_infection", CodeSystem::Snomed, "448417001"));
+    // Known, and placed elsewhere.
+    assert!(!placed("uti", CodeSystem::Snomed, "59621000"));
+    assert!(v.knows(CodeSystem::Snomed, "59621000"));
+    assert!(!placed("penicillin_v", CodeSystem::Rxnorm, "314076"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line
+// ---------------------------------------------------------------------------------------
+
+fn eligc(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_eligc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_malformed_vocabulary_stops_run_test_and_diff_before_screening_with_exit_1() {
+    let dir = "tests/fixtures/vocab/malformed/bad_concept_id";
+    let protocol = "protocols/sle-car-t/protocol.elig";
+    let runs: [Vec<&str>; 3] = [
+        vec![
+            "run",
+            protocol,
+            "protocols/sle-car-t/patients.jsonl",
+            "--vocabulary",
+            dir,
+        ],
+        vec!["test", "protocols/sle-car-t", "--vocabulary", dir],
+        vec!["diff", protocol, protocol, "--vocabulary", dir],
+    ];
+    for args in runs {
+        let out = eligc(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: cannot read the vocabulary: {dir}/CONCEPT.csv:3: `concept_id` is `x2`, not a concept id (a whole number)\n"
+            ),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn run_with_a_vocabulary_says_what_it_read() {
+    let out = eligc(&[
+        "run",
+        "protocols/sle-car-t/protocol.elig",
+        "protocols/sle-car-t/patients.jsonl",
+        "--vocabulary",
+        "tests/fixtures/vocab/tab",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with(
+            "vocabulary tests/fixtures/vocab/tab: 14 concepts, 13 relationships, 0 ancestor rows read in "
+        ),
+        "{first}"
+    );
+    assert!(
+        first.ends_with(
+            "hierarchy from CONCEPT_RELATIONSHIP; 7 codes placed under the protocol's concepts"
+        ),
+        "{first}"
+    );
+}

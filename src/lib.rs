@@ -14,6 +14,7 @@ pub mod doc;
 pub mod eval;
 pub mod facts;
 pub mod fmt;
+pub mod number;
 pub mod program;
 pub mod report;
 pub mod source;

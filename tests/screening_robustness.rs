@@ -132,6 +132,56 @@ proptest! {
         prop_assert!(result.is_ok(), "{text}: {:?}", result.err());
     }
 
+    /// Issue 9: a key given twice in any map or object is refused, never last-wins.
+    #[test]
+    fn a_repeated_key_anywhere_rejects_the_record(
+        text in record(),
+        which in 0usize..4,
+    ) {
+        let (from, to) = [
+            ("\"anchors\":{", "\"anchors\":{\"screening\":\"2000-01-01\","),
+            ("\"attestations\":{", "\"attestations\":{\"informed_consent\":true,"),
+            ("\"sex\":\"female\"", "\"sex\":\"female\",\"sex\":\"male\""),
+            ("\"attestations\":{\"informed_consent\":", "\"attestations\":{\"informed_consent\":{\"value\":true,\"value\":false},\"x\":"),
+        ][which];
+        let bad = text.replacen(from, to, 1);
+        prop_assert_ne!(&bad, &text);
+        let result = plan().screen(&RawRecord::new("r.jsonl", 1, bad.clone()), |_| false);
+        let e = result.err().map(|e| e.reason);
+        prop_assert!(
+            e.as_deref().is_some_and(|r| r.contains("repeated key") || r.contains("duplicate field")),
+            "{bad}: {e:?}"
+        );
+    }
+
+    /// Issue 9: a lenient date or a number eligc would round rejects the record.
+    #[test]
+    fn lenient_dates_and_rounded_numbers_reject_the_record(
+        text in record(),
+        date in prop::sample::select(&["-2025-03-03", "+12345-01-01", "2025-03-03 ", " 2025-03-03", "2025-3-3"][..]),
+        digits in 29usize..40,
+        date_or_number in any::<bool>(),
+    ) {
+        let bad = if date_or_number {
+            // The birth date is always there.
+            let start = text.find("\"birth_date\":\"").unwrap() + 14;
+            format!("{}{date}{}", &text[..start], &text[start + 10..])
+        } else {
+            // One more observation, first in the list, whose value has too many digits.
+            let long = format!("2.{}", "9".repeat(digits - 1));
+            let obs = format!(r#"{{"concept":"egfr","date":"2026-03-31","value":{long},"unit":"%"}}"#);
+            let at = text.find("\"observations\":[").unwrap() + 16;
+            let comma = if text[at..].starts_with(']') { "" } else { "," };
+            format!("{}{obs}{comma}{}", &text[..at], &text[at..])
+        };
+        let result = plan().screen(&RawRecord::new("r.jsonl", 1, bad.clone()), |_| false);
+        let e = result.err().map(|e| e.reason);
+        prop_assert!(
+            e.as_deref().is_some_and(|r| r.contains("YYYY-MM-DD") || r.contains("more than 28 significant digits")),
+            "{bad}: {e:?}"
+        );
+    }
+
     #[test]
     fn mutated_sample_records_are_screened_or_rejected_never_a_panic(
         line in 0usize..98,

@@ -8,7 +8,6 @@
 //! becomes the fact's `code`, the others its `also` codes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -174,7 +173,6 @@ fn read_date(value: &Value, at: &At<'_>, field: &str) -> Result<FhirDate, FhirEr
     let Some(text) = value.as_str() else {
         return Err(bad("not a string"));
     };
-    let text = text.trim();
     let bytes = text.as_bytes();
     let digits = |r: std::ops::Range<usize>| {
         bytes
@@ -195,8 +193,47 @@ fn read_date(value: &Value, at: &At<'_>, field: &str) -> Result<FhirDate, FhirEr
     }
     match text.get(10..) {
         None | Some("") => Ok(FhirDate::Day(date)),
-        Some(rest) if rest.starts_with('T') && rest.len() >= 6 => Ok(FhirDate::Day(date)),
-        Some(_) => Err(bad("a time must follow `T`")),
+        Some(rest) if rest.starts_with('T') && fhir_time(rest) => Ok(FhirDate::Day(date)),
+        Some(_) => Err(bad("a time must follow `T`, as hh:mm:ss and an offset")),
+    }
+}
+
+/// The time of a dateTime: `Thh:mm:ss`, optional fraction, then `Z` or `+hh:mm` / `-hh:mm`
+/// (FHIR requires the offset; a time without one is still read, since only the date is
+/// used). No `T24:00`, no seconds beyond 60, no spaces.
+fn fhir_time(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    let two = |i: usize, max: u32| {
+        rest.get(i..i + 2).is_some_and(|d| {
+            d.bytes().all(|c| c.is_ascii_digit()) && d.parse::<u32>().is_ok_and(|n| n <= max)
+        })
+    };
+    // T hh : mm : ss
+    if !(b.first() == Some(&b'T')
+        && two(1, 23)
+        && b.get(3) == Some(&b':')
+        && two(4, 59)
+        && b.get(6) == Some(&b':')
+        && two(7, 60))
+    {
+        return false;
+    }
+    let mut i = 9;
+    if b.get(i) == Some(&b'.') {
+        let digits = b
+            .get(i + 1..)
+            .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count());
+        if digits == 0 || digits > 9 {
+            return false;
+        }
+        i += 1 + digits;
+    }
+    match b.get(i..) {
+        None | Some([]) | Some([b'Z']) => true,
+        Some([b'+' | b'-', ..]) => {
+            b.len() == i + 6 && two(i + 1, 14) && b.get(i + 3) == Some(&b':') && two(i + 4, 59)
+        }
+        Some(_) => false,
     }
 }
 
@@ -234,14 +271,15 @@ fn decimal(value: &Value, at: &At<'_>, field: &str) -> Result<Decimal, FhirError
         Value::Number(n) => n.to_string(),
         other => return Err(at.err(field, format!("{other} is not a number"))),
     };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| {
-            at.err(
-                field,
-                format!("{text} is not a decimal of at most 28 digits"),
-            )
-        })
+    crate::number::parse(&text).map_err(|e| at.err(field, format!("{text}: {e}")))
+}
+
+/// A JSON number as an exact decimal (`None` for text or a number eligc cannot hold).
+fn number_of(value: &Value) -> Option<Decimal> {
+    match value {
+        Value::Number(n) => crate::number::parse(&n.to_string()).ok(),
+        _ => None,
+    }
 }
 
 fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
@@ -1213,12 +1251,10 @@ fn quantity_unit(q: &Value) -> Option<String> {
 
 /// `timing.repeat` frequency / period (periodUnit) as times per day.
 fn per_day(repeat: &Value) -> Option<Decimal> {
-    let frequency = repeat.get("frequency").map_or(Some(Decimal::ONE), |f| {
-        Decimal::from_str(&f.to_string()).ok()
-    })?;
-    let period = repeat.get("period").map_or(Some(Decimal::ONE), |p| {
-        Decimal::from_str(&p.to_string()).ok()
-    })?;
+    let frequency = repeat
+        .get("frequency")
+        .map_or(Some(Decimal::ONE), number_of)?;
+    let period = repeat.get("period").map_or(Some(Decimal::ONE), number_of)?;
     if period <= Decimal::ZERO {
         return None;
     }
@@ -1253,7 +1289,7 @@ fn unit_days(unit: &str) -> Option<Decimal> {
 
 /// A Duration (`{"value": 30, "unit": "days", "code": "d"}`) in whole days.
 fn duration_days(d: &Value) -> Option<u64> {
-    let value = Decimal::from_str(&d.get("value")?.to_string()).ok()?;
+    let value = number_of(d.get("value")?)?;
     let unit = str_at(d, &["code"]).or_else(|| str_at(d, &["unit"]))?;
     let unit = match unit {
         "day" | "days" => "d",

@@ -4,6 +4,7 @@
 mod bulk;
 pub mod fhir;
 pub mod native;
+pub mod strict;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
@@ -94,10 +95,10 @@ pub struct SideEntry {
     /// The patient's id (`Patient.id` in FHIR, `id` in the native model).
     pub patient: String,
     /// Anchor dates by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::unique_date_map")]
     pub anchors: BTreeMap<String, NaiveDate>,
     /// Attestations by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
 }
 
@@ -150,9 +151,7 @@ impl ReadOptions {
         let (name, date) = text
             .split_once('=')
             .ok_or_else(|| format!("`{text}` is not NAME=YYYY-MM-DD"))?;
-        let date = date
-            .trim()
-            .parse::<NaiveDate>()
+        let date = strict::parse_date(date.trim())
             .map_err(|_| format!("`{date}` in `{text}` is not a date written YYYY-MM-DD"))?;
         let name = name.trim();
         if name.is_empty() {
@@ -227,9 +226,17 @@ impl RawRecord {
             // A native record cannot have a `resourceType` (unknown fields are refused).
             InputFormat::Detect if self.bulk.is_some() => Some(self.json()?),
             InputFormat::Detect if self.text.contains("\"resourceType\"") => {
-                match serde_json::from_str::<serde_json::Value>(&self.text) {
+                match strict::value(&self.text) {
                     Ok(v) if v.get("resourceType").is_some() => Some(v),
-                    _ => None,
+                    Ok(_) => None,
+                    // FHIR that is refused (a repeated key) is reported as FHIR.
+                    Err(_)
+                        if serde_json::from_str::<serde_json::Value>(&self.text)
+                            .is_ok_and(|v| v.get("resourceType").is_some()) =>
+                    {
+                        Some(self.json()?)
+                    }
+                    Err(_) => None,
                 }
             }
             InputFormat::Detect => None,
@@ -246,12 +253,24 @@ impl RawRecord {
 
     /// The text as JSON, for FHIR.
     fn json(&self) -> Result<serde_json::Value, RecordError> {
-        serde_json::from_str(&self.text).map_err(|e| RecordError {
-            file: self.file.to_string(),
-            line: self.line + e.line().saturating_sub(1),
-            patient: None,
-            path: String::new(),
-            reason: format!("not JSON: {e}"),
+        strict::value(&self.text).map_err(|(e, path)| {
+            let reason = e.to_string();
+            // serde_json appends " at line L column C"; the line is reported on its own.
+            let reason = reason
+                .rfind(" at line ")
+                .and_then(|i| reason.get(..i))
+                .unwrap_or(&reason);
+            RecordError {
+                file: self.file.to_string(),
+                line: self.line + e.line().saturating_sub(1),
+                patient: None,
+                path,
+                reason: if e.is_data() {
+                    reason.to_string()
+                } else {
+                    format!("not JSON: {reason}")
+                },
+            }
         })
     }
 

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{RawRecord, RecordError};
+use super::{RawRecord, RecordError, strict};
 use crate::program::{CodeSystem, Sex};
 
 /// One patient.
@@ -20,13 +20,13 @@ pub struct PatientRecord {
     /// The patient's id, unique within a data set.
     pub id: String,
     /// Date of birth.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_date")]
     pub birth_date: Option<NaiveDate>,
     /// Recorded sex.
     #[serde(default)]
     pub sex: Option<RecordedSex>,
     /// Dates of the protocol's anchors (screening, infusion, ...).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::unique_date_map")]
     pub anchors: BTreeMap<String, NaiveDate>,
     /// Results of labs, vital signs, scores.
     #[serde(default)]
@@ -44,7 +44,7 @@ pub struct PatientRecord {
     #[serde(default)]
     pub procedures: Option<Vec<ProcedureRecord>>,
     /// Judgements and agreements, by attestation name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
 }
 
@@ -79,10 +79,10 @@ impl RecordedSex {
 #[serde(deny_unknown_fields)]
 pub struct RangeRecord {
     /// Lower limit of normal.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub low: Option<Decimal>,
     /// Upper limit of normal.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub high: Option<Decimal>,
 }
 
@@ -104,9 +104,10 @@ pub struct ObservationRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
     /// When it was measured.
+    #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,
     /// A numeric value ...
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub value: Option<Decimal>,
     /// ... in this unit (UCUM).
     #[serde(default)]
@@ -146,10 +147,10 @@ pub struct ConditionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
     /// Onset.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_date")]
     pub onset: Option<NaiveDate>,
     /// End (abatement); absent while ongoing.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_date")]
     pub end: Option<NaiveDate>,
     /// active, recurrence, relapse, inactive, remission, resolved.
     #[serde(default)]
@@ -158,7 +159,7 @@ pub struct ConditionRecord {
     #[serde(default)]
     pub verification: Option<String>,
     /// A grade (e.g. GVHD grade 2).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub grade: Option<Decimal>,
     /// mild, moderate, severe.
     #[serde(default)]
@@ -183,21 +184,22 @@ pub struct MedicationRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
     /// First day.
+    #[serde(deserialize_with = "strict::date")]
     pub start: NaiveDate,
     /// Last day; absent while ongoing.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_date")]
     pub end: Option<NaiveDate>,
     /// One dose ...
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub dose: Option<Decimal>,
     /// ... in this unit (mg) ...
     #[serde(default)]
     pub dose_unit: Option<String>,
     /// ... taken this many times a day.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub frequency_per_day: Option<Decimal>,
     /// Or the total daily dose directly ...
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub daily_dose: Option<Decimal>,
     /// ... in this unit (mg/d, or mg when per day is implied).
     #[serde(default)]
@@ -228,6 +230,7 @@ pub struct ImmunizationRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
     /// When it was given.
+    #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,
     /// completed (default), not-done, entered-in-error.
     #[serde(default)]
@@ -252,9 +255,10 @@ pub struct ProcedureRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
     /// When it was done (its first day).
+    #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,
     /// Its last day, for a course (e.g. dialysis).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_date")]
     pub end: Option<NaiveDate>,
     /// completed (default), in_progress, stopped, not-done, entered-in-error.
     #[serde(default)]
@@ -287,7 +291,8 @@ impl<'de> Deserialize<'de> for AttestationRecord {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         use serde_json::Value;
-        match Value::deserialize(deserializer)? {
+        // Through `UniqueValue`: `{"value": false, "value": true}` is refused, not read as true.
+        match strict::UniqueValue::deserialize(deserializer)?.0 {
             Value::Null => Ok(AttestationRecord::Value(None)),
             Value::Bool(b) => Ok(AttestationRecord::Value(Some(b))),
             Value::Object(map) => {
@@ -299,7 +304,7 @@ impl<'de> Deserialize<'de> for AttestationRecord {
                         ("value", Value::Bool(b)) => value = Some(b),
                         ("value", Value::Null) => {}
                         ("date", Value::String(s)) => {
-                            date = Some(s.parse::<NaiveDate>().map_err(|_| {
+                            date = Some(strict::parse_date(&s).map_err(|_| {
                                 D::Error::custom(format!(
                                     "`date` {s:?} is not a date written YYYY-MM-DD"
                                 ))
@@ -453,14 +458,17 @@ fn describe_serde_error(e: &serde_json::Error) -> String {
     };
     const DATE: &str = "expected a date written YYYY-MM-DD (e.g. 2026-03-31)";
     match text.as_str() {
-        "input contains invalid characters" | "premature end of input" | "trailing input" | "bad or unsupported format string" => {
-            DATE.to_string()
-        }
+        "input contains invalid characters"
+        | "premature end of input"
+        | "trailing input"
+        | "bad or unsupported format string" => DATE.to_string(),
         "input is out of range" => format!("no such date: {DATE}"),
         t if t.contains("expected a Decimal") || t.contains("Scale exceeds") => {
-            "expected a decimal number of at most 28 digits (for a result such as `<20` write `\"value\": 20, \"comparator\": \"<\"`)".to_string()
+            strict::NOT_A_NUMBER.to_string()
         }
-        "expected ident" | "expected value" => "not JSON: each record is one patient object `{...}`".to_string(),
+        "expected ident" | "expected value" => {
+            "not JSON: each record is one patient object `{...}`".to_string()
+        }
         t if t.starts_with("EOF while parsing") => {
             format!("{t}: the record ends early (in a .jsonl file each patient is one whole line)")
         }

@@ -2,10 +2,7 @@
 //! [`Code::Internal`] diagnostic instead of panicking, so a drift between the grammar and this
 //! file shows up as an error message, never a crash.
 
-use std::str::FromStr;
-
 use pest::iterators::Pair;
-use rust_decimal::Decimal;
 
 use super::Rule;
 use crate::ast::*;
@@ -178,14 +175,15 @@ impl Lowerer {
 
     fn number(&self, pair: &Pair<'_, Rule>) -> Result<Number> {
         let span = self.span(pair);
-        let value = Decimal::from_str(pair.as_str()).map_err(|_| {
+        // Refused rather than rounded: a rounded threshold changes who is eligible.
+        let value = crate::number::parse(pair.as_str()).map_err(|_| {
             Diagnostic::new(
                 Code::InvalidNumber,
                 span,
                 format!("the number `{}` is too large or too precise", pair.as_str()),
                 "this number",
             )
-            .with_help("numbers have at most 28 significant digits")
+            .with_help("numbers have at most 28 significant digits; eligc never rounds them")
         })?;
         Ok(Number { value, span })
     }

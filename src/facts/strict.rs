@@ -1,0 +1,362 @@
+//! Strict readers for patient data: what serde, chrono and rust_decimal would otherwise
+//! accept leniently, refused here so that bad data is a rejected record, never a wrong fact.
+//!
+//! - Dates are exactly `YYYY-MM-DD` (chrono also takes `-2025-03-03`, `+12345-01-01`,
+//!   `2025-3-3` and surrounding spaces).
+//! - Numbers are JSON numbers held exactly ([`crate::number::parse`]): not text (`"7_1"`),
+//!   never rounded beyond 28 significant digits.
+//! - A key given twice in one JSON object is refused (`repeated key`): serde_json keeps the
+//!   last, so `{"screening": ..., "screening": ...}` silently chose one. Struct fields were
+//!   already refused twice by serde's derive; maps (anchors, attestations, side files) and
+//!   FHIR resources (read as [`Value`]) go through here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// The message for a text that is not a date.
+pub(crate) const DATE_SYNTAX: &str = "expected a date written YYYY-MM-DD (e.g. 2026-03-31)";
+
+/// The message for text where a number is expected.
+pub(crate) const NOT_A_NUMBER: &str = "expected a decimal number of at most 28 digits (for a result such as `<20` write `\"value\": 20, \"comparator\": \"<\"`)";
+
+/// The key serde_json uses to hand over a number's text with `arbitrary_precision`.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// `YYYY-MM-DD`, exactly: four digits, two, two, and a day that exists.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return Err(DATE_SYNTAX.to_string());
+    }
+    let number = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<u32>().ok());
+    let (Some(y), Some(m), Some(d)) = (number(0..4), number(5..7), number(8..10)) else {
+        return Err(DATE_SYNTAX.to_string());
+    };
+    i32::try_from(y)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+        .ok_or_else(|| format!("no such date: {DATE_SYNTAX}"))
+}
+
+struct DateVisitor;
+
+impl Visitor<'_> for DateVisitor {
+    type Value = NaiveDate;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a date written YYYY-MM-DD")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<NaiveDate, E> {
+        parse_date(v).map_err(E::custom)
+    }
+}
+
+/// A date field (`#[serde(deserialize_with = "strict::date")]`).
+pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    d.deserialize_str(DateVisitor)
+}
+
+/// An optional date field; `null` is absent.
+pub fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    d.deserialize_option(OptionOf(DateVisitor))
+}
+
+/// The text of a number, as written.
+struct NumberVisitor;
+
+impl<'de> Visitor<'de> for NumberVisitor {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+        Ok(Decimal::from(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+        Ok(Decimal::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+        crate::number::parse(&v.to_string()).map_err(|e| E::custom(format!("{v}: {e}")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+        Err(E::custom(if crate::number::parse(v).is_ok() {
+            format!("{v:?} is text: write numbers without quotes (`71`, not `\"71\"`)")
+        } else {
+            // The message the guide lists for `"<20"` and other text.
+            NOT_A_NUMBER.to_string()
+        }))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Decimal, A::Error> {
+        // serde_json with `arbitrary_precision` gives a number as a one-key map of its text.
+        let n = Number::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let text = n.to_string();
+        crate::number::parse(&text).map_err(|e| de::Error::custom(format!("{text}: {e}")))
+    }
+}
+
+/// A number field, read exactly (`#[serde(deserialize_with = "strict::decimal")]`).
+pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    d.deserialize_any(NumberVisitor)
+}
+
+/// An optional number field; `null` is absent.
+pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    d.deserialize_option(OptionOf(NumberVisitor))
+}
+
+/// `null` or the inner visitor's value.
+struct OptionOf<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for OptionOf<V> {
+    type Value = Option<V::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)?;
+        f.write_str(" or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self.0).map(Some)
+    }
+}
+
+/// A map from names, each name at most once: `anchors`, `attestations`.
+pub fn unique_map<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct UniqueMap<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for UniqueMap<T> {
+        type Value = BTreeMap<String, T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) {
+                    return Err(de::Error::custom(repeated(&key)));
+                }
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+
+    d.deserialize_map(UniqueMap(std::marker::PhantomData))
+}
+
+/// A date, read strictly, for use inside other types.
+struct StrictDate(NaiveDate);
+
+impl<'de> Deserialize<'de> for StrictDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StrictDate, D::Error> {
+        date(d).map(StrictDate)
+    }
+}
+
+/// Dates by name, each name at most once: `anchors`.
+pub fn unique_date_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, NaiveDate>, D::Error> {
+    let map: BTreeMap<String, StrictDate> = unique_map(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
+}
+
+/// The message for a key given twice.
+fn repeated(key: &str) -> String {
+    format!("repeated key `{key}`: a key may appear once in an object")
+}
+
+/// A JSON value whose objects have no repeated key (FHIR resources, attestation objects).
+pub struct UniqueValue(pub Value);
+
+impl<'de> Deserialize<'de> for UniqueValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<UniqueValue, D::Error> {
+        d.deserialize_any(ValueVisitor).map(UniqueValue)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Builds a [`Value`] as serde_json's own visitor does, refusing repeated keys.
+#[derive(Clone, Copy)]
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(v) = seq.next_element_seed(ValueVisitor)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let Some(first) = map.next_key::<String>()? else {
+            return Ok(Value::Object(Map::new()));
+        };
+        if first == NUMBER_TOKEN {
+            let text: String = map.next_value()?;
+            return Number::from_str(&text)
+                .map(Value::Number)
+                .map_err(de::Error::custom);
+        }
+        let mut out = Map::new();
+        let value = map.next_value_seed(ValueVisitor)?;
+        out.insert(first, value);
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(repeated(&key)));
+            }
+            let value = map.next_value_seed(ValueVisitor)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses JSON text into a [`Value`] with no repeated key. On error: serde_json's error
+/// and the JSON path of the object or field at fault (empty for the whole text).
+pub fn value(text: &str) -> Result<Value, (serde_json::Error, String)> {
+    match serde_json::from_str::<UniqueValue>(text) {
+        Ok(v) => Ok(v.0),
+        Err(plain) => {
+            // Again, tracking the path: only for the record that failed.
+            let mut de = serde_json::Deserializer::from_str(text);
+            match serde_path_to_error::deserialize::<_, UniqueValue>(&mut de) {
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let path = if path == "." { String::new() } else { path };
+                    Err((e.into_inner(), path))
+                }
+                Ok(_) => Err((plain, String::new())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_exactly_year_month_day() {
+        assert_eq!(
+            parse_date("2025-03-03").unwrap(),
+            NaiveDate::from_ymd_opt(2025, 3, 3).unwrap()
+        );
+        for bad in [
+            "-2025-03-03",
+            "+12345-01-01",
+            "2025-03-03 ",
+            " 2025-03-03",
+            "2025-3-3",
+            "2025-03-03T00:00",
+            "20250303",
+            "２０２５-03-03",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_date("2025-02-30")
+                .unwrap_err()
+                .starts_with("no such date")
+        );
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        let (e, path) = value(r#"{"a": {"b": 1, "c": [{"d": 1, "d": 2}]}}"#).unwrap_err();
+        assert!(e.to_string().contains("repeated key `d`"), "{e}");
+        assert_eq!(path, "a.c[0]");
+        assert!(value(r#"{"a": 1, "b": {"a": 2}}"#).is_ok());
+    }
+
+    #[test]
+    fn values_keep_numbers_exactly() {
+        let v = value(r#"{"n": 0.10000000000000000000001}"#).unwrap();
+        assert_eq!(v.get("n").unwrap().to_string(), "0.10000000000000000000001");
+    }
+}

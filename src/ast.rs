@@ -62,6 +62,8 @@ pub enum Item {
     Anchor(AnchorDecl),
     /// `use std` or `use "lib/lupus.elig"`
     Use(UseDecl),
+    /// `codesystem sledai_site = "http://example.org/fhir/sledai"`
+    CodeSystem(CodeSystemDecl),
     /// `observation egfr "eGFR" unit mL/min/1.73m2 codes [...]` and the other concept kinds.
     Concept(ConceptDecl),
     /// `set dmard = drugs { ... }`
@@ -81,6 +83,7 @@ impl Item {
             Item::Protocol(d) => d.span,
             Item::Anchor(d) => d.span,
             Item::Use(d) => d.span,
+            Item::CodeSystem(d) => d.span,
             Item::Concept(d) => d.span,
             Item::Set(d) => d.span,
             Item::Equivalence(d) => d.span,
@@ -189,6 +192,18 @@ pub struct UnitLit {
     /// The unit text.
     pub text: String,
     /// Where it is written.
+    pub span: Span,
+}
+
+/// `codesystem sledai_site = "http://example.org/fhir/sledai"`: a code system named by its
+/// URL (the `system` of a FHIR coding), so that `sledai_site:123` codes read FHIR data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeSystemDecl {
+    /// The name its codes are written with.
+    pub name: Ident,
+    /// Its URL, as FHIR codings give it.
+    pub url: StrLit,
+    /// The item.
     pub span: Span,
 }
 

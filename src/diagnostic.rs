@@ -66,6 +66,9 @@ codes! {
     WrongKind = "wrong-kind", Error;
     /// A code system eligc does not know.
     UnknownCodeSystem = "unknown-code-system", Error;
+    /// A `codesystem` declaration with a bad URL, a built-in name or URL, or a URL declared
+    /// twice.
+    InvalidCodeSystem = "invalid-code-system", Error;
     /// A declaration with a part its kind cannot have, or without one it needs.
     InvalidDeclaration = "invalid-declaration", Error;
     /// A unit that cannot be parsed.

@@ -377,6 +377,10 @@ impl<'a> Printer<'a> {
                 };
                 self.line(0, s, end(u.span), Some(end(u.span)));
             }
+            Item::CodeSystem(c) => {
+                let s = format!("codesystem {} = {}", c.name.name, string(&c.url));
+                self.line(0, s, end(c.span), Some(end(c.span)));
+            }
             Item::Concept(c) => self.concept(c),
             Item::Set(s) => self.set(s),
             Item::Equivalence(e) => self.equivalence(e),

@@ -42,6 +42,8 @@ pub struct Program {
     pub criteria: Vec<Criterion>,
     /// The observation that per-kg doses divide by, if declared (`body_weight`).
     pub body_weight: Option<ConceptId>,
+    /// Code systems named by URL (`codesystem NAME = "URL"`), from every file.
+    pub code_systems: Vec<DeclaredCodeSystem>,
 }
 
 impl Program {
@@ -107,6 +109,9 @@ pub enum CodeSystem {
     Cvx,
     /// A site- or protocol-local code.
     Local,
+    /// A system named by its URL (`codesystem NAME = "URL"` in a protocol; a FHIR coding of
+    /// a system eligc has no name for): the code is written `URL|code`, FHIR's token form.
+    Url,
 }
 
 impl CodeSystem {
@@ -129,13 +134,50 @@ impl CodeSystem {
             .map(|(_, s)| *s)
     }
 
-    /// The short name.
+    /// The short name (`url` for a system named by its URL).
     pub fn name(self) -> &'static str {
+        if self == CodeSystem::Url {
+            return "url";
+        }
         CodeSystem::ALL
             .iter()
             .find(|(_, s)| *s == self)
             .map_or("local", |(n, _)| *n)
     }
+
+    /// A code as written in patient data: `loinc:33914-3`, or `URL|code` for a system named
+    /// by its URL.
+    pub fn code_text(self, value: &str) -> String {
+        match self {
+            CodeSystem::Url => value.to_string(),
+            _ => format!("{}:{value}", self.name()),
+        }
+    }
+
+    /// The system URL FHIR codings use for a built-in system (the first, when several are
+    /// in use); `None` for `local` and `url`.
+    pub fn fhir_url(self) -> Option<&'static str> {
+        Some(match self {
+            CodeSystem::Loinc => "http://loinc.org",
+            CodeSystem::Snomed => "http://snomed.info/sct",
+            CodeSystem::Icd10 => "http://hl7.org/fhir/sid/icd-10-cm",
+            CodeSystem::Rxnorm => "http://www.nlm.nih.gov/research/umls/rxnorm",
+            CodeSystem::Atc => "http://www.whocc.no/atc",
+            CodeSystem::Cvx => "http://hl7.org/fhir/sid/cvx",
+            CodeSystem::Local | CodeSystem::Url => return None,
+        })
+    }
+}
+
+/// A code system a protocol names by URL: `codesystem sledai_site = "http://..."`.
+#[derive(Clone, Debug)]
+pub struct DeclaredCodeSystem {
+    /// The name its codes are written with in `.elig` files.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// Its declaration.
+    pub span: Span,
 }
 
 /// A declared concept.

@@ -271,6 +271,55 @@ inclusion I7 "ECOG 0-1": latest ecog within 28 days before screening <= 1
 }
 
 #[test]
+fn a_code_system_the_protocol_declares_by_url_reads_fhir_codings_of_that_system() {
+    // A SLEDAI-2K total has no LOINC code: the site codes it in its own system.
+    let bundle = r#"{"resourceType":"Bundle","entry":[
+      {"resource":{"resourceType":"Patient","id":"s1"}},
+      {"resource":{"resourceType":"Observation","id":"sledai-1","status":"final",
+        "subject":{"reference":"Patient/s1"},"effectiveDateTime":"2026-03-20",
+        "code":{"coding":[{"system":"http://example.org/fhir/sledai/","code":"total"}]},
+        "valueQuantity":{"value":8,"unit":"{score}","system":"http://unitsofmeasure.org","code":"{score}"}}},
+      {"resource":{"resourceType":"Observation","id":"other-1","status":"final",
+        "subject":{"reference":"Patient/s1"},"effectiveDateTime":"2026-03-20",
+        "code":{"coding":[{"system":"http://example.org/fhir/other","code":"total"}]},
+        "valueQuantity":{"value":2}}}
+    ]}"#;
+    let (mut record, _) = convert(bundle);
+    // Kept as `URL|code`, the trailing `/` dropped.
+    assert_eq!(
+        observation(&record, "sledai-1")[0].code.as_deref(),
+        Some("http://example.org/fhir/sledai|total")
+    );
+    let text = r#"
+protocol "Declared systems" version "1"
+anchor screening
+codesystem sledai_site = "http://example.org/fhir/sledai"
+score sledai "SLEDAI-2K" codes [sledai_site:total]
+inclusion I1 "active": latest sledai within 28 days before screening >= 6
+"#;
+    let c = eligc::check::compile_text("t.elig", text, None);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let plan = Plan::new(c.program.unwrap(), c.sources);
+    record
+        .anchors
+        .insert("screening".into(), date("2026-03-31"));
+    let result = plan.evaluate(&record, false);
+    assert_eq!(result.verdict, Verdict::Eligible);
+    // The other system's observation is not SLEDAI: counted as unused.
+    assert_eq!(result.unused_facts, 1);
+    // The same code in native data, written `URL|code`.
+    let native = parse(
+        r#"{"id":"n1","anchors":{"screening":"2026-03-31"},"observations":[{"code":"http://example.org/fhir/sledai|total","date":"2026-03-20","value":5}]}"#,
+    )
+    .unwrap();
+    assert_eq!(plan.evaluate(&native, false).verdict, Verdict::Ineligible);
+    // A malformed one is rejected with its field.
+    let e = parse(r#"{"id":"n2","observations":[{"code":"example sledai|total","date":"2026-03-20","value":5}]}"#)
+        .unwrap_err();
+    assert_eq!(e.path, "observations[0]", "{e}");
+}
+
+#[test]
 fn components_become_one_observation_each_and_the_panel_none() {
     let (r, _) = convert(&fixture("all-resources.json"));
     let bp = observation(&r, "bp-1");

@@ -474,6 +474,7 @@ fn code_pattern_names_exactly_the_code_systems_eligc_knows() {
     let systems = pattern
         .strip_prefix("^(")
         .and_then(|p| p.split_once("):"))
+        // The second alternative is `URL|code`, for systems named by URL.
         .map(|(alternatives, _)| alternatives)
         .unwrap_or_else(|| panic!("the code pattern `{pattern}` does not start `^(a|b|...):`"));
     let in_schema: BTreeSet<String> = systems.split('|').map(str::to_string).collect();

@@ -135,8 +135,95 @@ impl<'a> Checker<'a> {
                     });
                 }
             }
-            Item::Protocol(_) | Item::Use(_) | Item::Equivalence(_) | Item::Criterion(_) => {}
+            Item::Protocol(_)
+            | Item::Use(_)
+            | Item::CodeSystem(_)
+            | Item::Equivalence(_)
+            | Item::Criterion(_) => {}
         }
+    }
+
+    /// `codesystem NAME = "URL"`: a name not taken by a built-in system or another
+    /// declaration, and an absolute URI that no built-in system or other name has.
+    pub(super) fn declare_code_system(&mut self, c: &ast::CodeSystemDecl) {
+        let name = &c.name.name;
+        let url = c.url.value.as_str();
+        let invalid = |span: Span, message: String, label: &str, help: String| {
+            Diagnostic::new(Code::InvalidCodeSystem, span, message, label).with_help(help)
+        };
+        if CodeSystem::from_name(name).is_some() || name == "url" {
+            self.error(invalid(
+                c.name.span,
+                format!("`{name}` is a code system eligc already has"),
+                "built-in name",
+                format!(
+                    "write its codes `{name}:...` without declaring it, or choose another name"
+                ),
+            ));
+            return;
+        }
+        if let Some(first) = self.code_systems.iter().find(|s| s.name == *name) {
+            let first = first.span;
+            self.error(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    c.name.span,
+                    format!("the code system `{name}` is declared twice"),
+                    "declared again",
+                )
+                .with_related(first, "first declared here")
+                .with_help("remove one of the declarations"),
+            );
+            return;
+        }
+        let scheme = url.split_once(':').map_or("", |(s, _)| s);
+        let absolute = !scheme.is_empty()
+            && scheme.starts_with(|ch: char| ch.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '+' | '-' | '.'))
+            && url.len() > scheme.len() + 1;
+        if !absolute || url.chars().any(|ch| ch.is_whitespace() || ch == '|') {
+            self.error(invalid(
+                c.url.span,
+                format!("`{url}` is not a code system URL"),
+                "not an absolute URI",
+                "write the `system` URL FHIR codings give, e.g. `\"http://example.org/fhir/sledai\"` or `\"urn:oid:2.16.840.1.113883.6.1\"` (no spaces, no `|`)".to_string(),
+            ));
+            return;
+        }
+        if let Some(builtin) = crate::facts::fhir::known_system(url) {
+            self.error(invalid(
+                c.url.span,
+                format!("`{url}` is {builtin}, a code system eligc already has"),
+                "built-in system",
+                format!("write its codes `{builtin}:...` without declaring it"),
+            ));
+            return;
+        }
+        let normalised = url.trim_end_matches('/');
+        if let Some(first) = self
+            .code_systems
+            .iter()
+            .find(|s| s.url.trim_end_matches('/') == normalised)
+        {
+            let (first_name, first_span) = (first.name.clone(), first.span);
+            self.error(
+                invalid(
+                    c.url.span,
+                    format!("`{url}` is already the code system `{first_name}`"),
+                    "declared again",
+                    format!("write its codes `{first_name}:...` and remove this declaration"),
+                )
+                .with_related(first_span, "first declared here"),
+            );
+            return;
+        }
+        self.code_systems.push(crate::program::DeclaredCodeSystem {
+            name: name.clone(),
+            url: normalised.to_string(),
+            span: c.span,
+        });
     }
 
     /// Reports a declared name that is a reserved word (it could never be referred to).
@@ -292,18 +379,32 @@ impl<'a> Checker<'a> {
         };
         let mut codes = Vec::new();
         for code in &c.codes {
-            match CodeSystem::from_name(&code.system.name) {
-                Some(system) => codes.push((system, code.value.clone())),
-                None => {
-                    let names = CodeSystem::ALL.iter().map(|(n, _)| *n);
+            let declared = self
+                .code_systems
+                .iter()
+                .find(|s| s.name == code.system.name)
+                .map(|s| s.url.clone());
+            match (CodeSystem::from_name(&code.system.name), declared) {
+                (Some(system), _) => codes.push((system, code.value.clone())),
+                (None, Some(url)) => {
+                    codes.push((CodeSystem::Url, format!("{url}|{}", code.value)));
+                }
+                (None, None) => {
+                    let declared: Vec<String> =
+                        self.code_systems.iter().map(|s| s.name.clone()).collect();
+                    let names = CodeSystem::ALL
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .chain(declared.iter().map(String::as_str));
                     let help = did_you_mean(&code.system.name, names).unwrap_or_else(|| {
                         format!(
-                            "known systems: {}",
+                            "known systems: {}; a system eligc has no name for is declared by its URL: `codesystem {} = \"http://...\"`",
                             CodeSystem::ALL
                                 .iter()
                                 .map(|(n, _)| *n)
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
+                            code.system.name
                         )
                     });
                     self.error(

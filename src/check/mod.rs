@@ -143,6 +143,8 @@ struct Checker<'a> {
     recovered: HashSet<String>,
     /// Definitions being checked, innermost last, to report cycles as chains.
     define_stack: Vec<usize>,
+    /// Code systems named by URL (`codesystem NAME = "URL"`), from every file.
+    code_systems: Vec<crate::program::DeclaredCodeSystem>,
 }
 
 impl<'a> Checker<'a> {
@@ -164,6 +166,7 @@ impl<'a> Checker<'a> {
             used_anchors: HashSet::new(),
             criterion_ids: HashMap::new(),
             define_stack: Vec::new(),
+            code_systems: Vec::new(),
             recovered: loaded
                 .iter()
                 .flat_map(|l| l.recovered_names.iter().cloned())
@@ -177,6 +180,14 @@ impl<'a> Checker<'a> {
 
     fn run(&mut self) -> Option<Program> {
         let loaded = self.loaded;
+        // Pass 0: code systems, which concepts' codes refer to.
+        for l in loaded {
+            for item in &l.module.items {
+                if let Item::CodeSystem(c) = item {
+                    self.declare_code_system(c);
+                }
+            }
+        }
         // Pass 1: declare every name, so order of declaration never matters.
         for l in loaded {
             for item in &l.module.items {
@@ -244,6 +255,7 @@ impl<'a> Checker<'a> {
             definitions: std::mem::take(&mut self.definitions),
             criteria,
             body_weight,
+            code_systems: std::mem::take(&mut self.code_systems),
         })
     }
 

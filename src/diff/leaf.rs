@@ -655,10 +655,7 @@ fn codes(
             continue;
         };
         let text = |c: &crate::program::Concept| -> BTreeSet<String> {
-            c.codes
-                .iter()
-                .map(|(s, v)| format!("{}:{v}", s.name()))
-                .collect()
+            c.codes.iter().map(|(s, v)| s.code_text(v)).collect()
         };
         let Some((added, removed, rel)) = set_change(&text(oc), &text(nc), grows) else {
             continue;

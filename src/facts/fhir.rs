@@ -126,8 +126,8 @@ pub fn clean(text: &str) -> String {
         .to_string()
 }
 
-/// eligc's code system for a FHIR system URI.
-fn system_name(uri: &str) -> Option<&'static str> {
+/// eligc's name for the code system a FHIR system URI stands for, if it has one.
+pub fn known_system(uri: &str) -> Option<&'static str> {
     Some(match uri.trim_end_matches('/') {
         "http://loinc.org" => "loinc",
         "http://snomed.info/sct" => "snomed",
@@ -304,21 +304,46 @@ fn codes(concept: Option<&Value>, order: &[&str]) -> Vec<String> {
         else {
             continue;
         };
-        let Some(name) = system_name(system) else {
-            continue;
-        };
         let code = clean(code);
         if code.is_empty() {
             continue;
         }
-        let rank = order.iter().position(|s| *s == name).unwrap_or(order.len());
-        let text = format!("{name}:{code}");
+        let (rank, text) = match known_system(system) {
+            Some(name) => (
+                order.iter().position(|s| *s == name).unwrap_or(order.len()),
+                format!("{name}:{code}"),
+            ),
+            // A system eligc has no name for, kept as `URL|code` (FHIR's token form): a
+            // protocol that declares it (`codesystem NAME = "URL"`) reads it.
+            None => match url_code(system, &code) {
+                Some(text) => (order.len() + 1, text),
+                None => continue,
+            },
+        };
         if !found.iter().any(|(_, t)| *t == text) {
             found.push((rank, text));
         }
     }
     found.sort_by_key(|(rank, _)| *rank);
     found.into_iter().map(|(_, t)| t).collect()
+}
+
+/// A coding of a system eligc has no name for, as `URL|code`: the system's absolute URI
+/// without a trailing `/`; `None` when the system is not one or either part has a space or
+/// a `|`.
+pub fn url_code(system: &str, code: &str) -> Option<String> {
+    let system = clean(system);
+    let system = system.trim_end_matches('/');
+    let scheme = system.split_once(':').map(|(s, _)| s)?;
+    let bad = |t: &str| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c == '|');
+    if bad(system)
+        || bad(code)
+        || scheme.is_empty()
+        || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    Some(format!("{system}|{code}"))
 }
 
 /// Splits codes into the fact's `code` and `also`.

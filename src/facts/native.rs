@@ -613,8 +613,18 @@ fn also_codes(code: Option<&str>, also: Option<&[String]>) -> Result<(), (usize,
     Ok(())
 }
 
-/// Splits `system:code` and checks the system.
+/// Splits `system:code` and checks the system. A code of a system eligc has no name for is
+/// written `URL|code` (FHIR's token form, e.g. `http://example.org/fhir/sledai|123`): it is
+/// given whole, as [`CodeSystem::Url`].
 pub fn parse_code(code: &str) -> Result<(CodeSystem, &str), String> {
+    if let Some((url, value)) = code.split_once('|') {
+        if crate::facts::fhir::url_code(url, value).as_deref() != Some(code) {
+            return Err(format!(
+                "`{code}` is not a code: a system named by its URL is written `URL|code`, e.g. `http://example.org/fhir/sledai|123` (an absolute URI without a trailing `/`, no spaces)"
+            ));
+        }
+        return Ok((CodeSystem::Url, code));
+    }
     let Some((system, value)) = code.split_once(':') else {
         return Err(format!(
             "`{code}` is not a code: write `system:code`, e.g. `loinc:33914-3`"
@@ -623,7 +633,7 @@ pub fn parse_code(code: &str) -> Result<(CodeSystem, &str), String> {
     let Some(system) = CodeSystem::from_name(system) else {
         let known: Vec<&str> = CodeSystem::ALL.iter().map(|(n, _)| *n).collect();
         return Err(format!(
-            "unknown code system `{system}` (known: {})",
+            "unknown code system `{system}` (known: {}; or `URL|code`)",
             known.join(", ")
         ));
     };

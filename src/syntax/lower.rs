@@ -123,6 +123,7 @@ impl Lowerer {
                 Rule::protocol_decl => Item::Protocol(self.protocol(child)?),
                 Rule::anchor_decl => Item::Anchor(self.anchor(child)?),
                 Rule::use_decl => Item::Use(self.use_decl(child)?),
+                Rule::codesystem_decl => Item::CodeSystem(self.codesystem(child)?),
                 Rule::concept_decl => Item::Concept(self.concept(child)?),
                 Rule::set_decl => Item::Set(self.set(child)?),
                 Rule::equivalence_decl => Item::Equivalence(self.equivalence(child)?),
@@ -186,6 +187,14 @@ impl Lowerer {
             .with_help("numbers have at most 28 significant digits; eligc never rounds them")
         })?;
         Ok(Number { value, span })
+    }
+
+    fn codesystem(&self, pair: Pair<'_, Rule>) -> Result<CodeSystemDecl> {
+        let span = self.span(&pair);
+        let mut inner = Children::of(&pair);
+        let name = self.expect_ident(&pair, &mut inner)?;
+        let url = self.string(&self.next(&pair, &mut inner, "URL")?);
+        Ok(CodeSystemDecl { name, url, span })
     }
 
     fn protocol(&self, pair: Pair<'_, Rule>) -> Result<ProtocolDecl> {

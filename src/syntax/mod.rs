@@ -93,6 +93,7 @@ pub const KEYWORDS: &[&str] = &[
     "protocol",
     "version",
     "unit",
+    "codesystem",
     "codes",
     "by",
 ];
@@ -103,6 +104,7 @@ const SYNC_KEYWORDS: &[&str] = &[
     "protocol",
     "anchor",
     "use",
+    "codesystem",
     "observation",
     "score",
     "drug",

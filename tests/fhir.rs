@@ -1241,3 +1241,31 @@ fn the_cli_reads_fhir_with_anchors_and_a_side_file() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn a_condition_grade_is_read_from_its_stage_summary() {
+    let bundle = |summary: &str| {
+        format!(
+            r#"{{"resourceType":"Bundle","entry":[
+              {{"resource":{{"resourceType":"Patient","id":"p"}}}},
+              {{"resource":{{"resourceType":"Condition","id":"gvhd","subject":{{"reference":"Patient/p"}},
+                "code":{{"coding":[{{"system":"http://snomed.info/sct","code":"234646005"}}]}},
+                "onsetDateTime":"2026-03-25","stage":[{{"summary":{summary}}}]}}}}]}}"#
+        )
+    };
+    let grade = |summary: &str| {
+        let (r, _) = convert(&bundle(summary));
+        r.conditions.unwrap()[0].grade
+    };
+    assert_eq!(grade(r#"{"text":"Grade 2"}"#), Some(dec("2")));
+    assert_eq!(
+        grade(r#"{"coding":[{"display":"Acute GVHD grade III"}]}"#),
+        Some(dec("3"))
+    );
+    assert_eq!(
+        grade(r#"{"text":"Stage IIIA"}"#),
+        None,
+        "a stage is not a grade"
+    );
+    assert_eq!(grade(r#"{"text":"grade"}"#), None);
+}

@@ -990,6 +990,12 @@ impl Converter<'_> {
                 _ => None,
             })
             .map(str::to_string);
+        let grade = r
+            .get("stage")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find_map(|stage| stage.get("summary").and_then(stage_grade));
         self.stats.facts += 1;
         self.conditions.push(ConditionRecord {
             id: r.get("id").and_then(Value::as_str).map(clean),
@@ -1000,7 +1006,7 @@ impl Converter<'_> {
             end,
             status,
             verification,
-            grade: None,
+            grade,
             severity,
         });
         Ok(())
@@ -1365,4 +1371,35 @@ fn route(route: &Value) -> &'static str {
         }
     }
     "other"
+}
+
+/// A grade read from a `Condition.stage.summary` whose text or a coding's display says
+/// "grade N" (1-5, or I-V): "Grade 2", "grade II acute GVHD". `None` for anything else (a
+/// stage such as "Stage IIIA" is not a grade).
+fn stage_grade(summary: &Value) -> Option<Decimal> {
+    let texts = std::iter::once(str_at(summary, &["text"])).chain(
+        summary
+            .get("coding")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| str_at(c, &["display"])),
+    );
+    texts.flatten().find_map(|text| {
+        let lower = clean(text).to_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let at = words.iter().position(|w| *w == "grade")?;
+        let n = match *words.get(at + 1)? {
+            "1" | "i" => 1,
+            "2" | "ii" => 2,
+            "3" | "iii" => 3,
+            "4" | "iv" => 4,
+            "5" | "v" => 5,
+            _ => return None,
+        };
+        Some(Decimal::from(n))
+    })
 }

@@ -1079,3 +1079,17 @@ fn to_settle_lists_an_unknown_applies_if_only_when_it_matters() {
         vec!["T2 attested risk_ruled_out`)", "T2 attested consent`)"]
     );
 }
+
+#[test]
+fn to_settle_asks_for_the_reference_range_a_multiple_of_uln_needs() {
+    let plan = plan(r#"inclusion T1 "t": latest egfr within 28 days before screening <= 3 x ULN"#);
+    let json = r#"{"id":"p","birth_date":"2000-01-01","anchors":{"screening":"2026-03-31"},"observations":[{"id":"g1","concept":"egfr","date":"2026-03-20","value":50,"unit":"mL/min/1.73m2"}]}"#;
+    let list = eligc::eval::render::worklist(&plan.evaluate(&patient(json), true));
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(
+        list[0]
+            .1
+            .starts_with("record the reference range of the eGFR result [g1], or a `normal` range"),
+        "{list:?}"
+    );
+}

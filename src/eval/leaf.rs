@@ -1561,7 +1561,30 @@ impl Ctx<'_> {
                                 .unwrap_or_default()
                         )
                     }
-                    _ => format!("review the {label} result: {detail}"),
+                    // A result is there but cannot decide: say which and why, once.
+                    _ => {
+                        let (id, reason) =
+                            detail
+                                .split_once("]: ")
+                                .map_or(("", detail), |(head, reason)| {
+                                    (head.rsplit_once('[').map_or("", |(_, id)| id), reason)
+                                });
+                        let which = if id.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" [{id}]")
+                        };
+                        if reason.contains("has no ULN") || reason.contains("has no LLN") {
+                            format!(
+                                "record the reference range of the {label} result{which}, or a `normal` range for it in the protocol"
+                            )
+                        } else {
+                            format!(
+                                "record {} {label} result that can be compared ({reason})",
+                                article(label)
+                            )
+                        }
+                    }
                 }
             }
             CondKind::Event(q) | CondKind::CountEvents { query: q, .. } => {

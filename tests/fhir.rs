@@ -1193,9 +1193,31 @@ fn synthea_bundles_screen_with_the_seed_protocol() {
     });
     let raw = records(&dir.join("synthea-dirk-kuhlman.json"), Some(options));
     let result = plan.screen(&raw[0], |_| true).unwrap();
-    // Neither patient has lupus: I2 excludes; I4.2 (eGFR >= 30 within 28 days) is met by
-    // the 2021-03-02 result.
-    assert_eq!(result.verdict, Verdict::Ineligible);
+    // Without a vocabulary eligc cannot place the record's SNOMED CT conditions (any of them
+    // might be a form of lupus): I2 is unknown because of them, not "not met".
+    assert_eq!(result.verdict, Verdict::NeedsReview);
+    let i2 = result.criteria.iter().find(|c| &*c.id == "I2").unwrap();
+    assert_eq!(i2.outcome, eligc::eval::Outcome::Unknown);
+    assert!(i2.unplaced);
+    // With the OMOP vocabulary subset of the same Synthea data every condition is placed,
+    // and none is lupus: I2 excludes.
+    let omop = [
+        "../shared/data/omop/synthea27nj",
+        "/work/shared/data/omop/synthea27nj",
+    ]
+    .iter()
+    .map(|p| repo(p))
+    .find(|p| p.join("CONCEPT.csv").is_file());
+    if let Some(omop) = omop {
+        let plan = seed_plan();
+        let vocabulary = eligc::vocab::load(&omop, plan.program()).unwrap();
+        let plan = plan.with_vocabulary(vocabulary);
+        let placed = plan.screen(&raw[0], |_| true).unwrap();
+        assert_eq!(placed.verdict, Verdict::Ineligible);
+    } else {
+        eprintln!("skipped: the OMOP subset (../shared/data/omop/synthea27nj/) is not here");
+    }
+    // I4.2 (eGFR >= 30 within 28 days) is met by the 2021-03-02 result.
     let i42 = result.criteria.iter().find(|c| &*c.id == "I4.2").unwrap();
     assert_eq!(i42.outcome, eligc::eval::Outcome::Met);
     assert!(

@@ -26,6 +26,11 @@ condition strep_throat_icd "Streptococcal pharyngitis (ICD-10)" codes [icd10:J02
 drug penicillin_v "Penicillin V" codes [rxnorm:7984]
 drug prednisone "Prednisone" codes [rxnorm:8640]
 drug narrow_penicillins "Beta-lactamase sensitive penicillins" codes [atc:J01CE]
+drug methotrexate "Methotrexate" codes [rxnorm:6851]
+condition pharyngitis_icd "Pharyngitis (ICD-10 category)" codes [icd10:J02]
+vaccine mmr "MMR" codes [cvx:03]
+procedure dialysis "Hemodialysis" codes [snomed:302497006]
+set dmard = drugs { methotrexate, prednisone, penicillin_v }
 "#;
 
 fn fixture(name: &str) -> PathBuf {
@@ -56,13 +61,17 @@ fn plan(criteria: &str, vocabulary: Option<&Path>) -> Plan {
 
 /// The outcome of inclusion T1 `rule` for a patient screened on 2026-03-31 with `facts`.
 fn outcome(rule: &str, facts: &str, vocabulary: Option<&Path>) -> Outcome {
+    screen(rule, facts, vocabulary).criteria[0].outcome
+}
+
+/// The whole result of inclusion T1 `rule`, explained.
+fn screen(rule: &str, facts: &str, vocabulary: Option<&Path>) -> eligc::eval::PatientResult {
     let plan = plan(&format!("inclusion T1 \"test\": {rule}"), vocabulary);
     let json = format!(
         r#"{{"id":"p","birth_date":"2000-01-01","anchors":{{"screening":"2026-03-31"}},{facts}}}"#
     );
     let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
-    let result = plan.evaluate(&record, true);
-    result.criteria[0].outcome
+    plan.evaluate(&record, true)
 }
 
 fn condition(code: &str) -> String {
@@ -400,5 +409,299 @@ fn run_with_a_vocabulary_says_what_it_read() {
             "hierarchy from CONCEPT_RELATIONSHIP; 7 codes placed under the protocol's concepts"
         ),
         "{first}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Unplaced codes are unknown, not false
+// ---------------------------------------------------------------------------------------
+
+/// Two conditions: `c1` coded `first`, `c2` coded `second`, both in February 2026.
+fn conditions(first: &str, second: &str) -> String {
+    format!(
+        r#""conditions":[{{"id":"c1","code":"{first}","onset":"2026-02-01"}},{{"id":"c2","code":"{second}","onset":"2026-02-03"}}]"#
+    )
+}
+
+#[test]
+fn without_a_vocabulary_an_unplaced_code_makes_a_no_condition_check_unknown() {
+    // 43878008 is a streptococcal sore throat: without a vocabulary eligc cannot tell it
+    // is an infectious disease, so "no infectious disease" cannot be answered "yes".
+    let r = screen(
+        "not condition infectious_disease within 3 months before screening",
+        &condition("snomed:43878008"),
+        None,
+    );
+    assert_eq!(r.criteria[0].outcome, Outcome::Unknown);
+    assert!(r.criteria[0].unplaced);
+    assert_eq!(r.unplaced_facts, 1);
+    // The explanation names the record and its code, and what would place it.
+    let check = &r.criteria[0].checks[0];
+    assert!(
+        check
+            .detail
+            .contains("snomed:43878008 from 2026-02-01, ongoing [c1], not placed: no vocabulary to place the code (--vocabulary DIR)"),
+        "{}",
+        check.detail
+    );
+    assert!(
+        check
+            .settle
+            .contains("place snomed:43878008 [c1] (run with --vocabulary DIR (an OMOP vocabulary), or add the code to a concept)"),
+        "{}",
+        check.settle
+    );
+    // The positive form is unknown too (it is not a silent "not met").
+    assert_eq!(
+        outcome(
+            "condition infectious_disease within 3 months before screening",
+            &condition("snomed:43878008"),
+            None
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn with_a_vocabulary_a_code_placed_elsewhere_is_a_definite_no() {
+    for form in ["tab", "comma"] {
+        // SLE is in the vocabulary, and not under infectious disease.
+        let r = screen(
+            "not condition infectious_disease within 3 months before screening",
+            &condition("snomed:55464009"),
+            Some(&fixture(form)),
+        );
+        assert_eq!(r.criteria[0].outcome, Outcome::Met, "{form}");
+        assert!(!r.criteria[0].unplaced);
+        assert_eq!(r.unplaced_facts, 0);
+        // Viral sinusitis is in the vocabulary but under nothing the protocol names.
+        assert_eq!(
+            outcome(
+                "not condition infectious_disease",
+                &condition("snomed:444814009"),
+                Some(&fixture(form))
+            ),
+            Outcome::Met,
+            "{form}"
+        );
+    }
+}
+
+#[test]
+fn with_a_vocabulary_a_code_it_lacks_is_still_unknown() {
+    let r = screen(
+        "not condition infectious_disease",
+        &condition("snomed:1234567"),
+        Some(&fixture("tab")),
+    );
+    assert_eq!(r.criteria[0].outcome, Outcome::Unknown);
+    assert!(r.criteria[0].unplaced);
+    assert!(
+        r.criteria[0].checks[0]
+            .detail
+            .contains("snomed:1234567 from 2026-02-01, ongoing [c1], not placed: the code is not in the vocabulary"),
+        "{}",
+        r.criteria[0].checks[0].detail
+    );
+}
+
+#[test]
+fn a_definite_match_decides_whatever_else_is_unplaced() {
+    // c1 is SLE by its own code; c2 cannot be placed.
+    let facts = conditions("snomed:55464009", "snomed:1234567");
+    assert_eq!(outcome("condition sle", &facts, None), Outcome::Met);
+    assert_eq!(outcome("not condition sle", &facts, None), Outcome::NotMet);
+    let r = screen("condition sle", &facts, None);
+    assert!(!r.criteria[0].unplaced);
+}
+
+#[test]
+fn exact_and_icd10_prefix_matches_work_without_a_vocabulary() {
+    // J02.9 is under the J02 category by prefix; it counts without any vocabulary.
+    let facts = condition("icd10:J02.9");
+    assert_eq!(
+        outcome("condition pharyngitis_icd", &facts, None),
+        Outcome::Met
+    );
+    // A code that matched a concept is placed: it does not make other checks unknown.
+    assert_eq!(outcome("not condition sle", &facts, None), Outcome::Met);
+}
+
+#[test]
+fn a_code_in_a_system_the_protocol_does_not_use_for_that_kind_is_not_unplaced() {
+    // Conditions are coded in SNOMED CT and ICD-10 in this protocol; a local code is not.
+    let r = screen(
+        "not condition infectious_disease",
+        &condition("local:flu-like"),
+        None,
+    );
+    assert_eq!(r.criteria[0].outcome, Outcome::Met);
+    assert_eq!(r.unplaced_facts, 0);
+}
+
+#[test]
+fn an_unplaced_fact_outside_the_window_changes_nothing() {
+    let facts = r#""conditions":[{"id":"c1","code":"snomed:1234567","onset":"2020-01-01","end":"2020-01-10"}]"#;
+    let r = screen(
+        "not condition infectious_disease within 3 months before screening",
+        facts,
+        None,
+    );
+    assert_eq!(r.criteria[0].outcome, Outcome::Met);
+    assert!(!r.criteria[0].unplaced);
+    // Nor is it listed where it cannot count.
+    assert_eq!(
+        r.criteria[0].checks[0].detail,
+        "no condition in `infectious_disease` in the record"
+    );
+}
+
+#[test]
+fn count_distinct_with_unplaced_codes_is_a_lower_bound() {
+    let meds = |codes: &[&str]| {
+        let items: Vec<String> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                format!(r#"{{"id":"m{i}","code":"{c}","start":"2026-01-01","end":"2026-03-01"}}"#)
+            })
+            .collect();
+        format!(r#""medications":[{}]"#, items.join(","))
+    };
+    let rule = |n: u32| format!("count distinct dmard within 6 months before screening >= {n}");
+    // One definite (methotrexate) and one unplaced: at least 1, perhaps 2 or more.
+    let one_and_unplaced = meds(&["rxnorm:6851", "rxnorm:999999"]);
+    assert_eq!(outcome(&rule(1), &one_and_unplaced, None), Outcome::Met);
+    assert_eq!(outcome(&rule(2), &one_and_unplaced, None), Outcome::Unknown);
+    let r = screen(&rule(2), &one_and_unplaced, None);
+    assert!(r.criteria[0].unplaced);
+    assert!(
+        r.criteria[0].checks[0]
+            .detail
+            .contains("? could be any of `dmard`: rxnorm:999999"),
+        "{}",
+        r.criteria[0].checks[0].detail
+    );
+    // Two definite: ">= 2" holds whatever the unplaced one is.
+    let two_and_unplaced = meds(&["rxnorm:6851", "rxnorm:8640", "rxnorm:999999"]);
+    assert_eq!(outcome(&rule(2), &two_and_unplaced, None), Outcome::Met);
+    // "< 2" with two definite is a definite no; with one, unknown.
+    let below = "count distinct dmard within 6 months before screening < 2";
+    assert_eq!(outcome(below, &two_and_unplaced, None), Outcome::NotMet);
+    assert_eq!(outcome(below, &one_and_unplaced, None), Outcome::Unknown);
+}
+
+#[test]
+fn count_events_with_unplaced_codes_gives_a_range() {
+    let facts = conditions("snomed:40733004", "snomed:1234567");
+    let rule = |op: &str| format!("count condition infectious_disease {op}");
+    assert_eq!(outcome(&rule(">= 1"), &facts, None), Outcome::Met);
+    assert_eq!(outcome(&rule(">= 2"), &facts, None), Outcome::Unknown);
+    assert_eq!(outcome(&rule(">= 3"), &facts, None), Outcome::NotMet);
+}
+
+#[test]
+fn taken_for_and_dose_treat_an_unplaced_medication_as_possible_only() {
+    let unplaced = r#""medications":[{"id":"m1","code":"rxnorm:999999","start":"2025-12-01","end":"2026-03-01","daily_dose":40,"daily_dose_unit":"mg/d"}]"#;
+    assert_eq!(
+        outcome(
+            "medication prednisone taken for >= 1 month before screening",
+            unplaced,
+            None
+        ),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(
+            "dose prednisone >= 20 mg/d sustained 2 weeks within 6 months before screening",
+            unplaced,
+            None
+        ),
+        Outcome::Unknown
+    );
+    // With a definite prednisone course long enough, the dose holds regardless.
+    let both = r#""medications":[{"id":"m1","code":"rxnorm:999999","start":"2025-12-01","end":"2026-03-01"},{"id":"m2","code":"rxnorm:8640","start":"2026-01-01","end":"2026-02-01","daily_dose":30,"daily_dose_unit":"mg/d"}]"#;
+    assert_eq!(
+        outcome(
+            "dose prednisone >= 20 mg/d sustained 2 weeks within 6 months before screening",
+            both,
+            None
+        ),
+        Outcome::Met
+    );
+    // And "at most" cannot be answered "yes" while an unplaced drug might add to it.
+    assert_eq!(
+        outcome(
+            "dose prednisone <= 40 mg/d sustained 2 weeks within 6 months before screening",
+            both,
+            None
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn unplaced_immunizations_and_procedures_are_unknown_too() {
+    let vaccine = r#""immunizations":[{"id":"v1","code":"cvx:999","date":"2026-03-20"}]"#;
+    assert_eq!(
+        outcome(
+            "not immunization mmr within 4 weeks before screening",
+            vaccine,
+            None
+        ),
+        Outcome::Unknown
+    );
+    let procedure = r#""procedures":[{"id":"p1","code":"snomed:1234567","date":"2026-03-20"}]"#;
+    assert_eq!(
+        outcome(
+            "not procedure dialysis within 4 weeks before screening",
+            procedure,
+            None
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn the_funnel_counts_unknowns_from_unplaced_codes_and_json_carries_them() {
+    use eligc::eval::render::Funnel;
+    let mut funnel = Funnel::default();
+    let rule = "not condition infectious_disease within 3 months before screening";
+    funnel.add(&screen(rule, &condition("snomed:1234567"), None));
+    funnel.add(&screen(rule, &condition("snomed:55464009"), None));
+    funnel.add(&screen(rule, r#""conditions":null"#, None));
+    assert_eq!(funnel.needs_review, 2);
+    assert_eq!(funnel.unplaced, 1);
+    assert_eq!(funnel.criteria[0].unknown, 2);
+    assert_eq!(funnel.criteria[0].unplaced, 1);
+    let json = serde_json::to_value(&funnel).unwrap();
+    assert_eq!(json["unplaced"], 1);
+    assert_eq!(json["criteria"][0]["unplaced"], 1);
+    let text = funnel.render();
+    assert!(text.contains("UNPLACED"), "{text}");
+    assert!(
+        text.contains("1 of the 2 needing review have unknowns from codes eligc cannot place"),
+        "{text}"
+    );
+    // Per patient, the criterion says so in JSON.
+    let r = screen(rule, &condition("snomed:1234567"), None);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["criteria"][0]["unplaced"], true);
+    assert_eq!(json["unplaced_facts"], 1);
+}
+
+#[test]
+fn the_real_subset_places_the_penicillin_product_of_the_issue() {
+    let Some(dir) = subset() else { return };
+    // The issue's patient: a throat infection treated with RxNorm SCD 834102, and a
+    // protocol drug declared by its ingredient (7984).
+    let rule = "medication penicillin_v within 3 months before screening";
+    let facts = medication("rxnorm:834102");
+    assert_eq!(outcome(rule, &facts, None), Outcome::Unknown);
+    assert_eq!(outcome(rule, &facts, Some(&dir)), Outcome::Met);
+    // A product of another ingredient, known to the subset: a definite no.
+    assert_eq!(
+        outcome(rule, &medication("rxnorm:314076"), Some(&dir)),
+        Outcome::NotMet
     );
 }

@@ -23,6 +23,10 @@ pub(super) struct Facts<'r> {
     pub procedures: Option<Vec<(ConceptId, &'r ProcedureRecord)>>,
     /// Facts whose code the vocabulary does not have (of the right kind).
     pub unused: usize,
+    /// Facts, among the unused, whose code eligc cannot place: no concept matches it, it is
+    /// in a code system the protocol codes that kind of fact in, and no vocabulary knows it.
+    /// Such a fact might be any concept of its kind: a question about one is unknown.
+    pub unplaced: Unplaced<'r>,
     /// The first fact that names (by `concept`) something the vocabulary does not have:
     /// its JSON path and the reason. Such a record is rejected, since a misspelt name would
     /// otherwise silently drop the fact.
@@ -33,9 +37,11 @@ impl<'r> Facts<'r> {
     pub(super) fn resolve(plan: &Plan, record: &'r PatientRecord) -> Facts<'r> {
         let mut unused = 0;
         let mut bad_name = None;
+        let mut unplaced = Unplaced::default();
         let observations = domain(
             plan,
             (&mut unused, &mut bad_name, "observations"),
+            None,
             record.observations.as_ref(),
             &[ConceptKind::Observation, ConceptKind::Score],
             |o| {
@@ -49,6 +55,7 @@ impl<'r> Facts<'r> {
         let conditions = domain(
             plan,
             (&mut unused, &mut bad_name, "conditions"),
+            Some(&mut unplaced.conditions),
             record.conditions.as_ref(),
             &[ConceptKind::Condition],
             |c| {
@@ -65,6 +72,7 @@ impl<'r> Facts<'r> {
         let medications = domain(
             plan,
             (&mut unused, &mut bad_name, "medications"),
+            Some(&mut unplaced.medications),
             record.medications.as_ref(),
             &[ConceptKind::Drug],
             |m| {
@@ -78,6 +86,7 @@ impl<'r> Facts<'r> {
         let immunizations = domain(
             plan,
             (&mut unused, &mut bad_name, "immunizations"),
+            Some(&mut unplaced.immunizations),
             record.immunizations.as_ref(),
             &[ConceptKind::Vaccine],
             |v| {
@@ -91,6 +100,7 @@ impl<'r> Facts<'r> {
         let procedures = domain(
             plan,
             (&mut unused, &mut bad_name, "procedures"),
+            Some(&mut unplaced.procedures),
             record.procedures.as_ref(),
             &[ConceptKind::Procedure],
             |p| {
@@ -116,8 +126,28 @@ impl<'r> Facts<'r> {
             immunizations,
             procedures,
             unused,
+            unplaced,
             bad_name,
         }
+    }
+}
+
+/// Facts eligc cannot place, by domain (see [`Facts::unplaced`]).
+#[derive(Default)]
+pub(super) struct Unplaced<'r> {
+    pub conditions: Vec<&'r ConditionRecord>,
+    pub medications: Vec<&'r MedicationRecord>,
+    pub immunizations: Vec<&'r ImmunizationRecord>,
+    pub procedures: Vec<&'r ProcedureRecord>,
+}
+
+impl Unplaced<'_> {
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.conditions.len()
+            + self.medications.len()
+            + self.immunizations.len()
+            + self.procedures.len()
     }
 }
 
@@ -128,6 +158,7 @@ type Codes<'r> = (Option<&'r String>, Option<&'r [String]>);
 fn domain<'r, T>(
     plan: &Plan,
     (unused, bad_name, section): (&mut usize, &mut Option<(String, String)>, &str),
+    mut unplaced: Option<&mut Vec<&'r T>>,
     items: Option<&'r Vec<T>>,
     kinds: &[ConceptKind],
     get: impl Fn(&'r T) -> (Option<&'r String>, Codes<'r>, bool),
@@ -156,7 +187,14 @@ fn domain<'r, T>(
                     ))
                 }
                 Some(_) => {}
-                None => *unused += 1,
+                None => {
+                    *unused += 1;
+                    if let (Some(list), Some(code)) = (unplaced.as_deref_mut(), code) {
+                        if plan.cannot_place(code, also.unwrap_or_default(), kinds) {
+                            list.push(item);
+                        }
+                    }
+                }
             }
         }
     }
@@ -175,6 +213,27 @@ pub(super) fn of_concept<T>(facts: &[(ConceptId, T)], concept: ConceptId) -> &[(
 }
 
 impl Plan {
+    /// Whether a fact that matched no concept might still be one of `kinds`: one of its
+    /// codes is in a system the protocol codes such concepts in, and no vocabulary knows any
+    /// of them (a code the vocabulary knows is placed, and placed elsewhere: a definite no).
+    fn cannot_place(&self, code: &str, also: &[String], kinds: &[ConceptKind]) -> bool {
+        let mut relevant = false;
+        for code in std::iter::once(code).chain(also.iter().map(String::as_str)) {
+            let Ok((system, value)) = parse_code(code) else {
+                continue;
+            };
+            if self
+                .vocabulary
+                .as_ref()
+                .is_some_and(|v| v.knows(system, value))
+            {
+                return false;
+            }
+            relevant |= kinds.iter().any(|k| self.systems.contains(&(*k, system)));
+        }
+        relevant
+    }
+
     /// Why a fact's `concept` name does not resolve, with "did you mean".
     fn unknown_name_reason(&self, name: &str, kinds: &[ConceptKind]) -> String {
         let wanted = kinds

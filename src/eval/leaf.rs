@@ -24,6 +24,11 @@ pub(super) struct Ctx<'a> {
     /// Windows already placed in time for this patient: a protocol uses a handful of
     /// distinct windows across dozens of checks.
     pub spans: std::cell::RefCell<Vec<(Window, Span)>>,
+    /// Set when a check is unknown only because of facts eligc cannot place (read and
+    /// reset per criterion, for the funnel).
+    pub unplaced_hit: std::cell::Cell<bool>,
+    /// While set, unplaced facts are left out (to tell whether they decided a check).
+    pub without_unplaced: std::cell::Cell<bool>,
 }
 
 /// Where checks are recorded, when explaining.
@@ -55,6 +60,9 @@ struct Event<'r> {
     /// Last day: `Known`, `Ongoing`, or ended at an unknown date.
     end: End,
     record: Attributes<'r>,
+    /// For a fact eligc cannot place (its `concept` is then meaningless): its code. Such a
+    /// fact might be any concept of its kind, so it counts as at most unknown.
+    unplaced: Option<&'r str>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -175,12 +183,16 @@ impl Ctx<'_> {
                     ),
                 )
             }
-            CondKind::Event(query) => self.event(query, explain),
-            CondKind::CountEvents { query, op, n } => self.count_events(query, *op, *n, explain),
-            CondKind::CountDistinct { query, op, n } => {
-                self.count_distinct(query, *op, *n, explain)
+            CondKind::Event(query) => self.placing(query.kind, explain, |x| self.event(query, x)),
+            CondKind::CountEvents { query, op, n } => self.placing(query.kind, explain, |x| {
+                self.count_events(query, *op, *n, x)
+            }),
+            CondKind::CountDistinct { query, op, n } => self.placing(query.kind, explain, |x| {
+                self.count_distinct(query, *op, *n, x)
+            }),
+            CondKind::Dose(dose) => {
+                self.placing(EventKind::Medication, explain, |x| self.dose(dose, x))
             }
-            CondKind::Dose(dose) => self.dose(dose, explain),
             CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
                 (Truth::Unknown, String::new())
             }
@@ -752,72 +764,97 @@ impl Ctx<'_> {
         Ok((events, span))
     }
 
-    /// Every event of a query's kind and concepts, normalised.
+    /// Every event of a query's kind and concepts, normalised; then the facts of that kind
+    /// eligc cannot place (unless [`Ctx::without_unplaced`] is set).
     fn events(&self, kind: EventKind, concepts: &[ConceptId]) -> Option<Vec<Event<'_>>> {
         let f = self.facts;
         let wanted = |id: &ConceptId| concepts.contains(id);
+        let unplaced = !self.without_unplaced.get();
+        let u = &f.unplaced;
+        // Unplaced facts carry no concept: `ConceptId(u32::MAX)` is never a protocol's.
+        let none = ConceptId(u32::MAX);
         Some(match kind {
-            EventKind::Condition => f
-                .conditions
-                .as_ref()?
-                .iter()
-                .filter(|(id, _)| wanted(id))
-                .map(|(id, c)| Event {
-                    concept: *id,
-                    id: c.id.as_deref(),
-                    start: c.onset,
-                    end: match (c.end, c.status.as_deref()) {
-                        (Some(e), _) => End::Known(e),
-                        (None, Some("resolved" | "inactive" | "remission")) => End::Unknown,
-                        (None, _) => End::Ongoing,
-                    },
-                    record: Attributes::Condition(c),
-                })
-                .collect(),
-            EventKind::Medication => f
-                .medications
-                .as_ref()?
-                .iter()
-                .filter(|(id, _)| wanted(id))
-                .map(|(id, m)| Event {
-                    concept: *id,
-                    id: m.id.as_deref(),
-                    start: Some(m.start),
-                    end: match (m.end, m.status.as_deref()) {
-                        (Some(e), _) => End::Known(e),
-                        (None, Some("completed" | "stopped")) => End::Unknown,
-                        (None, _) => End::Ongoing,
-                    },
-                    record: Attributes::Medication(m),
-                })
-                .collect(),
-            EventKind::Immunization => f
-                .immunizations
-                .as_ref()?
-                .iter()
-                .filter(|(id, _)| wanted(id))
-                .map(|(id, v)| Event {
-                    concept: *id,
-                    id: v.id.as_deref(),
-                    start: Some(v.date),
-                    end: End::Known(v.date),
-                    record: Attributes::Immunization,
-                })
-                .collect(),
-            EventKind::Procedure => f
-                .procedures
-                .as_ref()?
-                .iter()
-                .filter(|(id, _)| wanted(id))
-                .map(|(id, p)| Event {
-                    concept: *id,
-                    id: p.id.as_deref(),
-                    start: Some(p.date),
-                    end: End::Known(p.end.unwrap_or(p.date)),
-                    record: Attributes::Procedure(p),
-                })
-                .collect(),
+            EventKind::Condition => {
+                let placed = f.conditions.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, c)| condition_event(*id, c, None))
+                    .chain(
+                        u.conditions.iter().filter(|_| unplaced).map(|c| {
+                            condition_event(none, c, Some(c.code.as_deref().unwrap_or("")))
+                        }),
+                    )
+                    .collect()
+            }
+            EventKind::Medication => {
+                let placed = f.medications.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, m)| medication_event(*id, m, None))
+                    .chain(
+                        u.medications.iter().filter(|_| unplaced).map(|m| {
+                            medication_event(none, m, Some(m.code.as_deref().unwrap_or("")))
+                        }),
+                    )
+                    .collect()
+            }
+            EventKind::Immunization => {
+                let placed = f.immunizations.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, v)| immunization_event(*id, v, None))
+                    .chain(u.immunizations.iter().filter(|_| unplaced).map(|v| {
+                        immunization_event(none, v, Some(v.code.as_deref().unwrap_or("")))
+                    }))
+                    .collect()
+            }
+            EventKind::Procedure => {
+                let placed = f.procedures.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, p)| procedure_event(*id, p, None))
+                    .chain(
+                        u.procedures.iter().filter(|_| unplaced).map(|p| {
+                            procedure_event(none, p, Some(p.code.as_deref().unwrap_or("")))
+                        }),
+                    )
+                    .collect()
+            }
         })
+    }
+
+    /// Whether the record has facts of this kind that eligc cannot place.
+    fn has_unplaced(&self, kind: EventKind) -> bool {
+        let u = &self.facts.unplaced;
+        match kind {
+            EventKind::Condition => !u.conditions.is_empty(),
+            EventKind::Medication => !u.medications.is_empty(),
+            EventKind::Immunization => !u.immunizations.is_empty(),
+            EventKind::Procedure => !u.procedures.is_empty(),
+        }
+    }
+
+    /// Evaluates an event check, and notes when facts eligc cannot place are what made it
+    /// unknown (the same check without them is decided).
+    fn placing(&self, kind: EventKind, explain: bool, check: impl Fn(bool) -> Outcome) -> Outcome {
+        let outcome = check(explain);
+        if outcome.0 == Truth::Unknown && self.has_unplaced(kind) && !self.without_unplaced.get() {
+            self.without_unplaced.set(true);
+            let without = check(false);
+            self.without_unplaced.set(false);
+            if without.0 != Truth::Unknown {
+                self.unplaced_hit.set(true);
+            }
+        }
+        outcome
+    }
+
+    /// Why an unplaced fact could not be placed.
+    fn unplaced_reason(&self) -> &'static str {
+        match self.plan.vocabulary() {
+            None => "no vocabulary to place the code (--vocabulary DIR)",
+            Some(_) => "the code is not in the vocabulary",
+        }
     }
 
     /// A medication's daily dose in mg/d.
@@ -862,7 +899,17 @@ impl Ctx<'_> {
     }
 
     /// Whether an event falls in the window.
+    /// For a fact eligc cannot place, at most unknown: it may not be the concept asked for.
     fn in_window(event: &Event<'_>, span: &Span) -> Truth {
+        let dates = Self::dates_in_window(event, span);
+        if event.unplaced.is_some() {
+            dates.and(Truth::Unknown)
+        } else {
+            dates
+        }
+    }
+
+    fn dates_in_window(event: &Event<'_>, span: &Span) -> Truth {
         let Some(start) = event.start else {
             return match event.end {
                 End::Known(e) if span.from.is_some_and(|f| e < f) => Truth::False,
@@ -926,7 +973,10 @@ impl Ctx<'_> {
             (None, _) => "date not recorded".to_string(),
         };
         let id = e.id.map(|i| format!(" [{i}]")).unwrap_or_default();
-        format!("{} {when}{id}", self.label(e.concept))
+        match e.unplaced {
+            Some(code) => format!("{code} {when}{id}, not placed: {}", self.unplaced_reason()),
+            None => format!("{} {when}{id}", self.label(e.concept)),
+        }
     }
 
     /// Truth of the query for each event (window and filters), and the taken-for runs.
@@ -948,13 +998,18 @@ impl Ctx<'_> {
             Some((op, dur)) => exposure(&matches, &span, op, dur),
             None => Truth::any(matches.iter().map(|(t, _)| *t)),
         };
+        // Facts eligc cannot place are listed only where they might count.
+        let shown = || {
+            matches
+                .iter()
+                .filter(|(t, e)| e.unplaced.is_none() || *t != Truth::False)
+        };
         let detail = if !explain {
             String::new()
-        } else if matches.is_empty() {
+        } else if shown().next().is_none() {
             format!("no {} in `{}` in the record", q.kind.keyword(), q.target)
         } else {
-            let listed: Vec<String> = matches
-                .iter()
+            let listed: Vec<String> = shown()
                 .map(|(t, e)| format!("{} {}", t.symbol(), self.describe_event(e)))
                 .collect();
             format!("{} (window {})", listed.join("; "), span.describe())
@@ -991,9 +1046,10 @@ impl Ctx<'_> {
         let mut truths = Vec::new();
         let mut listed = Vec::new();
         for concept in &q.concepts {
+            // A fact eligc cannot place might be this concept (or several of them).
             let matches: Vec<(Truth, &Event<'_>)> = events
                 .iter()
-                .filter(|e| e.concept == *concept)
+                .filter(|e| e.concept == *concept || e.unplaced.is_some())
                 .map(|e| {
                     (
                         Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
@@ -1010,15 +1066,26 @@ impl Ctx<'_> {
                 None => Truth::any(matches.iter().map(|(t, _)| *t)),
             };
             truths.push(value);
-            if explain {
+            let placed: Vec<String> = matches
+                .iter()
+                .filter(|(_, e)| e.unplaced.is_none())
+                .map(|(_, e)| self.describe_event(e))
+                .collect();
+            if explain && !placed.is_empty() {
+                listed.push(format!("{} {}", value.symbol(), placed.join(", ")));
+            }
+        }
+        if explain {
+            let unplaced: Vec<String> = events
+                .iter()
+                .filter(|e| e.unplaced.is_some() && Self::in_window(e, &span) != Truth::False)
+                .map(|e| self.describe_event(e))
+                .collect();
+            if !unplaced.is_empty() {
                 listed.push(format!(
-                    "{} {}",
-                    value.symbol(),
-                    matches
-                        .iter()
-                        .map(|(_, e)| self.describe_event(e))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "? could be any of `{}`: {}",
+                    q.target,
+                    unplaced.join(", ")
                 ));
             }
         }
@@ -1097,6 +1164,17 @@ impl Ctx<'_> {
                 .event_daily_mg(e)
                 .ok()
                 .and_then(|mg| mg.checked_mul(factor));
+            if e.unplaced.is_some() {
+                // Perhaps one of the drugs, at a dose in an unknown ratio: possible only
+                // (it "ends" the day before it starts, so it never covers a day for sure).
+                pieces.push(Piece {
+                    start,
+                    definite_end: start.pred_opt(),
+                    possible_end: clip(possible_end),
+                    mg: None,
+                });
+                continue;
+            }
             pieces.push(Piece {
                 start,
                 definite_end: clip(definite_end),
@@ -1109,6 +1187,9 @@ impl Ctx<'_> {
             let listed: Vec<String> = events
                 .iter()
                 .map(|e| match self.event_daily_mg(e) {
+                    _ if e.unplaced.is_some() => {
+                        format!("{} (could be `{}`)", self.describe_event(e), d.target)
+                    }
                     Ok(mg) => format!(
                         "{} {} mg/d{}",
                         self.describe_event(e),
@@ -1611,7 +1692,8 @@ impl Ctx<'_> {
             Err(reason) => return settle_window(&reason),
         };
         let mut wanted = Vec::new();
-        for e in &events {
+        let place = self.settle_unplaced(&events, &span);
+        for e in events.iter().filter(|e| e.unplaced.is_none()) {
             let name = format!(
                 "{}{}",
                 self.label(e.concept),
@@ -1639,11 +1721,31 @@ impl Ctx<'_> {
                 }
             }
         }
-        if wanted.is_empty() {
-            format!("review: {detail}")
-        } else {
-            format!("record {}", wanted.join("; "))
+        settle_list(&wanted, place, detail)
+    }
+
+    /// What would place the facts eligc cannot place that fall in the window.
+    fn settle_unplaced(&self, events: &[Event<'_>], span: &Span) -> Option<String> {
+        let codes: Vec<String> = events
+            .iter()
+            .filter(|e| Self::in_window(e, span) != Truth::False)
+            .filter_map(|e| {
+                e.unplaced.map(|code| {
+                    format!(
+                        "{code}{}",
+                        e.id.map(|i| format!(" [{i}]")).unwrap_or_default()
+                    )
+                })
+            })
+            .collect();
+        if codes.is_empty() {
+            return None;
         }
+        let how = match self.plan.vocabulary() {
+            None => "run with --vocabulary DIR (an OMOP vocabulary), or add the code to a concept",
+            Some(_) => "use a vocabulary that has the code, or add the code to a concept",
+        };
+        Some(format!("place {} ({how})", codes.join(", ")))
     }
 
     /// What a dose check lacks: the body weight, a daily dose or an end date.
@@ -1664,9 +1766,10 @@ impl Ctx<'_> {
             };
         }
         let mut wanted = Vec::new();
+        let place = self.settle_unplaced(&events, &span);
         for e in events
             .iter()
-            .filter(|e| Self::in_window(e, &span) != Truth::False)
+            .filter(|e| e.unplaced.is_none() && Self::in_window(e, &span) != Truth::False)
         {
             let name = format!(
                 "{}{}",
@@ -1680,10 +1783,85 @@ impl Ctx<'_> {
                 wanted.push(format!("the end date of {name}"));
             }
         }
-        if wanted.is_empty() {
-            format!("review: {detail}")
-        } else {
-            format!("record {}", wanted.join("; "))
-        }
+        settle_list(&wanted, place, detail)
+    }
+}
+
+/// "record A; B", then what would place the unplaced facts; `review: detail` when nothing
+/// is wanted.
+fn settle_list(wanted: &[String], place: Option<String>, detail: &str) -> String {
+    let record = (!wanted.is_empty()).then(|| format!("record {}", wanted.join("; ")));
+    match (record, place) {
+        (Some(r), Some(p)) => format!("{r}; {p}"),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => format!("review: {detail}"),
+    }
+}
+
+fn condition_event<'r>(
+    concept: ConceptId,
+    c: &'r crate::facts::native::ConditionRecord,
+    unplaced: Option<&'r str>,
+) -> Event<'r> {
+    Event {
+        concept,
+        id: c.id.as_deref(),
+        start: c.onset,
+        end: match (c.end, c.status.as_deref()) {
+            (Some(e), _) => End::Known(e),
+            (None, Some("resolved" | "inactive" | "remission")) => End::Unknown,
+            (None, _) => End::Ongoing,
+        },
+        record: Attributes::Condition(c),
+        unplaced,
+    }
+}
+
+fn medication_event<'r>(
+    concept: ConceptId,
+    m: &'r crate::facts::native::MedicationRecord,
+    unplaced: Option<&'r str>,
+) -> Event<'r> {
+    Event {
+        concept,
+        id: m.id.as_deref(),
+        start: Some(m.start),
+        end: match (m.end, m.status.as_deref()) {
+            (Some(e), _) => End::Known(e),
+            (None, Some("completed" | "stopped")) => End::Unknown,
+            (None, _) => End::Ongoing,
+        },
+        record: Attributes::Medication(m),
+        unplaced,
+    }
+}
+
+fn immunization_event<'r>(
+    concept: ConceptId,
+    v: &'r crate::facts::native::ImmunizationRecord,
+    unplaced: Option<&'r str>,
+) -> Event<'r> {
+    Event {
+        concept,
+        id: v.id.as_deref(),
+        start: Some(v.date),
+        end: End::Known(v.date),
+        record: Attributes::Immunization,
+        unplaced,
+    }
+}
+
+fn procedure_event<'r>(
+    concept: ConceptId,
+    p: &'r crate::facts::native::ProcedureRecord,
+    unplaced: Option<&'r str>,
+) -> Event<'r> {
+    Event {
+        concept,
+        id: p.id.as_deref(),
+        start: Some(p.date),
+        end: End::Known(p.end.unwrap_or(p.date)),
+        record: Attributes::Procedure(p),
+        unplaced,
     }
 }

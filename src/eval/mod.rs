@@ -37,6 +37,9 @@ pub struct Plan {
     reading: bool,
     /// The terminology, when one was given (`--vocabulary`).
     vocabulary: Option<crate::vocab::Vocabulary>,
+    /// The code systems the protocol codes each kind of event concept in: a fact coded in
+    /// one of them that eligc cannot place might be any concept of its kind.
+    systems: Vec<(crate::ast::ConceptKind, CodeSystem)>,
 }
 
 impl Plan {
@@ -55,6 +58,16 @@ impl Plan {
                     .or_default();
                 if !ids.contains(&id) {
                     ids.push(id);
+                }
+            }
+        }
+        let mut systems = Vec::new();
+        for c in &program.concepts {
+            if crate::vocab::placed_kind(c.kind) {
+                for (system, _) in &c.codes {
+                    if !systems.contains(&(c.kind, *system)) {
+                        systems.push((c.kind, *system));
+                    }
                 }
             }
         }
@@ -79,6 +92,7 @@ impl Plan {
             lines,
             reading: false,
             vocabulary: None,
+            systems,
         }
     }
 
@@ -191,6 +205,8 @@ impl Plan {
             plan: self,
             facts,
             spans: std::cell::RefCell::new(Vec::with_capacity(16)),
+            unplaced_hit: std::cell::Cell::new(false),
+            without_unplaced: std::cell::Cell::new(false),
         };
         let mut criteria = Vec::new();
         for c in &self.program.criteria {
@@ -209,6 +225,7 @@ impl Plan {
             verdict,
             criteria,
             unused_facts: facts.unused + usize::from(facts.bad_name.is_some()),
+            unplaced_facts: facts.unplaced.len(),
         }
     }
 }
@@ -364,6 +381,10 @@ pub struct CriterionResult {
     /// `unless`), in that order (only when explaining).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub logic: Vec<Node>,
+    /// Unknown because of facts eligc cannot place (a code no concept and no vocabulary
+    /// places): without them one of its checks would be decided.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unplaced: bool,
 }
 
 impl CriterionResult {
@@ -387,6 +408,14 @@ pub struct PatientResult {
     pub criteria: Vec<CriterionResult>,
     /// Facts in the record that the protocol's vocabulary does not name.
     pub unused_facts: usize,
+    /// Of those, the conditions, medications, immunizations and procedures eligc cannot
+    /// place (see `CriterionResult::unplaced`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unplaced_facts: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl PatientResult {
@@ -434,7 +463,9 @@ fn criterion(
         line: ctx.plan.line(c.span),
         checks: Vec::new(),
         logic: Vec::new(),
+        unplaced: false,
     });
+    let outer_unplaced = ctx.unplaced_hit.replace(false);
     let mut checks = Vec::new();
     let mut trace = leaf::Trace {
         checks: if explain { Some(&mut checks) } else { None },
@@ -481,10 +512,13 @@ fn criterion(
         },
     };
     let logic = trace.nodes;
+    let unplaced = ctx.unplaced_hit.get();
+    ctx.unplaced_hit.set(outer_unplaced || unplaced);
     if let Some(r) = out.get_mut(index) {
         r.outcome = outcome;
         r.checks = checks;
         r.logic = logic;
+        r.unplaced = unplaced && outcome == Outcome::Unknown;
     }
     outcome
 }

@@ -336,8 +336,16 @@ pub struct Funnel {
     pub needs_review: usize,
     /// Records rejected as malformed.
     pub rejected: usize,
+    /// Patients needing review with an unknown that comes from codes eligc cannot place
+    /// (no concept and no vocabulary places them: see docs/terminology.md).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unplaced: usize,
     /// Per criterion, in protocol order.
     pub criteria: Vec<FunnelRow>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One criterion's counts.
@@ -351,6 +359,9 @@ pub struct FunnelRow {
     pub excluded: usize,
     /// Patients for whom it is unknown.
     pub unknown: usize,
+    /// Of those, patients for whom it is unknown because of codes eligc cannot place.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unplaced: usize,
     /// Patients to whom it does not apply.
     pub not_applicable: usize,
     /// Top-level criteria only: patients still in after this criterion and all before it.
@@ -364,7 +375,12 @@ impl Funnel {
         match r.verdict {
             Verdict::Eligible => self.eligible += 1,
             Verdict::Ineligible => self.ineligible += 1,
-            Verdict::NeedsReview => self.needs_review += 1,
+            Verdict::NeedsReview => {
+                self.needs_review += 1;
+                if r.criteria.iter().any(|c| c.unplaced) {
+                    self.unplaced += 1;
+                }
+            }
         }
         if self.criteria.is_empty() {
             self.criteria = r
@@ -399,10 +415,17 @@ impl Funnel {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "Screening funnel");
+        // The UNPLACED column (unknowns from codes eligc cannot place) only when there are.
+        let unplaced = self.criteria.iter().any(|r| r.unplaced > 0);
         let _ = writeln!(
             out,
-            "{:<10} {:>9} {:>9} {:>9} {:>10}",
-            "CRITERION", "EXCLUDED", "UNKNOWN", "N/A", "REMAINING"
+            "{:<10} {:>9} {:>9} {:>9} {:>10}{}",
+            "CRITERION",
+            "EXCLUDED",
+            "UNKNOWN",
+            "N/A",
+            "REMAINING",
+            if unplaced { "  UNPLACED" } else { "" }
         );
         for row in &self.criteria {
             let id = format!("{}{}", "  ".repeat(row.depth), row.id);
@@ -411,13 +434,25 @@ impl Funnel {
             } else {
                 String::new()
             };
+            let column = if unplaced {
+                format!(" {:>9}", row.unplaced)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "{id:<10} {:>9} {:>9} {:>9} {remaining:>10}",
+                "{id:<10} {:>9} {:>9} {:>9} {remaining:>10}{column}",
                 row.excluded, row.unknown, row.not_applicable
             );
         }
         let _ = writeln!(out, "{}", self.totals());
+        if self.unplaced > 0 {
+            let _ = writeln!(
+                out,
+                "{} of the {} needing review have unknowns from codes eligc cannot place (UNPLACED: no concept and no vocabulary places them; see --vocabulary)",
+                self.unplaced, self.needs_review
+            );
+        }
         out
     }
 
@@ -435,7 +470,10 @@ fn count(row: &mut FunnelRow, c: &CriterionResult) {
         row.excluded += 1;
     }
     match c.outcome {
-        Outcome::Unknown => row.unknown += 1,
+        Outcome::Unknown => {
+            row.unknown += 1;
+            row.unplaced += usize::from(c.unplaced);
+        }
         Outcome::NotApplicable => row.not_applicable += 1,
         Outcome::Met | Outcome::NotMet => {}
     }

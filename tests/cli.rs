@@ -212,3 +212,35 @@ fn explain_lists_nothing_to_settle_for_an_ineligible_patient() {
     assert!(!text.contains("To settle:"), "{text}");
     insta::assert_snapshot!("explain_ineligible_nothing_to_settle", text);
 }
+
+#[test]
+fn json_carries_the_to_settle_list_of_a_patient_who_needs_review() {
+    let out = eligc(&[
+        "run",
+        EXPLAIN_PROTOCOL,
+        EXPLAIN_PATIENTS,
+        "--format",
+        "json",
+    ]);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let x3 = lines.iter().find(|l| l["id"] == "X3").unwrap();
+    let items = x3["to_settle"].as_array().unwrap();
+    let criteria: Vec<&str> = items
+        .iter()
+        .map(|i| i["criterion"].as_str().unwrap())
+        .collect();
+    assert_eq!(criteria, ["I4", "E1"]);
+    assert_eq!(items[0]["check"], "attested ecg_abnormality_not_obvious");
+    assert!(
+        items[0]["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("record `ecg_abnormality_not_obvious`")
+    );
+    // X4 is ineligible: nothing to settle, so no list.
+    let x4 = lines.iter().find(|l| l["id"] == "X4").unwrap();
+    assert!(x4.get("to_settle").is_none(), "{x4}");
+}

@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 /// Significant digits kept when rounding for reading.
 const READING_DIGITS: u32 = 3;
 
-/// `value` as text for `= value` or `≈ value`: the sign says whether the text is exact.
+/// `value` as text for `= value` or `≈ value`: the sign says whether the text is exact;
+/// `= exactly value` when it equals a boundary.
 /// `exact` says whether `value` itself is exact (a conversion may already be rounded to
 /// 28 digits). With `reading`, rounded so that its order against every boundary is kept.
 pub(super) fn equals(value: Decimal, exact: bool, reading: bool, boundaries: &[Decimal]) -> String {
@@ -18,6 +19,10 @@ pub(super) fn equals(value: Decimal, exact: bool, reading: bool, boundaries: &[D
     } else {
         value.normalize()
     };
+    if exact && boundaries.contains(&value) {
+        // On the boundary: said in words, since that is where the operator decides.
+        return format!("= exactly {shown}");
+    }
     let sign = if exact && shown == value { "=" } else { "≈" };
     format!("{sign} {shown}")
 }

@@ -220,13 +220,18 @@ impl Plan {
         } else {
             Verdict::Eligible
         };
-        PatientResult {
+        let mut result = PatientResult {
             id: record.id.clone(),
             verdict,
             criteria,
             unused_facts: facts.unused + usize::from(facts.bad_name.is_some()),
             unplaced_facts: facts.unplaced.len(),
+            to_settle: Vec::new(),
+        };
+        if explain {
+            result.to_settle = render::to_settle(&result);
         }
+        result
     }
 }
 
@@ -412,6 +417,10 @@ pub struct PatientResult {
     /// place (see `CriterionResult::unplaced`).
     #[serde(skip_serializing_if = "is_zero")]
     pub unplaced_facts: usize,
+    /// When explaining a patient who needs review: what would settle the verdict
+    /// ([`render::to_settle`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to_settle: Vec<render::Settle>,
 }
 
 fn is_zero(n: &usize) -> bool {

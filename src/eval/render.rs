@@ -193,11 +193,38 @@ fn kind_word(kind: CriterionKind) -> &'static str {
     kind.keyword()
 }
 
+/// One item of the "To settle" list.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Settle {
+    /// The most specific criterion it belongs to.
+    pub criterion: String,
+    /// What to record or obtain.
+    pub action: String,
+    /// The protocol's text of the (first) check it settles.
+    pub check: String,
+    /// How many other checks of the criterion the same action settles.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub others: usize,
+}
+
+impl Settle {
+    /// "record ... (for `check` and 2 other checks)".
+    pub fn text(&self) -> String {
+        let more = match self.others {
+            0 => String::new(),
+            1 => " and 1 other check".to_string(),
+            n => format!(" and {n} other checks"),
+        };
+        format!("{} (for `{}`{more})", self.action, self.check)
+    }
+}
+
 /// What would settle the verdict: for a patient who needs review, each unknown check that
 /// can still change it, with what would settle it. Nothing for an ineligible patient (no
 /// data can make them eligible); never a check under an `or` that already holds or an
-/// `and` that already fails, nor an `applies if` whose criterion holds either way.
-pub fn worklist(r: &PatientResult) -> Vec<(String, String)> {
+/// `and` that already fails, nor an `applies if` whose criterion holds either way. One
+/// action that settles several checks of a criterion is one item.
+pub fn to_settle(r: &PatientResult) -> Vec<Settle> {
     let mut items = Vec::new();
     if r.verdict != Verdict::NeedsReview {
         return items;
@@ -212,8 +239,16 @@ pub fn worklist(r: &PatientResult) -> Vec<(String, String)> {
     items
 }
 
+/// [`to_settle`] as (criterion, text) pairs, as the text explanation prints them.
+pub fn worklist(r: &PatientResult) -> Vec<(String, String)> {
+    to_settle(r)
+        .into_iter()
+        .map(|s| (s.criterion.clone(), s.text()))
+        .collect()
+}
+
 /// The unknown checks of an unknown criterion that can change its outcome.
-fn settle_criterion(r: &PatientResult, c: &CriterionResult, items: &mut Vec<(String, String)>) {
+fn settle_criterion(r: &PatientResult, c: &CriterionResult, items: &mut Vec<Settle>) {
     let children: Vec<&CriterionResult> = r
         .criteria
         .iter()
@@ -234,58 +269,44 @@ fn settle_criterion(r: &PatientResult, c: &CriterionResult, items: &mut Vec<(Str
             Outcome::Unknown | Outcome::NotApplicable => Truth::Unknown,
         }
     };
-    if c.logic.is_empty() && children.is_empty() {
-        // Not explained: every unknown check.
-        for (i, k) in c.checks.iter().enumerate() {
-            if k.result == Truth::Unknown {
-                items.push(item(c, i));
-            }
-        }
-        return;
-    }
     let mut leaves = Vec::new();
-    if let Some(applies) = root(Part::Applies) {
-        unknown_leaves(applies, &c.checks, &mut leaves);
-    }
-    if body == Truth::Unknown {
-        for part in [Part::Rule, Part::Unless] {
-            if let Some(node) = root(part) {
-                unknown_leaves(node, &c.checks, &mut leaves);
+    if c.logic.is_empty() {
+        // Not explained: every unknown check.
+        leaves.extend(
+            c.checks
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| k.result == Truth::Unknown)
+                .map(|(i, _)| i),
+        );
+    } else {
+        if let Some(applies) = root(Part::Applies) {
+            unknown_leaves(applies, &c.checks, &mut leaves);
+        }
+        if body == Truth::Unknown {
+            for part in [Part::Rule, Part::Unless] {
+                if let Some(node) = root(part) {
+                    unknown_leaves(node, &c.checks, &mut leaves);
+                }
             }
         }
     }
-    // One line per action: six checks of E3 waiting for the same condition list are one item.
-    let mut seen: Vec<(String, usize)> = Vec::new();
-    for i in leaves {
-        let action = c.checks.get(i).map_or("", |k| {
-            if k.settle.is_empty() {
-                &k.detail
-            } else {
-                &k.settle
-            }
-        });
-        match seen.iter_mut().find(|(a, _)| a == action) {
-            Some((_, more)) => *more += 1,
-            None => seen.push((action.to_string(), 0)),
-        }
-        if seen
-            .last()
-            .is_some_and(|(a, more)| a == action && *more == 0)
-        {
-            items.push(item(c, i));
-        }
-    }
-    // "(for `X` and 5 other checks)" when an action settles several.
-    for (action, more) in seen.iter().filter(|(_, more)| *more > 0) {
-        let id = c.id.to_string();
-        if let Some((_, what)) = items
-            .iter_mut()
-            .find(|(i, what)| *i == id && what.starts_with(action.as_str()))
-        {
-            if let Some(stripped) = what.strip_suffix("`)") {
-                let other = if *more == 1 { "check" } else { "checks" };
-                *what = format!("{stripped}` and {more} other {other})");
-            }
+    let first = items.len();
+    for k in leaves.iter().filter_map(|i| c.checks.get(*i)) {
+        let action = if k.settle.is_empty() {
+            &k.detail
+        } else {
+            &k.settle
+        };
+        // One item per action: six checks of E3 waiting for the same condition list.
+        match items.iter_mut().skip(first).find(|s| s.action == *action) {
+            Some(same) => same.others += 1,
+            None => items.push(Settle {
+                criterion: c.id.to_string(),
+                action: action.clone(),
+                check: k.text.clone(),
+                others: 0,
+            }),
         }
     }
     if body == Truth::Unknown {
@@ -309,18 +330,6 @@ fn unknown_leaves(node: &Node, checks: &[super::Check], out: &mut Vec<usize>) {
             }
         }
     }
-}
-
-fn item(c: &CriterionResult, i: usize) -> (String, String) {
-    let what = c.checks.get(i).map_or_else(String::new, |k| {
-        let action = if k.settle.is_empty() {
-            &k.detail
-        } else {
-            &k.settle
-        };
-        format!("{action} (for `{}`)", k.text)
-    });
-    (c.id.to_string(), what)
 }
 
 /// Counts per criterion over many patients: the screening funnel.

@@ -31,6 +31,8 @@ condition pharyngitis_icd "Pharyngitis (ICD-10 category)" codes [icd10:J02]
 vaccine mmr "MMR" codes [cvx:03]
 procedure dialysis "Hemodialysis" codes [snomed:302497006]
 set dmard = drugs { methotrexate, prednisone, penicillin_v }
+condition gvhd "GVHD" codes [snomed:234646005]
+set some_conditions = conditions { gvhd, bacterial_infection, sle }
 "#;
 
 fn fixture(name: &str) -> PathBuf {
@@ -704,4 +706,66 @@ fn the_real_subset_places_the_penicillin_product_of_the_issue() {
         outcome(rule, &medication("rxnorm:314076"), Some(&dir)),
         Outcome::NotMet
     );
+}
+
+#[test]
+fn a_known_code_is_still_unknown_for_a_concept_the_vocabulary_lacks() {
+    // The fixture vocabulary has no GVHD (SNOMED 234646005): it cannot say what is under it,
+    // so viral sinusitis, which it knows and places under no concept, might still be GVHD
+    // for all it can tell; for bacterial infection, whose code it has, it is a definite no.
+    let dir = fixture("tab");
+    let facts = condition("snomed:444814009");
+    assert_eq!(
+        outcome("condition gvhd", &facts, Some(&dir)),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome("condition bacterial_infection", &facts, Some(&dir)),
+        Outcome::NotMet
+    );
+    let r = screen("condition gvhd", &facts, Some(&dir));
+    assert!(r.criteria[0].unplaced);
+    assert_eq!(r.unplaced_facts, 0, "the vocabulary knows the code");
+    assert!(
+        r.criteria[0].checks[0].detail.contains(
+            "snomed:444814009 from 2026-02-01, ongoing [c1], not placed: the vocabulary has the code but not the codes of the concept asked about"
+        ),
+        "{}",
+        r.criteria[0].checks[0].detail
+    );
+    // Count distinct: bacterial infection is definite (43878008); GVHD perhaps.
+    let both = conditions("snomed:43878008", "snomed:444814009");
+    assert_eq!(
+        outcome("count distinct some_conditions >= 1", &both, Some(&dir)),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome("count distinct some_conditions >= 2", &both, Some(&dir)),
+        Outcome::Unknown
+    );
+    // Without the concept the vocabulary lacks, the same facts are decided.
+    assert_eq!(outcome("condition sle", &both, Some(&dir)), Outcome::NotMet);
+}
+
+#[test]
+fn the_real_subset_lacks_some_ingredients_and_says_so() {
+    let Some(dir) = subset() else { return };
+    // Meperidine 50 MG tablets (RxNorm 861467, in the Synthea bundles) are in the subset's
+    // CONCEPT, but the ingredient meperidine (RxNorm 6754) is not: the subset cannot place
+    // the product under it, so the answer is unknown, not "no meperidine".
+    let protocol = format!(
+        "{REAL}\ndrug meperidine \"Meperidine\" codes [rxnorm:6754]\ninclusion T1 \"t\": medication meperidine within 3 months before screening"
+    );
+    let c = compile_text("real.elig", &protocol, None);
+    let plan = Plan::new(c.program.unwrap(), c.sources);
+    let v = vocab::load(&dir, plan.program()).unwrap();
+    let plan = plan.with_vocabulary(v);
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","anchors":{{"screening":"2026-03-31"}},{}}}"#,
+        medication("rxnorm:861467")
+    );
+    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let r = plan.evaluate(&record, true);
+    assert_eq!(r.criteria[0].outcome, Outcome::Unknown);
+    assert!(r.criteria[0].unplaced);
 }

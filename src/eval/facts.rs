@@ -27,6 +27,10 @@ pub(super) struct Facts<'r> {
     /// in a code system the protocol codes that kind of fact in, and no vocabulary knows it.
     /// Such a fact might be any concept of its kind: a question about one is unknown.
     pub unplaced: Unplaced<'r>,
+    /// Facts, among the unused, that the vocabulary knows but places under none of the
+    /// protocol's concepts: a definite "no" for a concept the vocabulary also knows, but
+    /// still perhaps a concept whose codes it lacks (a subset without that ingredient).
+    pub elsewhere: Unplaced<'r>,
     /// The first fact that names (by `concept`) something the vocabulary does not have:
     /// its JSON path and the reason. Such a record is rejected, since a misspelt name would
     /// otherwise silently drop the fact.
@@ -38,6 +42,7 @@ impl<'r> Facts<'r> {
         let mut unused = 0;
         let mut bad_name = None;
         let mut unplaced = Unplaced::default();
+        let mut elsewhere = Unplaced::default();
         let observations = domain(
             plan,
             (&mut unused, &mut bad_name, "observations"),
@@ -55,7 +60,7 @@ impl<'r> Facts<'r> {
         let conditions = domain(
             plan,
             (&mut unused, &mut bad_name, "conditions"),
-            Some(&mut unplaced.conditions),
+            Some((&mut unplaced.conditions, &mut elsewhere.conditions)),
             record.conditions.as_ref(),
             &[ConceptKind::Condition],
             |c| {
@@ -72,7 +77,7 @@ impl<'r> Facts<'r> {
         let medications = domain(
             plan,
             (&mut unused, &mut bad_name, "medications"),
-            Some(&mut unplaced.medications),
+            Some((&mut unplaced.medications, &mut elsewhere.medications)),
             record.medications.as_ref(),
             &[ConceptKind::Drug],
             |m| {
@@ -86,7 +91,7 @@ impl<'r> Facts<'r> {
         let immunizations = domain(
             plan,
             (&mut unused, &mut bad_name, "immunizations"),
-            Some(&mut unplaced.immunizations),
+            Some((&mut unplaced.immunizations, &mut elsewhere.immunizations)),
             record.immunizations.as_ref(),
             &[ConceptKind::Vaccine],
             |v| {
@@ -100,7 +105,7 @@ impl<'r> Facts<'r> {
         let procedures = domain(
             plan,
             (&mut unused, &mut bad_name, "procedures"),
-            Some(&mut unplaced.procedures),
+            Some((&mut unplaced.procedures, &mut elsewhere.procedures)),
             record.procedures.as_ref(),
             &[ConceptKind::Procedure],
             |p| {
@@ -127,9 +132,17 @@ impl<'r> Facts<'r> {
             procedures,
             unused,
             unplaced,
+            elsewhere,
             bad_name,
         }
     }
+}
+
+/// Where a fact that matched no concept stands (see [`Facts::unplaced`]).
+enum Placement {
+    Irrelevant,
+    Unknown,
+    Elsewhere,
 }
 
 /// Facts eligc cannot place, by domain (see [`Facts::unplaced`]).
@@ -158,7 +171,7 @@ type Codes<'r> = (Option<&'r String>, Option<&'r [String]>);
 fn domain<'r, T>(
     plan: &Plan,
     (unused, bad_name, section): (&mut usize, &mut Option<(String, String)>, &str),
-    mut unplaced: Option<&mut Vec<&'r T>>,
+    mut unplaced: Option<(&mut Vec<&'r T>, &mut Vec<&'r T>)>,
     items: Option<&'r Vec<T>>,
     kinds: &[ConceptKind],
     get: impl Fn(&'r T) -> (Option<&'r String>, Codes<'r>, bool),
@@ -189,9 +202,11 @@ fn domain<'r, T>(
                 Some(_) => {}
                 None => {
                     *unused += 1;
-                    if let (Some(list), Some(code)) = (unplaced.as_deref_mut(), code) {
-                        if plan.cannot_place(code, also.unwrap_or_default(), kinds) {
-                            list.push(item);
+                    if let (Some((unknown, elsewhere)), Some(code)) = (unplaced.as_mut(), code) {
+                        match plan.placement(code, also.unwrap_or_default(), kinds) {
+                            Placement::Unknown => unknown.push(item),
+                            Placement::Elsewhere => elsewhere.push(item),
+                            Placement::Irrelevant => {}
                         }
                     }
                 }
@@ -213,25 +228,27 @@ pub(super) fn of_concept<T>(facts: &[(ConceptId, T)], concept: ConceptId) -> &[(
 }
 
 impl Plan {
-    /// Whether a fact that matched no concept might still be one of `kinds`: one of its
-    /// codes is in a system the protocol codes such concepts in, and no vocabulary knows any
-    /// of them (a code the vocabulary knows is placed, and placed elsewhere: a definite no).
-    fn cannot_place(&self, code: &str, also: &[String], kinds: &[ConceptKind]) -> bool {
+    /// Where a fact that matched no concept stands: irrelevant when none of its codes is in
+    /// a system the protocol codes `kinds` in; else unknown when no vocabulary knows any of
+    /// its codes, or placed elsewhere when one does.
+    fn placement(&self, code: &str, also: &[String], kinds: &[ConceptKind]) -> Placement {
         let mut relevant = false;
+        let mut known = false;
         for code in std::iter::once(code).chain(also.iter().map(String::as_str)) {
             let Ok((system, value)) = parse_code(code) else {
                 continue;
             };
-            if self
+            known |= self
                 .vocabulary
                 .as_ref()
-                .is_some_and(|v| v.knows(system, value))
-            {
-                return false;
-            }
+                .is_some_and(|v| v.knows(system, value));
             relevant |= kinds.iter().any(|k| self.systems.contains(&(*k, system)));
         }
-        relevant
+        match (relevant, known) {
+            (false, _) => Placement::Irrelevant,
+            (true, false) => Placement::Unknown,
+            (true, true) => Placement::Elsewhere,
+        }
     }
 
     /// Why a fact's `concept` name does not resolve, with "did you mean".

@@ -63,6 +63,9 @@ struct Event<'r> {
     /// For a fact eligc cannot place (its `concept` is then meaningless): its code. Such a
     /// fact might be any concept of its kind, so it counts as at most unknown.
     unplaced: Option<&'r str>,
+    /// An unplaced fact the vocabulary knows but places elsewhere: perhaps only a concept
+    /// whose codes the vocabulary lacks.
+    elsewhere: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -771,6 +774,9 @@ impl Ctx<'_> {
         let wanted = |id: &ConceptId| concepts.contains(id);
         let unplaced = !self.without_unplaced.get();
         let u = &f.unplaced;
+        let e = &f.elsewhere;
+        // Facts the vocabulary places elsewhere count only for concepts it cannot place under.
+        let elsewhere = unplaced && concepts.iter().any(|c| !self.plan.anchored(*c));
         // Unplaced facts carry no concept: `ConceptId(u32::MAX)` is never a protocol's.
         let none = ConceptId(u32::MAX);
         Some(match kind {
@@ -784,6 +790,10 @@ impl Ctx<'_> {
                             condition_event(none, c, Some(c.code.as_deref().unwrap_or("")))
                         }),
                     )
+                    .chain(e.conditions.iter().filter(|_| elsewhere).map(|c| Event {
+                        elsewhere: true,
+                        ..condition_event(none, c, Some(c.code.as_deref().unwrap_or("")))
+                    }))
                     .collect()
             }
             EventKind::Medication => {
@@ -796,6 +806,10 @@ impl Ctx<'_> {
                             medication_event(none, m, Some(m.code.as_deref().unwrap_or("")))
                         }),
                     )
+                    .chain(e.medications.iter().filter(|_| elsewhere).map(|m| Event {
+                        elsewhere: true,
+                        ..medication_event(none, m, Some(m.code.as_deref().unwrap_or("")))
+                    }))
                     .collect()
             }
             EventKind::Immunization => {
@@ -805,6 +819,10 @@ impl Ctx<'_> {
                     .map(|(id, v)| immunization_event(*id, v, None))
                     .chain(u.immunizations.iter().filter(|_| unplaced).map(|v| {
                         immunization_event(none, v, Some(v.code.as_deref().unwrap_or("")))
+                    }))
+                    .chain(e.immunizations.iter().filter(|_| elsewhere).map(|v| Event {
+                        elsewhere: true,
+                        ..immunization_event(none, v, Some(v.code.as_deref().unwrap_or("")))
                     }))
                     .collect()
             }
@@ -818,6 +836,10 @@ impl Ctx<'_> {
                             procedure_event(none, p, Some(p.code.as_deref().unwrap_or("")))
                         }),
                     )
+                    .chain(e.procedures.iter().filter(|_| elsewhere).map(|p| Event {
+                        elsewhere: true,
+                        ..procedure_event(none, p, Some(p.code.as_deref().unwrap_or("")))
+                    }))
                     .collect()
             }
         })
@@ -825,13 +847,14 @@ impl Ctx<'_> {
 
     /// Whether the record has facts of this kind that eligc cannot place.
     fn has_unplaced(&self, kind: EventKind) -> bool {
-        let u = &self.facts.unplaced;
-        match kind {
-            EventKind::Condition => !u.conditions.is_empty(),
-            EventKind::Medication => !u.medications.is_empty(),
-            EventKind::Immunization => !u.immunizations.is_empty(),
-            EventKind::Procedure => !u.procedures.is_empty(),
-        }
+        [&self.facts.unplaced, &self.facts.elsewhere]
+            .iter()
+            .any(|u| match kind {
+                EventKind::Condition => !u.conditions.is_empty(),
+                EventKind::Medication => !u.medications.is_empty(),
+                EventKind::Immunization => !u.immunizations.is_empty(),
+                EventKind::Procedure => !u.procedures.is_empty(),
+            })
     }
 
     /// Evaluates an event check, and notes when facts eligc cannot place are what made it
@@ -974,6 +997,9 @@ impl Ctx<'_> {
         };
         let id = e.id.map(|i| format!(" [{i}]")).unwrap_or_default();
         match e.unplaced {
+            Some(code) if e.elsewhere => format!(
+                "{code} {when}{id}, not placed: the vocabulary has the code but not the codes of the concept asked about"
+            ),
             Some(code) => format!("{code} {when}{id}, not placed: {}", self.unplaced_reason()),
             None => format!("{} {when}{id}", self.label(e.concept)),
         }
@@ -1049,7 +1075,10 @@ impl Ctx<'_> {
             // A fact eligc cannot place might be this concept (or several of them).
             let matches: Vec<(Truth, &Event<'_>)> = events
                 .iter()
-                .filter(|e| e.concept == *concept || e.unplaced.is_some())
+                .filter(|e| {
+                    e.concept == *concept
+                        || (e.unplaced.is_some() && (!e.elsewhere || !self.plan.anchored(*concept)))
+                })
                 .map(|e| {
                     (
                         Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
@@ -1743,6 +1772,9 @@ impl Ctx<'_> {
         }
         let how = match self.plan.vocabulary() {
             None => "run with --vocabulary DIR (an OMOP vocabulary), or add the code to a concept",
+            Some(_) if events.iter().any(|e| e.elsewhere) => {
+                "use a vocabulary that has the code and the concept's codes, or add the code to a concept"
+            }
             Some(_) => "use a vocabulary that has the code, or add the code to a concept",
         };
         Some(format!("place {} ({how})", codes.join(", ")))
@@ -1814,6 +1846,7 @@ fn condition_event<'r>(
         },
         record: Attributes::Condition(c),
         unplaced,
+        elsewhere: false,
     }
 }
 
@@ -1833,6 +1866,7 @@ fn medication_event<'r>(
         },
         record: Attributes::Medication(m),
         unplaced,
+        elsewhere: false,
     }
 }
 
@@ -1848,6 +1882,7 @@ fn immunization_event<'r>(
         end: End::Known(v.date),
         record: Attributes::Immunization,
         unplaced,
+        elsewhere: false,
     }
 }
 
@@ -1863,5 +1898,6 @@ fn procedure_event<'r>(
         end: End::Known(p.end.unwrap_or(p.date)),
         record: Attributes::Procedure(p),
         unplaced,
+        elsewhere: false,
     }
 }

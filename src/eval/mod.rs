@@ -40,6 +40,9 @@ pub struct Plan {
     /// The code systems the protocol codes each kind of event concept in: a fact coded in
     /// one of them that eligc cannot place might be any concept of its kind.
     systems: Vec<(crate::ast::ConceptKind, CodeSystem)>,
+    /// With a vocabulary: the event concepts none of whose codes it knows. It cannot say
+    /// what is under them, so a fact it places elsewhere might still be one of them.
+    unanchored: Vec<ConceptId>,
 }
 
 impl Plan {
@@ -93,6 +96,7 @@ impl Plan {
             reading: false,
             vocabulary: None,
             systems,
+            unanchored: Vec::new(),
         }
     }
 
@@ -120,8 +124,24 @@ impl Plan {
                 ids.push(*id);
             }
         }
+        self.unanchored = self
+            .program
+            .concepts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                crate::vocab::placed_kind(c.kind)
+                    && !c.codes.iter().any(|(s, code)| vocabulary.knows(*s, code))
+            })
+            .map(|(i, _)| ConceptId(u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
         self.vocabulary = Some(vocabulary);
         self
+    }
+
+    /// Whether the vocabulary (if any) can say what is under this concept.
+    fn anchored(&self, id: ConceptId) -> bool {
+        !self.unanchored.contains(&id)
     }
 
     /// The terminology in use, if any.

@@ -478,6 +478,8 @@ pub enum EventKind {
     Immunization,
     /// Procedures, on a date (or over a period).
     Procedure,
+    /// Allergies and intolerances to a drug, with onset and end, like conditions.
+    Allergy,
 }
 
 impl EventKind {
@@ -488,6 +490,7 @@ impl EventKind {
             EventKind::Medication => "medication",
             EventKind::Immunization => "immunization",
             EventKind::Procedure => "procedure",
+            EventKind::Allergy => "allergy",
         }
     }
 
@@ -498,6 +501,7 @@ impl EventKind {
             EventKind::Medication => ConceptKind::Drug,
             EventKind::Immunization => ConceptKind::Vaccine,
             EventKind::Procedure => ConceptKind::Procedure,
+            EventKind::Allergy => ConceptKind::Drug,
         }
     }
 }

@@ -331,6 +331,10 @@ impl Writer<'_> {
                 "a procedure: {target}{filters}, {}",
                 self.window(&q.window, "on the date of")
             ),
+            EventKind::Allergy => format!(
+                "a recorded allergy or intolerance to {target}{filters}, {}",
+                self.window(&q.window, "active on the date of")
+            ),
         }
     }
 

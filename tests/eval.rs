@@ -1095,3 +1095,72 @@ fn to_settle_asks_for_the_reference_range_a_multiple_of_uln_needs() {
         "{list:?}"
     );
 }
+
+#[test]
+fn an_allergy_to_a_drug_in_the_record_is_found_by_name_or_by_code() {
+    let rule = "allergy methotrexate before screening";
+    let by_name =
+        r#""allergies":[{"concept":"methotrexate","onset":"2020-05-01","status":"active"}]"#;
+    assert_eq!(outcome(rule, by_name), Outcome::Met);
+    let by_code = r#""allergies":[{"code":"rxnorm:6851","onset":"2020-05-01"}]"#;
+    assert_eq!(outcome(rule, by_code), Outcome::Met);
+    let other = r#""allergies":[{"concept":"prednisone","onset":"2020-05-01"}]"#;
+    assert_eq!(outcome(rule, other), Outcome::NotMet);
+}
+
+#[test]
+fn allergies_are_unknown_when_the_record_has_no_allergy_list_and_false_when_it_is_empty() {
+    let rule = "allergy in dmard before screening";
+    assert_eq!(outcome(rule, ""), Outcome::Unknown);
+    assert_eq!(outcome(rule, r#""allergies":[]"#), Outcome::NotMet);
+}
+
+#[test]
+fn a_refuted_allergy_is_not_a_fact() {
+    let facts =
+        r#""allergies":[{"concept":"azathioprine","onset":"2020-05-01","verification":"refuted"}]"#;
+    assert_eq!(
+        outcome("allergy in dmard before screening", facts),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn an_allergy_is_dated_like_a_condition_and_tested_on_status_and_severity() {
+    let resolved = r#""allergies":[{"concept":"prednisone","onset":"2019-01-01","end":"2020-01-01","status":"resolved","severity":"severe"}]"#;
+    assert_eq!(
+        outcome("allergy prednisone at screening", resolved),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome("allergy prednisone ever where severity is severe", resolved),
+        Outcome::Met
+    );
+    let no_severity = r#""allergies":[{"concept":"prednisone","onset":"2019-01-01"}]"#;
+    assert_eq!(
+        outcome(
+            "allergy prednisone ever where severity is severe",
+            no_severity
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn an_allergy_naming_something_that_is_not_a_drug_rejects_the_record() {
+    let plan = plan("exclusion E1 \"allergy\": allergy prednisone ever");
+    let raw = RawRecord::new(
+        "t.jsonl",
+        3,
+        r#"{"id":"p1","allergies":[{"concept":"sle","onset":"2020-01-01"}]}"#,
+    );
+    let err = plan.screen(&raw, |_| false).unwrap_err();
+    assert_eq!(err.path, "allergies[0].concept");
+    let raw = RawRecord::new(
+        "t.jsonl",
+        4,
+        r#"{"id":"p2","allergies":[{"concept":"prednisone","status":"remission"}]}"#,
+    );
+    let err = plan.screen(&raw, |_| false).unwrap_err();
+    assert_eq!(err.path, "allergies[0].status");
+}

@@ -62,6 +62,16 @@ pub(super) enum Typed {
 
 /// Attributes that `where` may test, per event kind: (name, numeric?, allowed words).
 const ATTRIBUTES: &[(EventKind, &str, &[&str])] = &[
+    (
+        EventKind::Allergy,
+        "status",
+        &["active", "inactive", "resolved"],
+    ),
+    (
+        EventKind::Allergy,
+        "severity",
+        &["mild", "moderate", "severe"],
+    ),
     (EventKind::Condition, "grade", &[]),
     (
         EventKind::Condition,

@@ -694,6 +694,7 @@ fn event(
         crate::ast::EventKind::Medication => "drugs",
         crate::ast::EventKind::Immunization => "vaccines",
         crate::ast::EventKind::Procedure => "procedures",
+        crate::ast::EventKind::Allergy => "allergens",
     };
     let what = if x.target == y.target {
         y.target.clone()

@@ -21,6 +21,7 @@ pub(super) struct Facts<'r> {
     pub medications: Option<Vec<(ConceptId, &'r MedicationRecord)>>,
     pub immunizations: Option<Vec<(ConceptId, &'r ImmunizationRecord)>>,
     pub procedures: Option<Vec<(ConceptId, &'r ProcedureRecord)>>,
+    pub allergies: Option<Vec<(ConceptId, &'r ConditionRecord)>>,
     /// Facts whose code the vocabulary does not have (of the right kind).
     pub unused: usize,
     /// Facts, among the unused, whose code eligc cannot place: no concept matches it, it is
@@ -116,6 +117,23 @@ impl<'r> Facts<'r> {
                 )
             },
         );
+        let allergies = domain(
+            plan,
+            (&mut unused, &mut bad_name, "allergies"),
+            Some((&mut unplaced.allergies, &mut elsewhere.allergies)),
+            record.allergies.as_ref(),
+            &[ConceptKind::Drug],
+            |a| {
+                (
+                    a.concept.as_ref(),
+                    (a.code.as_ref(), a.also.as_deref()),
+                    matches!(
+                        a.verification.as_deref(),
+                        Some("refuted" | "entered-in-error")
+                    ),
+                )
+            },
+        );
         let anchors = plan
             .program
             .anchors
@@ -130,6 +148,7 @@ impl<'r> Facts<'r> {
             medications,
             immunizations,
             procedures,
+            allergies,
             unused,
             unplaced,
             elsewhere,
@@ -152,6 +171,7 @@ pub(super) struct Unplaced<'r> {
     pub medications: Vec<&'r MedicationRecord>,
     pub immunizations: Vec<&'r ImmunizationRecord>,
     pub procedures: Vec<&'r ProcedureRecord>,
+    pub allergies: Vec<&'r ConditionRecord>,
 }
 
 impl Unplaced<'_> {
@@ -161,6 +181,7 @@ impl Unplaced<'_> {
             + self.medications.len()
             + self.immunizations.len()
             + self.procedures.len()
+            + self.allergies.len()
     }
 }
 

@@ -842,6 +842,24 @@ impl Ctx<'_> {
                     }))
                     .collect()
             }
+            // Allergies are dated like conditions (their statuses are a subset of a
+            // condition's): from onset, ongoing until an end date or a status that ended them.
+            EventKind::Allergy => {
+                let placed = f.allergies.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, a)| condition_event(*id, a, None))
+                    .chain(
+                        u.allergies.iter().filter(|_| unplaced).map(|a| {
+                            condition_event(none, a, Some(a.code.as_deref().unwrap_or("")))
+                        }),
+                    )
+                    .chain(e.allergies.iter().filter(|_| elsewhere).map(|a| Event {
+                        elsewhere: true,
+                        ..condition_event(none, a, Some(a.code.as_deref().unwrap_or("")))
+                    }))
+                    .collect()
+            }
         })
     }
 
@@ -854,6 +872,7 @@ impl Ctx<'_> {
                 EventKind::Medication => !u.medications.is_empty(),
                 EventKind::Immunization => !u.immunizations.is_empty(),
                 EventKind::Procedure => !u.procedures.is_empty(),
+                EventKind::Allergy => !u.allergies.is_empty(),
             })
     }
 

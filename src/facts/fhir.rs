@@ -546,6 +546,8 @@ pub fn bundle_to_record(
         medications: None,
         immunizations: None,
         procedures: None,
+        // AllergyIntolerance is not read yet: allergies stay "not known".
+        allergies: None,
         attestations: BTreeMap::new(),
     };
     let mut present: BTreeSet<&str> = recorded.iter().copied().collect();

@@ -43,6 +43,10 @@ pub struct PatientRecord {
     /// Procedures and therapies.
     #[serde(default)]
     pub procedures: Option<Vec<ProcedureRecord>>,
+    /// Allergies and intolerances, each to a drug (or other substance declared as a drug),
+    /// with the fields of a condition: onset, end, status, verification, severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allergies: Option<Vec<ConditionRecord>>,
     /// Judgements and agreements, by attestation name.
     #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
@@ -401,6 +405,8 @@ pub const PROCEDURE_STATUSES: &[&str] = &[
     "not-done",
     "entered-in-error",
 ];
+/// Allergy clinical statuses (FHIR AllergyIntolerance.clinicalStatus).
+pub const ALLERGY_STATUSES: &[&str] = &["active", "inactive", "resolved"];
 /// Condition severities.
 pub const SEVERITIES: &[&str] = &["mild", "moderate", "severe"];
 
@@ -541,6 +547,17 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
             .map_err(|reason| (at(".verification"), reason))?;
         one_of(c.severity.as_deref(), SEVERITIES).map_err(|reason| (at(".severity"), reason))?;
         ordered(c.onset, c.end).map_err(|reason| (at(".end"), reason))?;
+    }
+    for (i, a) in r.allergies.iter().flatten().enumerate() {
+        let at = |field: &str| format!("allergies[{i}]{field}");
+        concept_ref(a.concept.as_deref(), a.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        also_codes(a.code.as_deref(), a.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
+        one_of(a.status.as_deref(), ALLERGY_STATUSES).map_err(|reason| (at(".status"), reason))?;
+        one_of(a.verification.as_deref(), VERIFICATIONS)
+            .map_err(|reason| (at(".verification"), reason))?;
+        one_of(a.severity.as_deref(), SEVERITIES).map_err(|reason| (at(".severity"), reason))?;
+        ordered(a.onset, a.end).map_err(|reason| (at(".end"), reason))?;
     }
     for (i, m) in r.medications.iter().flatten().enumerate() {
         let at = |field: &str| format!("medications[{i}]{field}");

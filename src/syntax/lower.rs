@@ -756,6 +756,7 @@ impl Lowerer {
             "medication" => EventKind::Medication,
             "immunization" => EventKind::Immunization,
             "procedure" => EventKind::Procedure,
+            "allergy" => EventKind::Allergy,
             _ => return Err(self.internal(&kind_pair, "event kind")),
         };
         let _ = self.optional(&mut inner, Rule::in_kw);

@@ -79,6 +79,7 @@ pub const KEYWORDS: &[&str] = &[
     "medication",
     "immunization",
     "procedure",
+    "allergy",
     "x",
     "exclusion",
     "define",

@@ -769,3 +769,29 @@ fn the_real_subset_lacks_some_ingredients_and_says_so() {
     assert_eq!(r.criteria[0].outcome, Outcome::Unknown);
     assert!(r.criteria[0].unplaced);
 }
+
+#[test]
+fn an_unplaced_fact_is_named_with_its_display() {
+    let facts = r#""medications":[{"id":"m1","code":"rxnorm:316049","display":"Hydrochlorothiazide 25 MG","start":"2026-02-01","end":"2026-02-10"}]"#;
+    let r = screen(
+        "not medication penicillin_v within 3 months before screening",
+        facts,
+        None,
+    );
+    assert_eq!(r.criteria[0].outcome, Outcome::Unknown);
+    let check = &r.criteria[0].checks[0];
+    assert!(
+        check.detail.contains(
+            "rxnorm:316049 \"Hydrochlorothiazide 25 MG\" 2026-02-01 to 2026-02-10 [m1], not placed"
+        ),
+        "{}",
+        check.detail
+    );
+    assert!(
+        check
+            .settle
+            .contains("place rxnorm:316049 \"Hydrochlorothiazide 25 MG\" [m1]"),
+        "{}",
+        check.settle
+    );
+}

@@ -66,6 +66,8 @@ struct Event<'r> {
     /// An unplaced fact the vocabulary knows but places elsewhere: perhaps only a concept
     /// whose codes the vocabulary lacks.
     elsewhere: bool,
+    /// What the record says its code is, for people.
+    display: Option<&'r str>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1015,11 +1017,15 @@ impl Ctx<'_> {
             (None, _) => "date not recorded".to_string(),
         };
         let id = e.id.map(|i| format!(" [{i}]")).unwrap_or_default();
+        let display = e.display.map(|d| format!(" \"{d}\"")).unwrap_or_default();
         match e.unplaced {
             Some(code) if e.elsewhere => format!(
-                "{code} {when}{id}, not placed: the vocabulary has the code but not the codes of the concept asked about"
+                "{code}{display} {when}{id}, not placed: the vocabulary has the code but not the codes of the concept asked about"
             ),
-            Some(code) => format!("{code} {when}{id}, not placed: {}", self.unplaced_reason()),
+            Some(code) => format!(
+                "{code}{display} {when}{id}, not placed: {}",
+                self.unplaced_reason()
+            ),
             None => format!("{} {when}{id}", self.label(e.concept)),
         }
     }
@@ -1780,7 +1786,8 @@ impl Ctx<'_> {
             .filter_map(|e| {
                 e.unplaced.map(|code| {
                     format!(
-                        "{code}{}",
+                        "{code}{}{}",
+                        e.display.map(|d| format!(" \"{d}\"")).unwrap_or_default(),
                         e.id.map(|i| format!(" [{i}]")).unwrap_or_default()
                     )
                 })
@@ -1866,6 +1873,7 @@ fn condition_event<'r>(
         record: Attributes::Condition(c),
         unplaced,
         elsewhere: false,
+        display: c.display.as_deref(),
     }
 }
 
@@ -1886,6 +1894,7 @@ fn medication_event<'r>(
         record: Attributes::Medication(m),
         unplaced,
         elsewhere: false,
+        display: m.display.as_deref(),
     }
 }
 
@@ -1902,6 +1911,7 @@ fn immunization_event<'r>(
         record: Attributes::Immunization,
         unplaced,
         elsewhere: false,
+        display: v.display.as_deref(),
     }
 }
 
@@ -1918,5 +1928,6 @@ fn procedure_event<'r>(
         record: Attributes::Procedure(p),
         unplaced,
         elsewhere: false,
+        display: p.display.as_deref(),
     }
 }

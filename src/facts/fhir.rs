@@ -346,6 +346,21 @@ pub fn url_code(system: &str, code: &str) -> Option<String> {
     Some(format!("{system}|{code}"))
 }
 
+/// What a CodeableConcept says for people: its `text`, else its first coding's `display`.
+fn display(cc: Option<&Value>) -> Option<String> {
+    let cc = cc?;
+    str_at(cc, &["text"])
+        .or_else(|| {
+            cc.get("coding")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find_map(|c| str_at(c, &["display"]))
+        })
+        .map(clean)
+        .filter(|d| !d.is_empty())
+}
+
 /// Splits codes into the fact's `code` and `also`.
 fn code_and_also(mut all: Vec<String>) -> Option<(String, Option<Vec<String>>)> {
     if all.is_empty() {
@@ -945,6 +960,7 @@ impl Converter<'_> {
             self.stats.ignore(WHAT, v);
             return Ok(());
         }
+        let display = display(r.get("code"));
         let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed", "icd10"])) else {
             self.stats.ignore(WHAT, "no SNOMED CT or ICD-10 code");
             return Ok(());
@@ -1004,6 +1020,7 @@ impl Converter<'_> {
             concept: None,
             code: Some(code),
             also,
+            display,
             onset,
             end,
             status,
@@ -1066,6 +1083,7 @@ impl Converter<'_> {
                 None => None,
             },
         };
+        let display = display(concept);
         let Some((code, also)) = code_and_also(codes(concept, &["rxnorm", "atc"])) else {
             self.stats.ignore(what, "no RxNorm or ATC code");
             return Ok(());
@@ -1178,6 +1196,7 @@ impl Converter<'_> {
             concept: None,
             code: Some(code),
             also,
+            display,
             start,
             end,
             dose,
@@ -1198,6 +1217,7 @@ impl Converter<'_> {
             self.stats.ignore(WHAT, "not-done");
             return Ok(());
         }
+        let display = display(r.get("vaccineCode"));
         let Some((code, also)) = code_and_also(codes(r.get("vaccineCode"), &["cvx"])) else {
             self.stats.ignore(WHAT, "no CVX code");
             return Ok(());
@@ -1213,6 +1233,7 @@ impl Converter<'_> {
             concept: None,
             code: Some(code),
             also,
+            display,
             date,
             status: Some("completed".to_string()),
         });
@@ -1232,6 +1253,7 @@ impl Converter<'_> {
                 return Ok(());
             }
         };
+        let display = display(r.get("code"));
         let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed"])) else {
             self.stats.ignore(WHAT, "no SNOMED CT code");
             return Ok(());
@@ -1260,6 +1282,7 @@ impl Converter<'_> {
             concept: None,
             code: Some(code),
             also,
+            display,
             date,
             end: end.filter(|e| *e != date),
             status: status.map(str::to_string),

@@ -150,6 +150,10 @@ pub struct ConditionRecord {
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
+    /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
+    /// explanations, never matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
     /// Onset.
     #[serde(default, deserialize_with = "strict::opt_date")]
     pub onset: Option<NaiveDate>,
@@ -187,6 +191,10 @@ pub struct MedicationRecord {
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
+    /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
+    /// explanations, never matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
     /// First day.
     #[serde(deserialize_with = "strict::date")]
     pub start: NaiveDate,
@@ -233,6 +241,10 @@ pub struct ImmunizationRecord {
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
+    /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
+    /// explanations, never matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
     /// When it was given.
     #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,
@@ -258,6 +270,10 @@ pub struct ProcedureRecord {
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<Vec<String>>,
+    /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
+    /// explanations, never matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
     /// When it was done (its first day).
     #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,

@@ -1297,3 +1297,210 @@ fn a_condition_grade_is_read_from_its_stage_summary() {
     );
     assert_eq!(grade(r#"{"text":"grade"}"#), None);
 }
+
+// ---------------------------------------------------------------------------------------
+// AllergyIntolerance
+// ---------------------------------------------------------------------------------------
+
+fn allergy<'r>(r: &'r PatientRecord, id: &str) -> &'r facts::native::ConditionRecord {
+    r.allergies
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|a| a.id.as_deref() == Some(id))
+        .unwrap_or_else(|| panic!("no allergy {id}"))
+}
+
+#[test]
+fn allergy_intolerances_become_allergies_with_substance_status_severity_and_dates() {
+    let (r, stats) = convert(&fixture("allergies.json"));
+    let allergies = r.allergies.as_ref().unwrap();
+    // Penicillin, contrast, sulfamethoxazole, peanut; not the refuted, the entered-in-error
+    // or the "no known food allergy" statement.
+    assert_eq!(allergies.len(), 4, "{allergies:#?}");
+    let penicillin = allergy(&r, "ai-penicillin");
+    // RxNorm first, the SNOMED CT substance kept beside it.
+    assert_eq!(penicillin.code.as_deref(), Some("rxnorm:7980"));
+    assert_eq!(
+        penicillin.also.as_deref(),
+        Some(&["snomed:764146007".to_string()][..])
+    );
+    assert_eq!(penicillin.status.as_deref(), Some("active"));
+    assert_eq!(penicillin.verification.as_deref(), Some("confirmed"));
+    // The worst reaction: moderate (low criticality says nothing more).
+    assert_eq!(penicillin.severity.as_deref(), Some("moderate"));
+    // No onset: known to exist from the day it was recorded (the date in its own offset).
+    assert_eq!(penicillin.onset, Some(date("2003-06-14")));
+    assert_eq!(penicillin.end, None);
+    let contrast = allergy(&r, "ai-contrast");
+    assert_eq!(contrast.code.as_deref(), Some("snomed:385420005"));
+    assert_eq!(
+        contrast.onset,
+        Some(date("2019-09-02")),
+        "onset before recordedDate"
+    );
+    assert_eq!(contrast.verification.as_deref(), Some("unconfirmed"));
+    assert_eq!(
+        contrast.severity.as_deref(),
+        Some("severe"),
+        "no reaction severity: a high criticality reads as severe"
+    );
+    let sulfa = allergy(&r, "ai-sulfa");
+    assert_eq!(sulfa.status.as_deref(), Some("resolved"));
+    assert_eq!(
+        sulfa.onset,
+        Some(date("2011-03-05")),
+        "the earliest of recordedDate, lastOccurrence and a reaction's onset"
+    );
+    assert_eq!(sulfa.severity, None);
+    assert_eq!(
+        allergy(&r, "ai-peanut").code.as_deref(),
+        Some("snomed:762952008")
+    );
+    for why in [
+        "refuted",
+        "entered-in-error",
+        "no known food or environmental allergy",
+    ] {
+        assert_eq!(
+            stats.ignored.get(&format!("AllergyIntolerance: {why}")),
+            Some(&1),
+            "{why}: {:?}",
+            stats.ignored
+        );
+    }
+    assert_eq!(stats.skipped.get("AllergyIntolerance"), None);
+}
+
+#[test]
+fn allergies_are_not_recorded_without_allergy_intolerance_and_none_after_no_known_allergy() {
+    let bundle = |allergy: &str| {
+        format!(
+            r#"{{"resourceType":"Bundle","entry":[{{"resource":{{"resourceType":"Patient","id":"p"}}}}{allergy}]}}"#
+        )
+    };
+    let (r, _) = convert(&bundle(""));
+    assert_eq!(r.allergies, None, "no AllergyIntolerance: not known");
+    // US Core's "no known allergy" and "no known drug allergy" say the list is empty.
+    for code in ["716186003", "409137002"] {
+        let statement = format!(
+            r#",{{"resource":{{"resourceType":"AllergyIntolerance","id":"nka","patient":{{"reference":"Patient/p"}},"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"{code}"}}]}},"recordedDate":"2020-01-01"}}}}"#
+        );
+        let (r, stats) = convert(&bundle(&statement));
+        assert_eq!(r.allergies, Some(vec![]), "{code}");
+        assert_eq!(
+            stats
+                .ignored
+                .get("AllergyIntolerance: no known allergy (recorded: none)"),
+            Some(&1)
+        );
+    }
+    // "No known food allergy" says nothing about drugs.
+    let food = r#",{"resource":{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://snomed.info/sct","code":"429625007"}]}}}"#;
+    assert_eq!(convert(&bundle(food)).0.allergies, None);
+    // The patient is referred to by `patient`, as for Immunization.
+    let other = r#",{"resource":{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/q"},"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"7980"}]}}}"#;
+    let e = parse(&bundle(other)).unwrap_err();
+    assert_eq!(e.path, "entry[1].resource.patient.reference", "{e}");
+    let none = r#",{"resource":{"resourceType":"AllergyIntolerance","subject":{"reference":"Patient/p"},"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"7980"}]}}}"#;
+    let e = parse(&bundle(none)).unwrap_err();
+    assert_eq!(e.path, "entry[1].resource.patient", "{e}");
+}
+
+#[test]
+fn fhir_allergies_screen_like_native_ones() {
+    let text = r#"
+protocol "Allergies" version "1"
+anchor screening
+drug penicillin "Penicillin G" codes [rxnorm:7980]
+drug contrast "Iodinated contrast media" codes [snomed:385420005]
+drug ampicillin "Ampicillin" codes [rxnorm:733]
+drug ciprofloxacin "Ciprofloxacin" codes [rxnorm:2551]
+drug sulfamethoxazole "Sulfamethoxazole" codes [rxnorm:10180]
+drug peanut "Peanut (a food, declared as a drug to be named)" codes [snomed:762952008]
+inclusion I1 "penicillin allergy now": allergy penicillin at screening where status is active and severity is moderate
+inclusion I2 "severe contrast allergy": allergy contrast before screening where severity is severe
+inclusion I3 "ampicillin (refuted)": allergy ampicillin ever
+inclusion I4 "ciprofloxacin (entered in error)": allergy ciprofloxacin ever
+inclusion I5 "sulfonamide before": allergy sulfamethoxazole before screening
+inclusion I6 "sulfonamide now": allergy sulfamethoxazole at screening
+inclusion I7 "peanut": allergy peanut ever
+"#;
+    let c = eligc::check::compile_text("t.elig", text, None);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    let plan = Plan::new(c.program.unwrap(), c.sources);
+    let (mut record, _) = convert(&fixture("allergies.json"));
+    record
+        .anchors
+        .insert("screening".into(), date("2026-03-31"));
+    let result = plan.evaluate(&record, true);
+    use eligc::eval::Outcome::{Met, NotMet, Unknown};
+    let outcomes: Vec<_> = result.criteria.iter().map(|c| c.outcome).collect();
+    // I6: resolved on a day not recorded, so perhaps still there at screening.
+    assert_eq!(
+        outcomes,
+        vec![Met, Met, NotMet, NotMet, Met, Unknown, Met],
+        "{:#?}",
+        result.criteria
+    );
+    // An unconfirmed allergy counts, and the explanation says it is unconfirmed.
+    let text = format!("{:?}", result.criteria[1]);
+    assert!(text.contains("unconfirmed"), "{text}");
+    assert_eq!(result.unused_facts, 0);
+    // The same allergies written natively give the same outcomes.
+    let native = parse(
+        r#"{"id":"al-1","anchors":{"screening":"2026-03-31"},"allergies":[
+        {"id":"ai-penicillin","code":"rxnorm:7980","onset":"2003-06-14","status":"active","verification":"confirmed","severity":"moderate"},
+        {"id":"ai-contrast","code":"snomed:385420005","onset":"2019-09-02","status":"active","verification":"unconfirmed","severity":"severe"},
+        {"id":"ai-sulfa","code":"rxnorm:10180","onset":"2011-03-05","status":"resolved"},
+        {"id":"ai-peanut","code":"snomed:762952008","onset":"1999-05-20","status":"active","severity":"severe"},
+        {"id":"ai-refuted","code":"rxnorm:733","onset":"2018-02-02","verification":"refuted"}]}"#
+            .replace('\n', "")
+            .as_str(),
+    )
+    .unwrap();
+    let native: Vec<_> = plan
+        .evaluate(&native, false)
+        .criteria
+        .iter()
+        .map(|c| c.outcome)
+        .collect();
+    assert_eq!(native, outcomes);
+}
+
+#[test]
+fn a_bulk_export_reads_allergy_intolerance_ndjson() {
+    let dir = temp_dir("bulk-allergy");
+    let write =
+        |name: &str, lines: &[&str]| std::fs::write(dir.join(name), lines.join("\n")).unwrap();
+    write(
+        "Patient.ndjson",
+        &[
+            r#"{"resourceType":"Patient","id":"a"}"#,
+            r#"{"resourceType":"Patient","id":"b"}"#,
+        ],
+    );
+    write(
+        "AllergyIntolerance.ndjson",
+        &[
+            r#"{"resourceType":"AllergyIntolerance","id":"x1","patient":{"reference":"Patient/a"},"code":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"7980"}]},"recordedDate":"2010-01-01"}"#,
+        ],
+    );
+    let recs = records(&dir, None);
+    let a = recs[0].parse().unwrap();
+    assert_eq!(
+        a.allergies.as_ref().unwrap()[0].code.as_deref(),
+        Some("rxnorm:7980")
+    );
+    // The export has the file: b's allergies are recorded, and none.
+    let b = recs[1].parse().unwrap();
+    assert_eq!(b.allergies, Some(vec![]));
+    // Without a `patient` reference, the line is a rejected record naming the field.
+    write(
+        "AllergyIntolerance.ndjson",
+        &[r#"{"resourceType":"AllergyIntolerance","id":"x2","subject":{"reference":"Patient/a"}}"#],
+    );
+    let e = records(&dir, None)[0].parse().unwrap_err();
+    assert!(e.reason.contains("`patient`"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1018,6 +1018,16 @@ impl Ctx<'_> {
         };
         let id = e.id.map(|i| format!(" [{i}]")).unwrap_or_default();
         let display = e.display.map(|d| format!(" \"{d}\"")).unwrap_or_default();
+        // A diagnosis or allergy not (yet) confirmed counts, and says so.
+        let when = match &e.record {
+            Attributes::Condition(c) => match c.verification.as_deref() {
+                Some(v @ ("unconfirmed" | "provisional" | "differential")) => {
+                    format!("{when}, {v}")
+                }
+                _ => when,
+            },
+            _ => when,
+        };
         match e.unplaced {
             Some(code) if e.elsewhere => format!(
                 "{code}{display} {when}{id}, not placed: the vocabulary has the code but not the codes of the concept asked about"

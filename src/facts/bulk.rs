@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
 
-use super::fhir::{DOMAIN_TYPES, reference_target};
+use super::fhir::{DOMAIN_TYPES, reference_target, subject_field};
 use super::{BulkOrigin, JsonLines, RawRecord, ReadOptions, Records};
 
 /// How a Bulk Data export is partitioned (see the module documentation).
@@ -449,12 +449,8 @@ impl Export {
                     continue;
                 }
                 t if DOMAIN_TYPES.contains(&t) => {
-                    let field = if t == "Immunization" {
-                        "patient"
-                    } else {
-                        "subject"
-                    };
-                    let reference = if t == "Immunization" {
+                    let field = subject_field(t);
+                    let reference = if field == "patient" {
                         head.patient
                     } else {
                         head.subject
@@ -634,11 +630,7 @@ impl Export {
                 None => {
                     for m in members {
                         if let Some(e) = entries.get(m) {
-                            let field = if e.rtype == "Immunization" {
-                                "patient"
-                            } else {
-                                "subject"
-                            };
+                            let field = subject_field(&e.rtype);
                             errors.push((
                                 e.file,
                                 e.line,

@@ -112,7 +112,24 @@ pub const DOMAIN_TYPES: &[&str] = &[
     "MedicationAdministration",
     "Immunization",
     "Procedure",
+    "AllergyIntolerance",
 ];
+
+/// The field of a clinical resource that refers to its patient: `patient` for Immunization
+/// and AllergyIntolerance, `subject` for the others.
+pub fn subject_field(rtype: &str) -> &'static str {
+    match rtype {
+        "Immunization" | "AllergyIntolerance" => "patient",
+        _ => "subject",
+    }
+}
+
+/// SNOMED CT situations that say an allergy list was taken and found empty ("no known
+/// allergy", "no known drug allergy"): recorded as none, never an allergy to something.
+const NO_KNOWN_ALLERGY: &[&str] = &["716186003", "409137002"];
+/// "No known food allergy", "no known environmental allergy": say nothing about drugs, so
+/// they do not make the allergy list recorded.
+const NO_KNOWN_OTHER_ALLERGY: &[&str] = &["429625007", "428607008"];
 
 /// Zero-width characters stripped from codes, units and result words.
 const ZERO_WIDTH: &[char] = &['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}'];
@@ -561,7 +578,6 @@ pub fn bundle_to_record(
         medications: None,
         immunizations: None,
         procedures: None,
-        // AllergyIntolerance is not read yet: allergies stay "not known".
         allergies: None,
         attestations: BTreeMap::new(),
     };
@@ -574,6 +590,7 @@ pub fn bundle_to_record(
         meds: Vec::new(),
         immunizations: Vec::new(),
         procedures: Vec::new(),
+        allergies: Vec::new(),
     };
     for (entry, resource) in resources {
         c.stats.resources += 1;
@@ -592,11 +609,7 @@ pub fn bundle_to_record(
             entry,
             patient: &id,
         };
-        let subject_field = if rtype == "Immunization" {
-            "patient"
-        } else {
-            "subject"
-        };
+        let subject_field = subject_field(rtype);
         let Some(subject) = reference(resource.get(subject_field)) else {
             return Err(at.err(
                 subject_field,
@@ -609,6 +622,24 @@ pub fn bundle_to_record(
                 format!("`{subject}` is not this Bundle's Patient (`{id}`)"),
             ));
         }
+        if rtype == "AllergyIntolerance" {
+            // "No known allergy" is a statement that the list is empty, not an allergy.
+            let said = codes(resource.get("code"), &["snomed"]);
+            let is = |list: &[&str]| {
+                said.iter()
+                    .any(|c| c.strip_prefix("snomed:").is_some_and(|c| list.contains(&c)))
+            };
+            if is(NO_KNOWN_ALLERGY) {
+                present.insert(rtype);
+                c.stats.ignore(rtype, "no known allergy (recorded: none)");
+                continue;
+            }
+            if is(NO_KNOWN_OTHER_ALLERGY) {
+                c.stats
+                    .ignore(rtype, "no known food or environmental allergy");
+                continue;
+            }
+        }
         present.insert(rtype);
         if resource.get("status").and_then(Value::as_str) == Some("entered-in-error") {
             c.stats.ignore(rtype, "entered-in-error");
@@ -619,6 +650,7 @@ pub fn bundle_to_record(
             "Condition" => c.condition(resource, &at)?,
             "Immunization" => c.immunization(resource, &at)?,
             "Procedure" => c.procedure(resource, &at)?,
+            "AllergyIntolerance" => c.allergy(resource, &at)?,
             _ => c.medication(rtype, resource, &at)?,
         }
     }
@@ -629,6 +661,7 @@ pub fn bundle_to_record(
         meds,
         immunizations,
         procedures,
+        allergies,
         ..
     } = c;
     record.observations = has(&["Observation"]).then_some(observations);
@@ -641,6 +674,7 @@ pub fn bundle_to_record(
     .then_some(meds);
     record.immunizations = has(&["Immunization"]).then_some(immunizations);
     record.procedures = has(&["Procedure"]).then_some(procedures);
+    record.allergies = has(&["AllergyIntolerance"]).then_some(allergies);
     Ok((record, stats))
 }
 
@@ -663,6 +697,7 @@ struct Converter<'a> {
     meds: Vec<MedicationRecord>,
     immunizations: Vec<ImmunizationRecord>,
     procedures: Vec<ProcedureRecord>,
+    allergies: Vec<ConditionRecord>,
 }
 
 /// An observation's value, as the native model holds it.
@@ -1236,6 +1271,86 @@ impl Converter<'_> {
             display,
             date,
             status: Some("completed".to_string()),
+        });
+        Ok(())
+    }
+
+    /// An AllergyIntolerance as an allergy: the substance (RxNorm, then SNOMED CT, then
+    /// ATC), dated from its onset, else the first date it is known to have existed.
+    fn allergy(&mut self, r: &Map<String, Value>, at: &At<'_>) -> Result<(), FhirError> {
+        const WHAT: &str = "AllergyIntolerance";
+        let verification = status_code(r.get("verificationStatus"));
+        if let Some(v @ ("refuted" | "entered-in-error")) = verification.as_deref() {
+            self.stats.ignore(WHAT, v);
+            return Ok(());
+        }
+        let display = display(r.get("code"));
+        let Some((code, also)) = code_and_also(codes(r.get("code"), &["rxnorm", "snomed", "atc"]))
+        else {
+            self.stats.ignore(WHAT, "no code");
+            return Ok(());
+        };
+        // Onset, else the earliest date the allergy is known to have existed: when it was
+        // recorded, its last reaction, a reaction's onset.
+        let mut onset = first_date(
+            r,
+            &["onsetDateTime", "onsetPeriod.start"],
+            at,
+            self.stats,
+            WHAT,
+        )?;
+        if onset.is_none() {
+            let mut known = Vec::new();
+            known.extend(first_date(r, &["recordedDate"], at, self.stats, WHAT)?);
+            known.extend(first_date(r, &["lastOccurrence"], at, self.stats, WHAT)?);
+            let reactions = r.get("reaction").and_then(Value::as_array);
+            for (k, reaction) in reactions.into_iter().flatten().enumerate() {
+                if let Some(reaction) = reaction.as_object() {
+                    let d = first_date(reaction, &["onset"], at, self.stats, WHAT).map_err(
+                        |mut e| {
+                            e.field = format!("reaction[{k}].onset");
+                            e
+                        },
+                    )?;
+                    known.extend(d);
+                }
+            }
+            onset = known.into_iter().min();
+        }
+        let status = status_code(r.get("clinicalStatus"))
+            .filter(|s| super::native::ALLERGY_STATUSES.contains(&s.as_str()));
+        let verification =
+            verification.filter(|v| super::native::VERIFICATIONS.contains(&v.as_str()));
+        // The worst reaction's severity; without one, a high criticality (a future
+        // exposure judged life-threatening) reads as severe.
+        let rank = |s: &str| ["mild", "moderate", "severe"].iter().position(|w| *w == s);
+        let reacted = r
+            .get("reaction")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.get("severity").and_then(Value::as_str))
+            .filter_map(|s| rank(s).map(|k| (k, s)))
+            .max()
+            .map(|(_, s)| s);
+        let severity = reacted
+            .or_else(|| {
+                (r.get("criticality").and_then(Value::as_str) == Some("high")).then_some("severe")
+            })
+            .map(str::to_string);
+        self.stats.facts += 1;
+        self.allergies.push(ConditionRecord {
+            id: r.get("id").and_then(Value::as_str).map(clean),
+            concept: None,
+            code: Some(code),
+            also,
+            display,
+            onset,
+            end: None,
+            status,
+            verification,
+            grade: None,
+            severity,
         });
         Ok(())
     }

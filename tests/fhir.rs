@@ -172,7 +172,7 @@ fn qualitative_results_from_codes_and_text_with_zero_width_characters() {
         Some("not detected"),
         "text, zero-width space removed"
     );
-    // A zero-width character inside the code itself does not stop the match.
+    // A zero-width character after the code (as exported) is trimmed: the code matches.
     assert_eq!(
         observation(&r, "hbsag-1")[0].code.as_deref(),
         Some("loinc:5196-1")

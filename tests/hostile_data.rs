@@ -207,3 +207,184 @@ fn numbers_given_as_text_are_rejected_including_underscores() {
         assert!(e.reason.contains(says), "{text}: {e}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Codes: one normalisation for native and FHIR; a hidden character inside is refused
+// ---------------------------------------------------------------------------------------
+
+const CODES_PROTOCOL: &str = r#"
+protocol "Codes" version "1"
+anchor screening
+observation egfr "eGFR" unit mL/min/1.73m2 codes [loinc:33914-3]
+condition sle "SLE" codes [snomed:55464009]
+inclusion I1 "kidneys": latest egfr within 28 days before screening >= 30 mL/min/1.73m2
+exclusion E1 "lupus": condition sle
+"#;
+
+fn codes_plan() -> &'static eligc::eval::Plan {
+    static PLAN: std::sync::OnceLock<eligc::eval::Plan> = std::sync::OnceLock::new();
+    PLAN.get_or_init(|| {
+        let c = eligc::check::compile_text("codes.elig", CODES_PROTOCOL, None);
+        assert!(!c.has_errors(), "{:?}", c.diagnostics);
+        eligc::eval::Plan::new(c.program.unwrap(), c.sources)
+    })
+}
+
+/// The same patient (eGFR 45 on 2026-03-01, SLE), native, with the eGFR and SLE codes'
+/// values written as given (`33914-3`, `55464009` with padding or not).
+fn native_patient(egfr: &str, sle: &str) -> String {
+    format!(
+        r#"{{"id":"p1","observations":[{{"code":"loinc:{egfr}","date":"2026-03-01","value":45,"unit":"mL/min/{{1.73_m2}}"}}],"conditions":[{{"code":"snomed:{sle}","onset":"2020-01-01","status":"active"}}]}}"#
+    )
+}
+
+/// The same patient as a FHIR Bundle.
+fn fhir_patient(egfr: &str, sle: &str) -> String {
+    let obs = observation("Patient/p1", "2026-03-01", "45").replace("33914-3", egfr);
+    let condition = format!(
+        r#"{{"resourceType":"Condition","id":"c1","subject":{{"reference":"Patient/p1"}},"clinicalStatus":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}}]}},"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"{sle}"}}]}},"onsetDateTime":"2020-01-01"}}"#
+    );
+    bundle(&[&obs, &condition])
+}
+
+/// Screens the text in the given form on 2026-03-31: the verdict, or the rejection.
+fn screen(text: &str, format: InputFormat) -> Result<eligc::eval::Verdict, RecordError> {
+    let options = Arc::new(ReadOptions {
+        format,
+        anchors: [(
+            "screening".to_string(),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+        )]
+        .into(),
+        ..ReadOptions::default()
+    });
+    let raw = RawRecord {
+        options: Some(options),
+        ..RawRecord::new("p.jsonl", 1, text)
+    };
+    codes_plan().screen(&raw, |_| false).map(|r| r.verdict)
+}
+
+/// JSON text for a string holding `s` (escapes the controls a padding may hold).
+fn json_inner(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+#[test]
+fn codes_with_surrounding_spaces_or_zero_width_characters_match_in_both_forms() {
+    use eligc::eval::Verdict;
+    // Unpadded: the SLE code matches, so the exclusion is met.
+    assert_eq!(
+        screen(&native_patient("33914-3", "55464009"), InputFormat::Native).unwrap(),
+        Verdict::Ineligible
+    );
+    for pad in [
+        " ",
+        "\t",
+        "\u{00A0}",
+        "\u{3000}",
+        "\u{200B}",
+        "\u{FEFF}",
+        "\u{2060} ",
+    ] {
+        let egfr = json_inner(&format!("{pad}33914-3{pad}"));
+        let sle = json_inner(&format!("{pad}55464009"));
+        for (text, format) in [
+            (native_patient(&egfr, &sle), InputFormat::Native),
+            (fhir_patient(&egfr, &sle), InputFormat::Fhir),
+        ] {
+            // Before, a native `snomed: 55464009` matched nothing: the lupus went unseen.
+            assert_eq!(
+                screen(&text, format).unwrap(),
+                Verdict::Ineligible,
+                "{pad:?} {format:?}"
+            );
+        }
+    }
+    // Around the `:` of a native code too, and in `also`.
+    let r = native(
+        r#"{"id":"a","conditions":[{"code":" snomed : 55464009 ","also":["icd10:\u00a0M32.9"],"onset":"2020-01-01"}]}"#,
+    )
+    .unwrap();
+    let c = &r.conditions.unwrap()[0];
+    assert_eq!(c.code.as_deref(), Some("snomed:55464009"));
+    assert_eq!(c.also.as_deref(), Some(&["icd10:M32.9".to_string()][..]));
+}
+
+#[test]
+fn a_hidden_character_inside_a_code_rejects_the_record_in_both_forms() {
+    for (hidden, named) in [
+        ("\u{200B}", "U+200B zero-width space"),
+        ("\u{200D}", "U+200D zero-width joiner"),
+        ("\u{FEFF}", "U+FEFF"),
+        ("\u{0007}", "U+0007 control character"),
+        ("\u{202E}", "U+202E bidirectional"),
+    ] {
+        let sle = json_inner(&format!("5546{hidden}4009"));
+        let e = screen(&native_patient("33914-3", &sle), InputFormat::Native).unwrap_err();
+        assert_eq!(e.path, "conditions[0].code", "{hidden:?}");
+        assert!(e.reason.contains(named), "{hidden:?}: {e}");
+        let e = screen(&fhir_patient("33914-3", &sle), InputFormat::Fhir).unwrap_err();
+        assert_eq!(
+            e.path, "entry[2].resource.code.coding[0].code",
+            "{hidden:?}"
+        );
+        assert!(e.reason.contains(named), "{hidden:?}: {e}");
+    }
+    // In `also`, in a FHIR system, in an Observation component.
+    let e = native(r#"{"id":"a","conditions":[{"code":"snomed:55464009","also":["icd10:M3\u200b2.9"],"onset":"2020-01-01"}]}"#)
+        .unwrap_err();
+    assert_eq!(e.path, "conditions[0].also[0]");
+    let obs = observation("Patient/p1", "2026-03-01", "45")
+        .replace("http://loinc.org", "http://loinc\u{200B}.org");
+    let e = fhir(&bundle(&[&obs])).unwrap_err();
+    assert_eq!(e.path, "entry[1].resource.code.coding[0].system");
+}
+
+mod same_verdict_in_either_form {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PADDING: &[&str] = &[
+        "", " ", "  ", "\t", "\n", "\u{00A0}", "\u{2003}", "\u{3000}", "\u{200B}", "\u{200C}",
+        "\u{200D}", "\u{2060}", "\u{FEFF}",
+    ];
+    const INSIDE: &[&str] = &[
+        "\u{200B}", "\u{200C}", "\u{2060}", "\u{FEFF}", "\u{0000}", "\u{001B}", "\u{202E}",
+        "\u{2066}",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Issue 9: a code padded with whitespace or zero-width characters reads the same in
+        /// a native record and a FHIR Bundle; one with a hidden character inside is refused
+        /// in both.
+        #[test]
+        fn padded_or_hidden_characters_give_the_same_outcome_native_and_fhir(
+            before in prop::sample::select(PADDING),
+            after in prop::sample::select(PADDING),
+            inside in prop::option::of((prop::sample::select(INSIDE), 1usize..7)),
+            egfr_or_sle in any::<bool>(),
+            value in prop::sample::select(&["12", "45"][..]),
+        ) {
+            let mut code = if egfr_or_sle { "33914-3" } else { "55464009" }.to_string();
+            if let Some((c, at)) = inside {
+                code.insert_str(at, c);
+            }
+            let code = json_inner(&format!("{before}{code}{after}"));
+            let (egfr, sle) = if egfr_or_sle { (code.as_str(), "55464009") } else { ("33914-3", code.as_str()) };
+            let native_text = native_patient(egfr, sle).replace("\"value\":45", &format!("\"value\":{value}"));
+            let fhir_text = fhir_patient(egfr, sle).replace("\"value\":45", &format!("\"value\":{value}"));
+            let n = screen(&native_text, InputFormat::Native);
+            let f = screen(&fhir_text, InputFormat::Fhir);
+            prop_assert_eq!(n.is_err(), inside.is_some(), "{:?}", n);
+            match (n, f) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                (Err(a), Err(b)) => prop_assert!(a.reason == b.reason, "{} / {}", a, b),
+                (a, b) => prop_assert!(false, "native {:?}, FHIR {:?}", a, b),
+            }
+        }
+    }
+}

@@ -264,6 +264,12 @@ fn malformed_vocabularies_are_refused_with_file_line_and_reason() {
             "CONCEPT.csv:3: concept 2 has an empty `concept_code`",
         ),
         (
+            // Normalised as patient data's codes are: padding trimmed (line 2), a hidden
+            // character inside refused.
+            "hidden_code",
+            "CONCEPT.csv:3: the code `8762\u{200B}8006` holds an invisible character (U+200B zero-width space) inside it: a code with a hidden character looks right but matches nothing (remove the character)",
+        ),
+        (
             "bad_ancestor",
             "CONCEPT_ANCESTOR.csv:3: `descendant_concept_id` is `two`, not a concept id (a whole number)",
         ),

@@ -308,20 +308,32 @@ fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
 }
 
 /// The codes of a CodeableConcept in systems eligc knows, as `system:value`, in `order`
-/// of system preference (then in the order given).
-fn codes(concept: Option<&Value>, order: &[&str]) -> Vec<String> {
+/// of system preference (then in the order given). `field` names the concept in errors: a
+/// system or code with a hidden character inside is refused ([`super::codes`]), as it is in
+/// a native record.
+fn codes(
+    concept: Option<&Value>,
+    order: &[&str],
+    at: &At<'_>,
+    field: &str,
+) -> Result<Vec<String>, FhirError> {
     let mut found: Vec<(usize, String)> = Vec::new();
     let codings = concept
         .and_then(|c| c.get("coding"))
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    for coding in codings {
+    for (k, coding) in codings.iter().enumerate() {
         let (Some(system), Some(code)) = (str_at(coding, &["system"]), str_at(coding, &["code"]))
         else {
             continue;
         };
-        let code = clean(code);
+        let normal = |text, part: &str| {
+            super::codes::normalise(text)
+                .map_err(|reason| at.err(&format!("{field}.coding[{k}].{part}"), reason))
+        };
+        let system = normal(system, "system")?;
+        let code = normal(code, "code")?;
         if code.is_empty() {
             continue;
         }
@@ -332,7 +344,7 @@ fn codes(concept: Option<&Value>, order: &[&str]) -> Vec<String> {
             ),
             // A system eligc has no name for, kept as `URL|code` (FHIR's token form): a
             // protocol that declares it (`codesystem NAME = "URL"`) reads it.
-            None => match url_code(system, &code) {
+            None => match url_code(system, code) {
                 Some(text) => (order.len() + 1, text),
                 None => continue,
             },
@@ -342,7 +354,7 @@ fn codes(concept: Option<&Value>, order: &[&str]) -> Vec<String> {
         }
     }
     found.sort_by_key(|(rank, _)| *rank);
-    found.into_iter().map(|(_, t)| t).collect()
+    Ok(found.into_iter().map(|(_, t)| t).collect())
 }
 
 /// A coding of a system eligc has no name for, as `URL|code`: the system's absolute URI
@@ -904,8 +916,12 @@ impl Converter<'_> {
                     continue;
                 }
             };
-            let Some((code, also)) = code_and_also(codes(holder.get("code"), &["loinc", "snomed"]))
-            else {
+            let Some((code, also)) = code_and_also(codes(
+                holder.get("code"),
+                &["loinc", "snomed"],
+                at,
+                &format!("{prefix}code"),
+            )?) else {
                 self.stats.ignore(WHAT, "no LOINC or SNOMED CT code");
                 continue;
             };
@@ -996,7 +1012,9 @@ impl Converter<'_> {
             return Ok(());
         }
         let display = display(r.get("code"));
-        let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed", "icd10"])) else {
+        let Some((code, also)) =
+            code_and_also(codes(r.get("code"), &["snomed", "icd10"], at, "code")?)
+        else {
             self.stats.ignore(WHAT, "no SNOMED CT or ICD-10 code");
             return Ok(());
         };
@@ -1085,10 +1103,13 @@ impl Converter<'_> {
                 return Ok(());
             }
         };
+        let mut concept_field = "medicationCodeableConcept";
         let concept = match r.get("medicationCodeableConcept").filter(|v| !v.is_null()) {
             Some(cc) => Some(cc),
             None => match reference(r.get("medicationReference")) {
                 Some(reference) => {
+                    // The referred Medication's `code`, named from this resource.
+                    concept_field = "medicationReference(Medication).code";
                     let target = if let Some(local) = reference.strip_prefix('#') {
                         r.get("contained")
                             .and_then(Value::as_array)
@@ -1119,7 +1140,9 @@ impl Converter<'_> {
             },
         };
         let display = display(concept);
-        let Some((code, also)) = code_and_also(codes(concept, &["rxnorm", "atc"])) else {
+        let Some((code, also)) =
+            code_and_also(codes(concept, &["rxnorm", "atc"], at, concept_field)?)
+        else {
             self.stats.ignore(what, "no RxNorm or ATC code");
             return Ok(());
         };
@@ -1253,7 +1276,9 @@ impl Converter<'_> {
             return Ok(());
         }
         let display = display(r.get("vaccineCode"));
-        let Some((code, also)) = code_and_also(codes(r.get("vaccineCode"), &["cvx"])) else {
+        let Some((code, also)) =
+            code_and_also(codes(r.get("vaccineCode"), &["cvx"], at, "vaccineCode")?)
+        else {
             self.stats.ignore(WHAT, "no CVX code");
             return Ok(());
         };
@@ -1369,7 +1394,8 @@ impl Converter<'_> {
             }
         };
         let display = display(r.get("code"));
-        let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed"])) else {
+        let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed"], at, "code")?)
+        else {
             self.stats.ignore(WHAT, "no SNOMED CT code");
             return Ok(());
         };

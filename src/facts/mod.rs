@@ -2,6 +2,7 @@
 //! records, and the errors that name the file, line, patient and field of bad input.
 
 mod bulk;
+pub mod codes;
 pub mod fhir;
 pub mod native;
 pub mod strict;

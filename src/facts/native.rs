@@ -455,7 +455,7 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
                 }
             }
         };
-    let record = match parsed {
+    let mut record = match parsed {
         Ok(r) => r,
         Err((path, inner)) => {
             let patient = serde_json::from_str::<IdOnly>(&raw.text).ok().map(|r| r.id);
@@ -464,10 +464,50 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
             return Err(error(line, patient, path, describe_serde_error(&inner)));
         }
     };
-    if let Err((path, reason)) = validate(&record) {
+    if let Err((path, reason)) = normalise_codes(&mut record).and_then(|()| validate(&record)) {
         return Err(error(raw.line, Some(record.id.clone()), path, reason));
     }
     Ok(record)
+}
+
+/// Normalises every `code` and `also` of the record in place, as FHIR codings are
+/// ([`super::codes`]): surrounding spaces go, a hidden character inside is refused.
+fn normalise_codes(r: &mut PatientRecord) -> Result<(), Invalid> {
+    fn fix(
+        list: &str,
+        i: usize,
+        code: &mut Option<String>,
+        also: &mut Option<Vec<String>>,
+    ) -> Result<(), Invalid> {
+        if let Some(c) = code {
+            *c = super::codes::normalise_native(c)
+                .map_err(|reason| (format!("{list}[{i}].code"), reason))?;
+        }
+        for (j, c) in also.iter_mut().flatten().enumerate() {
+            *c = super::codes::normalise_native(c)
+                .map_err(|reason| (format!("{list}[{i}].also[{j}]"), reason))?;
+        }
+        Ok(())
+    }
+    for (i, o) in r.observations.iter_mut().flatten().enumerate() {
+        fix("observations", i, &mut o.code, &mut o.also)?;
+    }
+    for (i, c) in r.conditions.iter_mut().flatten().enumerate() {
+        fix("conditions", i, &mut c.code, &mut c.also)?;
+    }
+    for (i, a) in r.allergies.iter_mut().flatten().enumerate() {
+        fix("allergies", i, &mut a.code, &mut a.also)?;
+    }
+    for (i, m) in r.medications.iter_mut().flatten().enumerate() {
+        fix("medications", i, &mut m.code, &mut m.also)?;
+    }
+    for (i, v) in r.immunizations.iter_mut().flatten().enumerate() {
+        fix("immunizations", i, &mut v.code, &mut v.also)?;
+    }
+    for (i, p) in r.procedures.iter_mut().flatten().enumerate() {
+        fix("procedures", i, &mut p.code, &mut p.also)?;
+    }
+    Ok(())
 }
 
 /// serde's and chrono's messages, in words for the people who prepare patient data.

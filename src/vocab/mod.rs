@@ -253,7 +253,9 @@ pub fn load(dir: &Path, program: &Program) -> Result<Vocabulary, VocabError> {
             stats.concepts += 1;
             let field = |i: usize| row.get(i).map_or("", String::as_str);
             let concept_id = id(field(c_id), &concept_file, line, "concept_id")?;
-            let code = field(c_code).trim();
+            // The same normalisation as patient data's codes, so both sides compare alike.
+            let code = crate::facts::codes::normalise(field(c_code))
+                .map_err(|reason| VocabError::new(&concept_file, line, reason))?;
             if code.is_empty() {
                 return Err(VocabError::new(
                     &concept_file,

@@ -33,6 +33,10 @@ pub struct DiffArgs {
     /// See docs/terminology.md.
     #[arg(long, value_name = "DIR")]
     vocabulary: Option<PathBuf>,
+    /// The largest record of `--patients`, in bytes or with K, M, G: a JSON Lines line, a
+    /// `.json` file, a FHIR Bundle, a Bulk Data patient. A larger one is rejected.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = super::parse_size)]
+    max_record_bytes: u64,
 }
 
 /// Output formats for differences.
@@ -66,7 +70,7 @@ pub fn run(args: &DiffArgs) -> u8 {
     let impact = if args.patients.is_empty() {
         None
     } else {
-        match screen(&old, &new, &args.patients) {
+        match screen(&old, &new, &args.patients, args.max_record_bytes) {
             Ok(i) => {
                 if i.rejected > 0 {
                     exit = EXIT_DATA;
@@ -103,12 +107,16 @@ pub fn run(args: &DiffArgs) -> u8 {
 }
 
 /// Screens every record under both versions.
-fn screen(old: &Plan, new: &Plan, data: &[PathBuf]) -> Result<Impact, String> {
+fn screen(old: &Plan, new: &Plan, data: &[PathBuf], cap: u64) -> Result<Impact, String> {
     let files = facts::data_files(data).map_err(|e| format!("cannot list the data: {e}"))?;
+    let options = std::sync::Arc::new(facts::ReadOptions {
+        max_record_bytes: cap,
+        ..facts::ReadOptions::default()
+    });
     let mut result = Impact::default();
     for file in &files {
-        let records =
-            facts::read_file(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let records = facts::read_file_with(file, Some(options.clone()))
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let mut batch = Vec::with_capacity(BATCH);
         let mut records = records.peekable();
         while records.peek().is_some() {

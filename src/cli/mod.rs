@@ -89,6 +89,35 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), u8> {
     }
 }
 
+/// Reads a size in bytes for `--max-record-bytes`: `67108864`, or with a binary suffix
+/// `512K`, `64M`, `1G` (also `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`: all powers of 1024).
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, suffix) = t.split_at(digits);
+    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a size: write bytes, or a number with K, M or G (e.g. 64M)"
+            ));
+        }
+    };
+    let n: u64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a size: write bytes, or a number with K, M or G (e.g. 64M)")
+    })?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if bytes == 0 {
+        return Err("the limit must be at least 1 byte".to_string());
+    }
+    Ok(bytes)
+}
+
 /// The width to wrap human output at.
 fn terminal_width() -> usize {
     std::env::var("COLUMNS")

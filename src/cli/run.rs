@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// See docs/terminology.md.
     #[arg(long, value_name = "DIR")]
     vocabulary: Option<PathBuf>,
+    /// The largest record, in bytes or with K, M, G: a JSON Lines line, a `.json` file, a
+    /// FHIR Bundle, a side-file line, a Bulk Data patient. A larger one is rejected.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = super::parse_size)]
+    max_record_bytes: u64,
 }
 
 /// `--input`.
@@ -78,6 +82,7 @@ fn read_options(args: &RunArgs) -> Result<facts::ReadOptions, String> {
             InputArg::Native => facts::InputFormat::Native,
             InputArg::Fhir => facts::InputFormat::Fhir,
         },
+        max_record_bytes: args.max_record_bytes,
         ..facts::ReadOptions::default()
     };
     for text in &args.anchor {
@@ -86,8 +91,8 @@ fn read_options(args: &RunArgs) -> Result<facts::ReadOptions, String> {
         options.anchors.insert(name, date);
     }
     if let Some(side) = &args.side {
-        options.side =
-            facts::ReadOptions::read_side_file(side).map_err(|e| format!("--side: {e}"))?;
+        options.side = facts::ReadOptions::read_side_file_capped(side, args.max_record_bytes)
+            .map_err(|e| format!("--side: {e}"))?;
     }
     Ok(options)
 }

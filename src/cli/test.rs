@@ -25,6 +25,10 @@ pub struct TestArgs {
     /// See docs/terminology.md.
     #[arg(long, value_name = "DIR")]
     vocabulary: Option<PathBuf>,
+    /// The largest record (a line of patients.jsonl or expected.jsonl), in bytes or with
+    /// K, M, G. A larger patient is rejected.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = super::parse_size)]
+    max_record_bytes: u64,
 }
 
 /// One expectation.
@@ -42,18 +46,22 @@ struct Expected {
 pub fn run(args: &TestArgs) -> u8 {
     let mut exit = EXIT_OK;
     for dir in &args.dirs {
-        exit = exit.max(run_dir(dir, args.vocabulary.as_deref()));
+        exit = exit.max(run_dir(
+            dir,
+            args.vocabulary.as_deref(),
+            args.max_record_bytes,
+        ));
     }
     exit
 }
 
-fn run_dir(dir: &Path, vocabulary: Option<&Path>) -> u8 {
+fn run_dir(dir: &Path, vocabulary: Option<&Path>, cap: u64) -> u8 {
     let protocol = dir.join("protocol.elig");
     let plan = match super::load_plan(&protocol, vocabulary) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let expected = match read_expected(&dir.join("expected.jsonl")) {
+    let expected = match read_expected(&dir.join("expected.jsonl"), cap) {
         Ok(e) => e,
         Err(message) => {
             eprintln!("error: {message}");
@@ -61,7 +69,11 @@ fn run_dir(dir: &Path, vocabulary: Option<&Path>) -> u8 {
         }
     };
     let patients = dir.join("patients.jsonl");
-    let records = match facts::read_file(&patients) {
+    let options = std::sync::Arc::new(facts::ReadOptions {
+        max_record_bytes: cap,
+        ..facts::ReadOptions::default()
+    });
+    let records = match facts::read_file_with(&patients, Some(options)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", patients.display());
@@ -163,16 +175,30 @@ fn run_dir(dir: &Path, vocabulary: Option<&Path>) -> u8 {
     }
 }
 
-fn read_expected(path: &Path) -> Result<Vec<Expected>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_expected(path: &Path, cap: u64) -> Result<Vec<Expected>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let regular = facts::lines::is_regular(path);
+    let mut reader = std::io::BufReader::new(file);
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    let mut i = 0;
+    while let Some(line) = facts::lines::next_line(&mut reader, cap, regular).map_err(cannot)? {
+        i += 1;
+        let line = match line {
+            facts::lines::Line::Text(bytes) => String::from_utf8(bytes)
+                .map_err(|_| format!("{}:{i}: the line is not valid UTF-8 text", path.display()))?,
+            facts::lines::Line::TooLong { .. } => {
+                return Err(format!(
+                    "{}:{i}: the line is larger than {cap} bytes (the limit; raise it with --max-record-bytes)",
+                    path.display()
+                ));
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
         let e: Expected =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+            serde_json::from_str(&line).map_err(|e| format!("{}:{i}: {e}", path.display()))?;
         out.push(e);
     }
     Ok(out)

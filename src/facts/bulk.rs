@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Deserialize;
 
 use super::fhir::{DOMAIN_TYPES, reference_target, subject_field};
-use super::{BulkOrigin, JsonLines, RawRecord, ReadOptions, Records};
+use super::{BulkOrigin, JsonLines, RawRecord, ReadOptions, Records, max_record_bytes};
 
 /// How a Bulk Data export is partitioned (see the module documentation).
 #[derive(Clone, Debug)]
@@ -400,6 +400,9 @@ impl Export {
                         reader: BufReader::with_capacity(1 << 20, File::open(path)?),
                         line: 0,
                         options: None,
+                        cap: max_record_bytes(self.options.as_ref()),
+                        regular: true,
+                        done: false,
                     },
                 ));
                 self.next_file += 1;
@@ -685,6 +688,21 @@ impl Export {
             .chain(&meds)
             .map(|l| l.2.len() + 16)
             .sum::<usize>();
+        // A patient is screened whole: one larger than a record may be is rejected.
+        let cap = max_record_bytes(self.options.as_ref());
+        if size as u64 > cap {
+            let (file, line) = lines.first().map_or((0, 0), |l| (l.0, l.1));
+            let patient = self
+                .entries
+                .get(group.patient)
+                .map(|e| e.reference.clone())
+                .unwrap_or_default();
+            let reason = format!(
+                "patient `{patient}`: its resources come to {size} bytes: {}",
+                super::lines::too_large(cap)
+            );
+            return self.rejected(file, line, reason);
+        }
         let mut text = String::with_capacity(size + 64);
         text.push_str(r#"{"resourceType":"Bundle","type":"collection","entry":["#);
         let mut origins = Vec::with_capacity(lines.len() + meds.len());

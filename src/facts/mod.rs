@@ -4,6 +4,7 @@
 mod bulk;
 pub mod codes;
 pub mod fhir;
+pub mod lines;
 pub mod native;
 pub mod strict;
 
@@ -105,7 +106,7 @@ pub struct SideEntry {
 
 /// What every record read gets: the format, anchors and attestations given beside the
 /// data, and the FHIR conversion counts (shared by the reader and the workers).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReadOptions {
     /// `--input`.
     pub format: InputFormat,
@@ -115,15 +116,60 @@ pub struct ReadOptions {
     pub side: HashMap<String, SideEntry>,
     /// What the FHIR conversions used, skipped and left out so far.
     pub fhir: Mutex<fhir::Stats>,
+    /// The largest record read, in bytes (`--max-record-bytes`): a JSON Lines line, a
+    /// `.json` file, an assembled Bulk Data patient. A larger one is a rejected record.
+    pub max_record_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> ReadOptions {
+        ReadOptions {
+            format: InputFormat::default(),
+            anchors: BTreeMap::new(),
+            side: HashMap::new(),
+            fhir: Mutex::default(),
+            max_record_bytes: lines::DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+}
+
+/// The record size cap of `options` (the default without them).
+fn max_record_bytes(options: Option<&Arc<ReadOptions>>) -> u64 {
+    options.map_or(lines::DEFAULT_MAX_RECORD_BYTES, |o| o.max_record_bytes)
 }
 
 impl ReadOptions {
     /// Reads a side file (JSON Lines of [`SideEntry`]); an error names the line.
     pub fn read_side_file(path: &Path) -> Result<HashMap<String, SideEntry>, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::read_side_file_capped(path, lines::DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    /// [`ReadOptions::read_side_file`], each line at most `cap` bytes (a longer line, or a
+    /// file such as `/dev/zero` that has no line end, is an error naming the line).
+    pub fn read_side_file_capped(
+        path: &Path,
+        cap: u64,
+    ) -> Result<HashMap<String, SideEntry>, String> {
+        let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let regular = lines::is_regular(path);
+        let mut reader = std::io::BufReader::new(file);
         let mut side: HashMap<String, SideEntry> = HashMap::new();
-        for (i, line) in text.lines().enumerate() {
+        let mut i = 0;
+        while let Some(line) = lines::next_line(&mut reader, cap, regular).map_err(cannot)? {
+            i += 1;
+            let line = match line {
+                lines::Line::Text(bytes) => String::from_utf8(bytes).map_err(|_| {
+                    format!("{}:{i}: the line is not valid UTF-8 text", path.display())
+                })?,
+                lines::Line::TooLong { .. } => {
+                    return Err(format!(
+                        "{}:{i}: the line is larger than {cap} bytes (the limit; raise it with --max-record-bytes)",
+                        path.display()
+                    ));
+                }
+            };
+            let line = line.as_str();
             if line.trim().is_empty() {
                 continue;
             }
@@ -131,14 +177,14 @@ impl ReadOptions {
                 format!(
                     "{}:{}: {e} (each line is {{\"patient\": \"ID\", \"anchors\": {{...}}, \"attestations\": {{...}}}})",
                     path.display(),
-                    i + 1
+                    i
                 )
             })?;
             if side.contains_key(&entry.patient) {
                 return Err(format!(
                     "{}:{}: patient `{}` is already in the side file",
                     path.display(),
-                    i + 1,
+                    i,
                     entry.patient
                 ));
             }
@@ -367,26 +413,47 @@ pub fn read_file_with(path: &Path, options: Option<Arc<ReadOptions>>) -> std::io
     }
     let name: std::sync::Arc<str> = path.display().to_string().into();
     let file = std::fs::File::open(path)?;
+    let cap = max_record_bytes(options.as_ref());
+    let regular = lines::is_regular(path);
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     if path.extension().is_some_and(|e| e == "json") {
-        let mut text = String::new();
-        let mut reader = reader;
-        std::io::Read::read_to_string(&mut reader, &mut text)?;
+        let oversize = || RawRecord {
+            unreadable: Some(lines::too_large(cap)),
+            options: options.clone(),
+            ..RawRecord::new(name.clone(), 1, String::new())
+        };
+        // A regular file is measured before it is read; anything else is read up to the cap.
+        let bytes = if regular && std::fs::metadata(path)?.len() > cap {
+            None
+        } else {
+            lines::read_capped(reader, cap)?
+        };
+        let record = match bytes.map(String::from_utf8) {
+            None => oversize(),
+            Some(Ok(text)) => RawRecord {
+                options: options.clone(),
+                ..RawRecord::new(name.clone(), 1, text)
+            },
+            Some(Err(e)) => RawRecord {
+                unreadable: Some(format!(
+                    "the file is not valid UTF-8 text (bad byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                )),
+                options: options.clone(),
+                ..RawRecord::new(name.clone(), 1, String::new())
+            },
+        };
         // Lines are counted from the top of the file so serde's positions stay right.
-        return Ok(Box::new(std::iter::once(Ok(RawRecord {
-            file: name,
-            line: 1,
-            text,
-            unreadable: None,
-            options,
-            bulk: None,
-        }))));
+        return Ok(Box::new(std::iter::once(Ok(record))));
     }
     Ok(Box::new(JsonLines {
         file: name,
         reader,
         line: 0,
         options,
+        cap,
+        regular,
+        done: false,
     }))
 }
 
@@ -400,52 +467,77 @@ pub fn read_bulk_export(
     bulk::read_export(dir, options, settings)
 }
 
-/// Iterates over the non-blank lines of a JSON Lines file.
+/// Iterates over the non-blank lines of a JSON Lines file, each at most `cap` bytes.
 struct JsonLines<R> {
     file: std::sync::Arc<str>,
     reader: R,
     line: usize,
     options: Option<Arc<ReadOptions>>,
+    /// The largest line kept; a longer one is a rejected record.
+    cap: u64,
+    /// A regular file (which ends): a line over the cap is skipped to its end. Otherwise
+    /// (a device such as `/dev/zero`, a pipe) reading stops there with an error.
+    regular: bool,
+    done: bool,
 }
 
 impl<R: BufRead> Iterator for JsonLines<R> {
     type Item = std::io::Result<RawRecord>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
         loop {
-            let mut bytes = Vec::new();
-            match self.reader.read_until(b'\n', &mut bytes) {
-                Ok(0) => return None,
-                Ok(_) => {
+            let bytes = match lines::next_line(&mut self.reader, self.cap, self.regular) {
+                Ok(None) => return None,
+                Ok(Some(lines::Line::Text(bytes))) => bytes,
+                Ok(Some(lines::Line::TooLong { ended })) => {
                     self.line += 1;
-                    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        bytes.pop();
-                    }
-                    // A line that is not UTF-8 is a bad record, not the end of the file.
-                    let (text, unreadable) = match String::from_utf8(bytes) {
-                        Ok(text) => (text, None),
-                        Err(e) => (
-                            String::new(),
-                            Some(format!(
-                                "the line is not valid UTF-8 text (bad byte at offset {})",
-                                e.utf8_error().valid_up_to()
-                            )),
-                        ),
-                    };
-                    if unreadable.is_none() && text.trim().is_empty() {
-                        continue;
+                    if !ended {
+                        self.done = true;
+                        return Some(Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "line {} is larger than {} bytes (the limit; raise it with --max-record-bytes), and this is not a regular file, so the line may never end: reading stops",
+                                self.line, self.cap
+                            ),
+                        )));
                     }
                     return Some(Ok(RawRecord {
-                        file: self.file.clone(),
-                        line: self.line,
-                        text,
-                        unreadable,
+                        unreadable: Some(lines::too_large(self.cap)),
                         options: self.options.clone(),
-                        bulk: None,
+                        ..RawRecord::new(self.file.clone(), self.line, String::new())
                     }));
                 }
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            self.line += 1;
+            // A line that is not UTF-8 is a bad record, not the end of the file.
+            let (text, unreadable) = match String::from_utf8(bytes) {
+                Ok(text) => (text, None),
+                Err(e) => (
+                    String::new(),
+                    Some(format!(
+                        "the line is not valid UTF-8 text (bad byte at offset {})",
+                        e.utf8_error().valid_up_to()
+                    )),
+                ),
+            };
+            if unreadable.is_none() && text.trim().is_empty() {
+                continue;
             }
+            return Some(Ok(RawRecord {
+                file: self.file.clone(),
+                line: self.line,
+                text,
+                unreadable,
+                options: self.options.clone(),
+                bulk: None,
+            }));
         }
     }
 }

@@ -85,6 +85,9 @@ codes! {
     InvalidDuration = "invalid-duration", Error;
     /// Definitions that refer to each other in a cycle.
     DefinitionCycle = "definition-cycle", Error;
+    /// A condition that, with its definitions written out, nests too deep or stands for
+    /// too many checks.
+    ConditionTooComplex = "condition-too-complex", Error;
     /// Sets that contain each other in a cycle.
     SetCycle = "set-cycle", Error;
     /// A dose over several drugs without an equivalence table to add them up.

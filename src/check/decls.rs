@@ -844,38 +844,11 @@ impl<'a> Checker<'a> {
         match entry.state.clone() {
             DefState::Unchecked => {}
             DefState::InProgress => {
-                let span = entry.decl.name.span;
-                let name = entry.decl.name.name.clone();
-                // The chain from this definition back to itself, through the ones in progress.
+                // Cycles are found before definitions are checked (`order::definitions`);
+                // this is the fallback should one be reached anyway.
                 let from = self.define_stack.iter().position(|d| *d == i).unwrap_or(0);
                 let chain: Vec<usize> = self.define_stack.get(from..).unwrap_or(&[]).to_vec();
-                let names: Vec<String> = chain
-                    .iter()
-                    .chain(std::iter::once(&i))
-                    .filter_map(|d| self.defines.get(*d).map(|e| e.decl.name.name.clone()))
-                    .collect();
-                let message = if chain.len() <= 1 {
-                    format!("the definition `{name}` refers to itself")
-                } else {
-                    format!(
-                        "definitions refer to each other in a cycle: {}",
-                        names.join(" -> ")
-                    )
-                };
-                let mut d =
-                    Diagnostic::new(Code::DefinitionCycle, span, message, "part of a cycle")
-                        .with_help(
-                            "definitions cannot be recursive: evaluation must always terminate",
-                        );
-                for other in chain.iter().filter(|d| **d != i) {
-                    if let Some(e) = self.defines.get(*other) {
-                        d = d.with_related(
-                            e.decl.name.span,
-                            format!("`{}` is part of the cycle", e.decl.name.name),
-                        );
-                    }
-                }
-                self.error(d);
+                self.report_define_cycle(&chain, i);
                 if let Some(e) = self.defines.get_mut(i) {
                     e.state = DefState::Failed;
                 }
@@ -912,6 +885,52 @@ impl<'a> Checker<'a> {
             return e.state.clone();
         }
         state
+    }
+
+    /// Reports a cycle of definitions: `chain` runs from `i` through the definitions it
+    /// refers to, back to the one that refers to `i`.
+    pub(super) fn report_define_cycle(&mut self, chain: &[usize], i: usize) {
+        let Some(entry) = self.defines.get(i) else {
+            return;
+        };
+        let span = entry.decl.name.span;
+        let name = entry.decl.name.name.clone();
+        let names: Vec<String> = chain
+            .iter()
+            .chain(std::iter::once(&i))
+            .filter_map(|d| self.defines.get(*d).map(|e| e.decl.name.name.clone()))
+            .collect();
+        let message = if chain.len() <= 1 {
+            format!("the definition `{name}` refers to itself")
+        } else {
+            format!(
+                "definitions refer to each other in a cycle: {}",
+                names.join(" -> ")
+            )
+        };
+        let mut d = Diagnostic::new(Code::DefinitionCycle, span, message, "part of a cycle")
+            .with_help("definitions cannot be recursive: evaluation must always terminate");
+        for other in chain.iter().filter(|d| **d != i) {
+            if let Some(e) = self.defines.get(*other) {
+                d = d.with_related(
+                    e.decl.name.span,
+                    format!("`{}` is part of the cycle", e.decl.name.name),
+                );
+            }
+        }
+        self.error(d);
+    }
+
+    /// Checks the body of a definition that is part of a cycle, for the other mistakes in
+    /// it; the definition itself has failed already.
+    pub(super) fn check_cyclic_define(&mut self, i: usize) {
+        let Some(entry) = self.defines.get(i) else {
+            return;
+        };
+        let decl = entry.decl;
+        self.define_stack.push(i);
+        let _ = self.expr(&decl.body);
+        self.define_stack.pop();
     }
 
     /// The equivalence factors for a dose of `members` expressed as `reference`: `None`

@@ -6,6 +6,7 @@ mod decls;
 mod expr;
 mod lints;
 mod load;
+mod order;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -18,6 +19,7 @@ use crate::program::{
 use crate::source::{FileId, SourceMap, Span};
 
 pub use load::BUILTIN_LIBRARIES;
+pub use order::{MAX_CHECKS, MAX_DEPTH};
 
 /// The result of compiling one protocol.
 #[derive(Debug)]
@@ -205,9 +207,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        for i in 0..self.defines.len() {
-            self.check_define(i);
-        }
+        self.check_definitions();
         let (title, version) = self.header();
         let mut criteria = Vec::new();
         for l in loaded {
@@ -226,6 +226,9 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        let definitions = std::mem::take(&mut self.definitions);
+        self.definition_limits(&definitions, &criteria);
+        self.definitions = definitions;
         self.unused_lints();
         let body_weight = match self.names.get("body_weight") {
             Some((Symbol::Concept(id), _)) => Some(*id),

@@ -551,6 +551,7 @@ fn compare_criterion(
         n,
         part: Part::Criterion,
         out: &mut changes,
+        same: std::cell::RefCell::new(HashMap::new()),
     };
     if old_parent != new_parent {
         cx.push(
@@ -678,6 +679,9 @@ pub(crate) struct Cx<'a, 'o> {
     pub(crate) n: Side<'a>,
     pub(crate) part: Part,
     pub(crate) out: &'o mut Vec<Change>,
+    /// Answers of [`Cx::same`] by the two conditions' addresses: a definition used twice by
+    /// the next, over and over, would otherwise be compared an exponential number of times.
+    pub(crate) same: std::cell::RefCell<HashMap<(usize, usize), bool>>,
 }
 
 impl<'a> Cx<'a, '_> {
@@ -705,6 +709,19 @@ impl<'a> Cx<'a, '_> {
     /// their structure: `and` / `or` items in any order).
     pub(crate) fn same(&self, a: &'a Cond, b: &'a Cond) -> bool {
         let (a, b) = (self.o.resolve(a), self.n.resolve(b));
+        let key = (
+            std::ptr::from_ref(a) as usize,
+            std::ptr::from_ref(b) as usize,
+        );
+        if let Some(known) = self.same.borrow().get(&key) {
+            return *known;
+        }
+        let same = self.same_uncached(a, b);
+        self.same.borrow_mut().insert(key, same);
+        same
+    }
+
+    fn same_uncached(&self, a: &'a Cond, b: &'a Cond) -> bool {
         match (&a.kind, &b.kind) {
             (CondKind::And(x), CondKind::And(y)) | (CondKind::Or(x), CondKind::Or(y)) => {
                 x.len() == y.len() && self.match_same(x, y).0.is_empty()

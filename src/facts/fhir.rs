@@ -636,7 +636,7 @@ pub fn bundle_to_record(
         }
         if rtype == "AllergyIntolerance" {
             // "No known allergy" is a statement that the list is empty, not an allergy.
-            let said = codes(resource.get("code"), &["snomed"]);
+            let said = codes(resource.get("code"), &["snomed"], &at, "code")?;
             let is = |list: &[&str]| {
                 said.iter()
                     .any(|c| c.strip_prefix("snomed:").is_some_and(|c| list.contains(&c)))
@@ -1310,8 +1310,12 @@ impl Converter<'_> {
             return Ok(());
         }
         let display = display(r.get("code"));
-        let Some((code, also)) = code_and_also(codes(r.get("code"), &["rxnorm", "snomed", "atc"]))
-        else {
+        let Some((code, also)) = code_and_also(codes(
+            r.get("code"),
+            &["rxnorm", "snomed", "atc"],
+            at,
+            "code",
+        )?) else {
             self.stats.ignore(WHAT, "no code");
             return Ok(());
         };

@@ -158,6 +158,9 @@ pub enum ConceptKind {
     Vaccine,
     /// A procedure or therapy session.
     Procedure,
+    /// A kind of encounter with care: a class (inpatient, emergency, ambulatory) or a type
+    /// (admission to intensive care).
+    Encounter,
     /// A judgement or agreement recorded by a person.
     Attestation,
 }
@@ -172,6 +175,7 @@ impl ConceptKind {
             ConceptKind::Drug => "drug",
             ConceptKind::Vaccine => "vaccine",
             ConceptKind::Procedure => "procedure",
+            ConceptKind::Encounter => "encounter",
             ConceptKind::Attestation => "attestation",
         }
     }
@@ -210,7 +214,7 @@ pub struct CodeSystemDecl {
 /// A code in a code system, `loinc:33914-3`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Code {
-    /// The code system's short name (loinc, snomed, icd10, rxnorm, atc, cvx).
+    /// The code system's short name (loinc, snomed, icd10, rxnorm, atc, cvx, actcode).
     pub system: Ident,
     /// The code.
     pub value: String,
@@ -255,6 +259,8 @@ pub enum SetKind {
     Vaccines,
     /// `procedures { ... }`
     Procedures,
+    /// `encounters { ... }`
+    Encounters,
     /// `observations { ... }`
     Observations,
 }
@@ -267,6 +273,7 @@ impl SetKind {
             SetKind::Conditions => "conditions",
             SetKind::Vaccines => "vaccines",
             SetKind::Procedures => "procedures",
+            SetKind::Encounters => "encounters",
             SetKind::Observations => "observations",
         }
     }
@@ -278,6 +285,7 @@ impl SetKind {
             SetKind::Conditions => ConceptKind::Condition,
             SetKind::Vaccines => ConceptKind::Vaccine,
             SetKind::Procedures => ConceptKind::Procedure,
+            SetKind::Encounters => ConceptKind::Encounter,
             SetKind::Observations => ConceptKind::Observation,
         }
     }
@@ -480,6 +488,8 @@ pub enum EventKind {
     Procedure,
     /// Allergies and intolerances to a drug, with onset and end, like conditions.
     Allergy,
+    /// Encounters with care (visits, admissions), with a start and an end.
+    Encounter,
 }
 
 impl EventKind {
@@ -491,6 +501,7 @@ impl EventKind {
             EventKind::Immunization => "immunization",
             EventKind::Procedure => "procedure",
             EventKind::Allergy => "allergy",
+            EventKind::Encounter => "encounter",
         }
     }
 
@@ -502,6 +513,7 @@ impl EventKind {
             EventKind::Immunization => ConceptKind::Vaccine,
             EventKind::Procedure => ConceptKind::Procedure,
             EventKind::Allergy => ConceptKind::Drug,
+            EventKind::Encounter => ConceptKind::Encounter,
         }
     }
 }

@@ -335,6 +335,10 @@ impl Writer<'_> {
                 "a recorded allergy or intolerance to {target}{filters}, {}",
                 self.window(&q.window, "active on the date of")
             ),
+            EventKind::Encounter => format!(
+                "an encounter with care: {target}{filters}, {}",
+                self.window(&q.window, "in progress on the date of")
+            ),
         }
     }
 

@@ -107,6 +107,8 @@ pub enum CodeSystem {
     Atc,
     /// CDC CVX vaccine codes.
     Cvx,
+    /// HL7 v3 ActCode: the classes of encounter (`IMP` inpatient, `EMER`, `AMB`, ...).
+    ActCode,
     /// A site- or protocol-local code.
     Local,
     /// A system named by its URL (`codesystem NAME = "URL"` in a protocol; a FHIR coding of
@@ -123,6 +125,7 @@ impl CodeSystem {
         ("rxnorm", CodeSystem::Rxnorm),
         ("atc", CodeSystem::Atc),
         ("cvx", CodeSystem::Cvx),
+        ("actcode", CodeSystem::ActCode),
         ("local", CodeSystem::Local),
     ];
 
@@ -164,6 +167,7 @@ impl CodeSystem {
             CodeSystem::Rxnorm => "http://www.nlm.nih.gov/research/umls/rxnorm",
             CodeSystem::Atc => "http://www.whocc.no/atc",
             CodeSystem::Cvx => "http://hl7.org/fhir/sid/cvx",
+            CodeSystem::ActCode => "http://terminology.hl7.org/CodeSystem/v3-ActCode",
             CodeSystem::Local | CodeSystem::Url => return None,
         })
     }

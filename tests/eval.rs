@@ -31,6 +31,9 @@ drug methotrexate "Methotrexate" codes [rxnorm:6851]
 drug azathioprine "Azathioprine" codes [rxnorm:1256]
 vaccine mmr "MMR" codes [cvx:03]
 procedure dialysis "Hemodialysis" codes [snomed:302497006]
+encounter inpatient "Inpatient stay" codes [actcode:IMP]
+encounter icu "ICU admission" codes [snomed:305351004]
+set stays = encounters { inpatient, icu }
 attestation consent "Consent" by patient
 attestation risk_ruled_out "Risk ruled out" by investigator
 set steroids = drugs { prednisone, methylprednisolone }
@@ -1163,4 +1166,74 @@ fn an_allergy_naming_something_that_is_not_a_drug_rejects_the_record() {
     );
     let err = plan.screen(&raw, |_| false).unwrap_err();
     assert_eq!(err.path, "allergies[0].status");
+}
+
+#[test]
+fn an_encounter_matches_by_its_class_or_its_type_code() {
+    let rule = "encounter inpatient within 6 months before screening";
+    let stay = r#""encounters":[{"code":"actcode:IMP","start":"2026-01-10","end":"2026-01-14"}]"#;
+    assert_eq!(outcome(rule, stay), Outcome::Met);
+    let icu =
+        r#""encounters":[{"code":"actcode:IMP","also":["snomed:305351004"],"start":"2026-03-28"}]"#;
+    assert_eq!(
+        outcome("encounter icu at screening", icu),
+        Outcome::Met,
+        "an ICU stay with no end goes on"
+    );
+    let visit = r#""encounters":[{"code":"actcode:AMB","start":"2026-03-01","end":"2026-03-01"}]"#;
+    assert_eq!(outcome(rule, visit), Outcome::NotMet);
+    assert_eq!(
+        outcome("encounter in stays within 6 months before screening", visit),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn encounters_are_unknown_without_an_encounter_list_and_false_when_it_is_empty() {
+    let rule = "encounter in stays within 1 year before screening";
+    assert_eq!(outcome(rule, ""), Outcome::Unknown);
+    assert_eq!(outcome(rule, r#""encounters":[]"#), Outcome::NotMet);
+}
+
+#[test]
+fn a_finished_stay_without_an_end_date_is_unknown_after_its_start() {
+    let stay = r#""encounters":[{"code":"actcode:IMP","start":"2026-01-10","status":"finished"}]"#;
+    assert_eq!(
+        outcome("encounter inpatient at screening", stay),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome("encounter inpatient within 6 months before screening", stay),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn planned_and_cancelled_encounters_are_not_facts() {
+    let rule = "encounter inpatient within 1 year before screening";
+    let planned = r#""encounters":[{"code":"actcode:IMP","start":"2026-01-10","status":"planned"},{"code":"actcode:IMP","start":"2026-02-10","status":"cancelled"}]"#;
+    assert_eq!(outcome(rule, planned), Outcome::NotMet);
+}
+
+#[test]
+fn the_discharge_destination_is_tested_in_where_and_unknown_when_not_recorded() {
+    let rule = "encounter inpatient before screening where discharge is home";
+    let home = r#""encounters":[{"code":"actcode:IMP","start":"2025-10-01","end":"2025-10-09","discharge":"home"}]"#;
+    assert_eq!(outcome(rule, home), Outcome::Met);
+    let nursing = r#""encounters":[{"code":"actcode:IMP","start":"2025-10-01","end":"2025-10-09","discharge":"skilled_nursing"}]"#;
+    assert_eq!(outcome(rule, nursing), Outcome::NotMet);
+    let unsaid = r#""encounters":[{"code":"actcode:IMP","start":"2025-10-01","end":"2025-10-09"}]"#;
+    assert_eq!(outcome(rule, unsaid), Outcome::Unknown);
+}
+
+#[test]
+fn an_encounter_with_an_unknown_discharge_word_rejects_the_record() {
+    let plan = plan("exclusion E1 \"stay\": encounter inpatient ever");
+    let raw = RawRecord::new(
+        "t.jsonl",
+        3,
+        r#"{"id":"p1","encounters":[{"code":"actcode:IMP","start":"2026-01-01","discharge":"garden"}]}"#,
+    );
+    let err = plan.screen(&raw, |_| false).unwrap_err();
+    assert_eq!(err.path, "encounters[0].discharge");
 }

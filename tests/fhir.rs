@@ -72,8 +72,34 @@ fn patient_demographics() {
     assert_eq!(r.sex, Some(facts::native::RecordedSex::Female));
     assert!(r.anchors.is_empty() && r.attestations.is_empty());
     assert_eq!(stats.patients, 1);
-    assert_eq!(stats.skipped.get("Encounter"), Some(&1));
+    assert_eq!(stats.skipped.get("Encounter"), None, "encounters are read");
     assert_eq!(stats.skipped.get("Claim"), Some(&1));
+}
+
+#[test]
+fn encounters_are_read_with_their_class_type_dates_and_discharge() {
+    let (r, _) = convert(&fixture("all-resources.json"));
+    let encounters = r.encounters.as_ref().unwrap();
+    assert_eq!(encounters.len(), 1);
+    let e = &encounters[0];
+    assert_eq!(e.id.as_deref(), Some("enc-1"));
+    // The class first (an R4 Coding), then the type's SNOMED code.
+    assert_eq!(e.code.as_deref(), Some("actcode:IMP"));
+    assert_eq!(
+        e.also.as_deref(),
+        Some(&["snomed:305351004".to_string()][..])
+    );
+    assert_eq!(
+        e.display.as_deref(),
+        Some("Admission to intensive care unit")
+    );
+    assert_eq!(
+        (e.start, e.end),
+        (date("2025-02-01"), Some(date("2025-02-05")))
+    );
+    assert_eq!(e.status.as_deref(), Some("finished"));
+    // NUBC 01: discharged to home or self care.
+    assert_eq!(e.discharge.as_deref(), Some("home"));
 }
 
 fn observation<'r>(r: &'r PatientRecord, id: &str) -> Vec<&'r facts::native::ObservationRecord> {
@@ -781,7 +807,11 @@ fn a_bulk_data_export_is_grouped_by_patient() {
         (5, "effectiveDateTime", Some("b"))
     );
     let stats = options.fhir_stats();
-    assert_eq!(stats.skipped.get("Encounter"), Some(&1));
+    // An Encounter with neither class nor type cannot be placed: ignored, and counted.
+    assert_eq!(
+        stats.ignored.get("Encounter: no class or type code"),
+        Some(&1)
+    );
     // b without the bad observation: Condition.ndjson exists, so b's conditions are "none".
     std::fs::write(
         dir.join("Observation.ndjson"),
@@ -1136,12 +1166,38 @@ fn synthea_dirk_kuhlman() {
     );
     assert_eq!(r.immunizations.as_ref().unwrap().len(), 10);
     assert_eq!(r.procedures.as_ref().unwrap().len(), 10);
-    // 419 resources; Claim 29, Encounter 22, ExplanationOfBenefit 22, DiagnosticReport 23,
-    // CarePlan 2, Goal 5, Organization 2, Practitioner 2 skipped.
+    // 22 Encounters, read: one emergency (EMER, SNOMED 50849002), one inpatient stay
+    // (IMP, 2020-12-17 to 2020-12-18), 20 ambulatory visits.
+    let encounters = r.encounters.as_ref().unwrap();
+    assert_eq!(encounters.len(), 22);
+    let class = |c: &str| {
+        encounters
+            .iter()
+            .filter(|e| e.code.as_deref() == Some(c))
+            .count()
+    };
+    assert_eq!(
+        (
+            class("actcode:AMB"),
+            class("actcode:EMER"),
+            class("actcode:IMP")
+        ),
+        (20, 1, 1)
+    );
+    let stay = encounters
+        .iter()
+        .find(|e| e.code.as_deref() == Some("actcode:IMP"))
+        .unwrap();
+    assert_eq!(
+        (stay.start, stay.end),
+        (date("2020-12-17"), Some(date("2020-12-18")))
+    );
+    // 419 resources; Claim 29, ExplanationOfBenefit 22, DiagnosticReport 23, CarePlan 2,
+    // Goal 5, Organization 2, Practitioner 2 skipped.
     assert_eq!(stats.resources, 419);
-    assert_eq!(stats.skipped.values().sum::<usize>(), 107);
+    assert_eq!(stats.skipped.values().sum::<usize>(), 85);
     assert_eq!(stats.skipped.get("Claim"), Some(&29));
-    assert_eq!(stats.facts, 277 + 18 + 7 + 10 + 10);
+    assert_eq!(stats.facts, 277 + 18 + 7 + 10 + 10 + 22);
     assert!(stats.ignored.is_empty(), "{:?}", stats.ignored);
     // The zero-width spaces of this bundle are in display text only: no code keeps one.
     let text = serde_json::to_string(&r).unwrap();

@@ -192,6 +192,7 @@ fn schema_object<'s>(schema: &'s Value, model_name: &str) -> &'s Value {
         "MedicationRecord" => &schema["$defs"]["medication"],
         "ImmunizationRecord" => &schema["$defs"]["immunization"],
         "ProcedureRecord" => &schema["$defs"]["procedure"],
+        "EncounterRecord" => &schema["$defs"]["encounter"],
         "AttestationRecord::Detailed" => schema["$defs"]["attestation"]["oneOf"]
             .as_array()
             .and_then(|branches| branches.iter().find(|b| b["type"] == "object"))
@@ -407,7 +408,7 @@ fn allowed_words_in_the_schema_are_the_models_lists() {
     let schema = schema();
     let defs = &schema["$defs"];
     let enum_of = |v: &Value| -> BTreeSet<String> { string_set(&v["enum"]) };
-    let cases: [(&str, &Value, &[&str]); 9] = [
+    let cases: [(&str, &Value, &[&str]); 11] = [
         (
             "observation.comparator",
             &defs["observation"]["properties"]["comparator"],
@@ -452,6 +453,16 @@ fn allowed_words_in_the_schema_are_the_models_lists() {
             "procedure.status",
             &defs["procedure"]["properties"]["status"],
             native::PROCEDURE_STATUSES,
+        ),
+        (
+            "encounter.status",
+            &defs["encounter"]["properties"]["status"],
+            native::ENCOUNTER_STATUSES,
+        ),
+        (
+            "encounter.discharge",
+            &defs["encounter"]["properties"]["discharge"],
+            native::DISCHARGES,
         ),
     ];
     for (what, property, model) in cases {

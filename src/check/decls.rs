@@ -62,6 +62,7 @@ fn declaration_hint(name: &str, expect: Expect) -> String {
         ConceptKind::Drug => format!("drug {name} \"Label\" codes [rxnorm:...]"),
         ConceptKind::Vaccine => format!("vaccine {name} \"Label\" codes [cvx:...]"),
         ConceptKind::Procedure => format!("procedure {name} \"Label\" codes [snomed:...]"),
+        ConceptKind::Encounter => format!("encounter {name} \"Label\" codes [actcode:IMP]"),
         ConceptKind::Attestation => format!("attestation {name} \"Label\" by investigator"),
     };
     match expect {

@@ -74,6 +74,11 @@ const ATTRIBUTES: &[(EventKind, &str, &[&str])] = &[
     ),
     (EventKind::Condition, "grade", &[]),
     (
+        EventKind::Encounter,
+        "discharge",
+        crate::facts::native::DISCHARGES,
+    ),
+    (
         EventKind::Condition,
         "status",
         &[
@@ -234,6 +239,7 @@ impl<'a> Checker<'a> {
                     ast::SetKind::Conditions => EventKind::Condition,
                     ast::SetKind::Vaccines => EventKind::Immunization,
                     ast::SetKind::Procedures => EventKind::Procedure,
+                    ast::SetKind::Encounters => EventKind::Encounter,
                     ast::SetKind::Observations => {
                         self.error(
                             Diagnostic::new(Code::TypeMismatch, target.span, "`count distinct` counts drugs, conditions, vaccines or procedures, not observations", "a set of observations")
@@ -374,6 +380,9 @@ impl<'a> Checker<'a> {
                     Some(ConceptKind::Vaccine) => {
                         ("a vaccine", format!("write `immunization {}`", name.name))
                     }
+                    Some(ConceptKind::Encounter) => {
+                        ("an encounter", format!("write `encounter {}`", name.name))
+                    }
                     Some(ConceptKind::Procedure) | None => {
                         ("a procedure", format!("write `procedure {}`", name.name))
                     }
@@ -399,6 +408,7 @@ impl<'a> Checker<'a> {
                     ConceptKind::Drug => "medication",
                     ConceptKind::Vaccine => "immunization",
                     ConceptKind::Procedure => "procedure",
+                    ConceptKind::Encounter => "encounter",
                     _ => "condition",
                 };
                 self.error(

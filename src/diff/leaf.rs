@@ -695,6 +695,7 @@ fn event(
         crate::ast::EventKind::Immunization => "vaccines",
         crate::ast::EventKind::Procedure => "procedures",
         crate::ast::EventKind::Allergy => "allergens",
+        crate::ast::EventKind::Encounter => "encounters",
     };
     let what = if x.target == y.target {
         y.target.clone()

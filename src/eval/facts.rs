@@ -4,7 +4,8 @@
 
 use crate::ast::ConceptKind;
 use crate::facts::native::{
-    ConditionRecord, ImmunizationRecord, MedicationRecord, ObservationRecord, ProcedureRecord,
+    ConditionRecord, EncounterRecord, ImmunizationRecord, MedicationRecord, ObservationRecord,
+    ProcedureRecord,
 };
 use crate::facts::{PatientRecord, native::parse_code};
 use crate::program::{CodeSystem, ConceptId};
@@ -22,6 +23,7 @@ pub(super) struct Facts<'r> {
     pub immunizations: Option<Vec<(ConceptId, &'r ImmunizationRecord)>>,
     pub procedures: Option<Vec<(ConceptId, &'r ProcedureRecord)>>,
     pub allergies: Option<Vec<(ConceptId, &'r ConditionRecord)>>,
+    pub encounters: Option<Vec<(ConceptId, &'r EncounterRecord)>>,
     /// Facts whose code the vocabulary does not have (of the right kind).
     pub unused: usize,
     /// Facts, among the unused, whose code eligc cannot place: no concept matches it, it is
@@ -134,6 +136,23 @@ impl<'r> Facts<'r> {
                 )
             },
         );
+        let encounters = domain(
+            plan,
+            (&mut unused, &mut bad_name, "encounters"),
+            Some((&mut unplaced.encounters, &mut elsewhere.encounters)),
+            record.encounters.as_ref(),
+            &[ConceptKind::Encounter],
+            |e| {
+                (
+                    e.concept.as_ref(),
+                    (e.code.as_ref(), e.also.as_deref()),
+                    matches!(
+                        e.status.as_deref(),
+                        Some("planned" | "cancelled" | "entered-in-error")
+                    ),
+                )
+            },
+        );
         let anchors = plan
             .program
             .anchors
@@ -149,6 +168,7 @@ impl<'r> Facts<'r> {
             immunizations,
             procedures,
             allergies,
+            encounters,
             unused,
             unplaced,
             elsewhere,
@@ -172,6 +192,7 @@ pub(super) struct Unplaced<'r> {
     pub immunizations: Vec<&'r ImmunizationRecord>,
     pub procedures: Vec<&'r ProcedureRecord>,
     pub allergies: Vec<&'r ConditionRecord>,
+    pub encounters: Vec<&'r EncounterRecord>,
 }
 
 impl Unplaced<'_> {
@@ -182,6 +203,7 @@ impl Unplaced<'_> {
             + self.immunizations.len()
             + self.procedures.len()
             + self.allergies.len()
+            + self.encounters.len()
     }
 }
 
@@ -251,7 +273,9 @@ pub(super) fn of_concept<T>(facts: &[(ConceptId, T)], concept: ConceptId) -> &[(
 impl Plan {
     /// Where a fact that matched no concept stands: irrelevant when none of its codes is in
     /// a system the protocol codes `kinds` in; else unknown when no vocabulary knows any of
-    /// its codes, or placed elsewhere when one does.
+    /// its codes, or placed elsewhere when one does. An encounter's class (HL7 ActCode) is a
+    /// closed, flat list: an encounter whose class no concept lists is placed by it (an
+    /// ambulatory visit is no inpatient stay and no ICU admission, whatever its type code).
     fn placement(&self, code: &str, also: &[String], kinds: &[ConceptKind]) -> Placement {
         let mut relevant = false;
         let mut known = false;
@@ -259,6 +283,9 @@ impl Plan {
             let Ok((system, value)) = parse_code(code) else {
                 continue;
             };
+            if system == CodeSystem::ActCode {
+                return Placement::Irrelevant;
+            }
             known |= self
                 .vocabulary
                 .as_ref()

@@ -82,6 +82,7 @@ enum Attributes<'r> {
     Medication(&'r crate::facts::native::MedicationRecord),
     Immunization,
     Procedure(&'r crate::facts::native::ProcedureRecord),
+    Encounter(&'r crate::facts::native::EncounterRecord),
 }
 
 impl Ctx<'_> {
@@ -862,6 +863,22 @@ impl Ctx<'_> {
                     }))
                     .collect()
             }
+            EventKind::Encounter => {
+                let placed = f.encounters.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, x)| encounter_event(*id, x, None))
+                    .chain(
+                        u.encounters.iter().filter(|_| unplaced).map(|x| {
+                            encounter_event(none, x, Some(x.code.as_deref().unwrap_or("")))
+                        }),
+                    )
+                    .chain(e.encounters.iter().filter(|_| elsewhere).map(|x| Event {
+                        elsewhere: true,
+                        ..encounter_event(none, x, Some(x.code.as_deref().unwrap_or("")))
+                    }))
+                    .collect()
+            }
         })
     }
 
@@ -875,6 +892,7 @@ impl Ctx<'_> {
                 EventKind::Immunization => !u.immunizations.is_empty(),
                 EventKind::Procedure => !u.procedures.is_empty(),
                 EventKind::Allergy => !u.allergies.is_empty(),
+                EventKind::Encounter => !u.encounters.is_empty(),
             })
     }
 
@@ -999,6 +1017,7 @@ impl Ctx<'_> {
                         ("status", Attributes::Procedure(p)) => {
                             Some(p.status.as_deref().unwrap_or("completed"))
                         }
+                        ("discharge", Attributes::Encounter(x)) => x.discharge.as_deref(),
                         _ => None,
                     };
                     recorded.map_or(Truth::Unknown, |r| Truth::from_bool(r == value))
@@ -1939,5 +1958,28 @@ fn procedure_event<'r>(
         unplaced,
         elsewhere: false,
         display: p.display.as_deref(),
+    }
+}
+
+/// An encounter runs from its start to its end; without an end it goes on, unless its
+/// status says it finished (on a day not recorded).
+fn encounter_event<'r>(
+    concept: ConceptId,
+    x: &'r crate::facts::native::EncounterRecord,
+    unplaced: Option<&'r str>,
+) -> Event<'r> {
+    Event {
+        concept,
+        id: x.id.as_deref(),
+        start: Some(x.start),
+        end: match (x.end, x.status.as_deref()) {
+            (Some(e), _) => End::Known(e),
+            (None, Some("finished")) => End::Unknown,
+            (None, _) => End::Ongoing,
+        },
+        record: Attributes::Encounter(x),
+        unplaced,
+        elsewhere: false,
+        display: x.display.as_deref(),
     }
 }

@@ -113,6 +113,7 @@ pub const DOMAIN_TYPES: &[&str] = &[
     "Immunization",
     "Procedure",
     "AllergyIntolerance",
+    "Encounter",
 ];
 
 /// The field of a clinical resource that refers to its patient: `patient` for Immunization
@@ -152,6 +153,7 @@ pub fn known_system(uri: &str) -> Option<&'static str> {
         "http://www.nlm.nih.gov/research/umls/rxnorm" => "rxnorm",
         "http://www.whocc.no/atc" => "atc",
         "http://hl7.org/fhir/sid/cvx" => "cvx",
+        "http://terminology.hl7.org/CodeSystem/v3-ActCode" => "actcode",
         _ => return None,
     })
 }
@@ -591,6 +593,7 @@ pub fn bundle_to_record(
         immunizations: None,
         procedures: None,
         allergies: None,
+        encounters: None,
         attestations: BTreeMap::new(),
     };
     let mut present: BTreeSet<&str> = recorded.iter().copied().collect();
@@ -603,6 +606,7 @@ pub fn bundle_to_record(
         immunizations: Vec::new(),
         procedures: Vec::new(),
         allergies: Vec::new(),
+        encounters: Vec::new(),
     };
     for (entry, resource) in resources {
         c.stats.resources += 1;
@@ -663,6 +667,7 @@ pub fn bundle_to_record(
             "Immunization" => c.immunization(resource, &at)?,
             "Procedure" => c.procedure(resource, &at)?,
             "AllergyIntolerance" => c.allergy(resource, &at)?,
+            "Encounter" => c.encounter(resource, &at)?,
             _ => c.medication(rtype, resource, &at)?,
         }
     }
@@ -674,6 +679,7 @@ pub fn bundle_to_record(
         immunizations,
         procedures,
         allergies,
+        encounters,
         ..
     } = c;
     record.observations = has(&["Observation"]).then_some(observations);
@@ -687,6 +693,7 @@ pub fn bundle_to_record(
     record.immunizations = has(&["Immunization"]).then_some(immunizations);
     record.procedures = has(&["Procedure"]).then_some(procedures);
     record.allergies = has(&["AllergyIntolerance"]).then_some(allergies);
+    record.encounters = has(&["Encounter"]).then_some(encounters);
     Ok((record, stats))
 }
 
@@ -710,6 +717,7 @@ struct Converter<'a> {
     immunizations: Vec<ImmunizationRecord>,
     procedures: Vec<ProcedureRecord>,
     allergies: Vec<ConditionRecord>,
+    encounters: Vec<super::native::EncounterRecord>,
 }
 
 /// An observation's value, as the native model holds it.
@@ -1571,5 +1579,132 @@ fn stage_grade(summary: &Value) -> Option<Decimal> {
             _ => return None,
         };
         Some(Decimal::from(n))
+    })
+}
+
+impl Converter<'_> {
+    /// An Encounter: its class (a Coding in R4, CodeableConcepts in R5), type, service type
+    /// and, for a stay, where the patient went at discharge.
+    fn encounter(&mut self, r: &Map<String, Value>, at: &At<'_>) -> Result<(), FhirError> {
+        const WHAT: &str = "Encounter";
+        let status = match r.get("status").and_then(Value::as_str).unwrap_or("") {
+            "finished" | "completed" | "discharged" => Some("finished"),
+            "in-progress" | "arrived" | "triaged" | "onleave" | "on-hold" => Some("in_progress"),
+            "" | "unknown" => None,
+            // planned, cancelled, discontinued: did not take place (or not yet).
+            other => {
+                self.stats.ignore(WHAT, other);
+                return Ok(());
+            }
+        };
+        let mut all = Vec::new();
+        let class = r.get("class");
+        let class_concepts: Vec<Value> = match class {
+            Some(Value::Array(items)) => items.clone(),
+            Some(v) if v.get("coding").is_some() => vec![v.clone()],
+            Some(v) => vec![serde_json::json!({ "coding": [v] })],
+            None => Vec::new(),
+        };
+        for cc in &class_concepts {
+            all.extend(codes(Some(cc), &["actcode"], at, "class")?);
+        }
+        for field in ["type", "serviceType"] {
+            let concepts: Vec<&Value> = match r.get(field) {
+                Some(Value::Array(items)) => items.iter().collect(),
+                Some(v) => vec![v],
+                None => Vec::new(),
+            };
+            for cc in concepts {
+                for code in codes(Some(cc), &["snomed"], at, field)? {
+                    if !all.contains(&code) {
+                        all.push(code);
+                    }
+                }
+            }
+        }
+        let display = match r.get("type") {
+            Some(Value::Array(items)) => display(items.first()),
+            other => display(other),
+        };
+        let Some((code, also)) = code_and_also(all) else {
+            self.stats.ignore(WHAT, "no class or type code");
+            return Ok(());
+        };
+        let Some(start) = first_date(
+            r,
+            &["period.start", "actualPeriod.start"],
+            at,
+            self.stats,
+            WHAT,
+        )?
+        else {
+            self.stats.ignore(WHAT, "no start date");
+            return Ok(());
+        };
+        let end = first_date(r, &["period.end", "actualPeriod.end"], at, self.stats, WHAT)?;
+        if end.is_some_and(|e| e < start) {
+            return Err(at.err(
+                "period.end",
+                format!("the encounter ends before it starts ({start})"),
+            ));
+        }
+        let disposition = r
+            .get("hospitalization")
+            .or_else(|| r.get("admission"))
+            .and_then(|h| h.get("dischargeDisposition"));
+        let discharge = disposition.and_then(discharge_word);
+        self.stats.facts += 1;
+        self.encounters.push(super::native::EncounterRecord {
+            id: r.get("id").and_then(Value::as_str).map(clean),
+            concept: None,
+            code: Some(code),
+            also,
+            display,
+            start,
+            end,
+            status: status.map(str::to_string),
+            discharge: discharge.map(str::to_string),
+        });
+        Ok(())
+    }
+}
+
+/// Where a patient went at discharge, from HL7's discharge-disposition codes or the NUBC
+/// patient discharge status (UB-04 form locator 17) that US exports (Synthea) use.
+fn discharge_word(disposition: &Value) -> Option<&'static str> {
+    let codings = disposition.get("coding")?.as_array()?;
+    codings.iter().find_map(|coding| {
+        let code = clean(str_at(coding, &["code"])?);
+        let system = str_at(coding, &["system"]).unwrap_or("");
+        if system.contains("nubc") {
+            Some(match code.as_str() {
+                "01" => "home",
+                "06" => "home_health",
+                "02" | "05" | "43" | "66" => "hospital",
+                "03" | "64" => "skilled_nursing",
+                "62" => "rehabilitation",
+                "63" => "long_term_care",
+                "65" => "psychiatric",
+                "50" | "51" => "hospice",
+                "07" => "against_advice",
+                "20" | "40" | "41" | "42" => "expired",
+                "30" => return None,
+                _ => "other",
+            })
+        } else {
+            Some(match code.as_str() {
+                "home" => "home",
+                "alt-home" => "alternative_home",
+                "hosp" => "hospital",
+                "snf" => "skilled_nursing",
+                "rehab" => "rehabilitation",
+                "long" => "long_term_care",
+                "psy" => "psychiatric",
+                "aadvice" => "against_advice",
+                "exp" => "expired",
+                "other-hcf" | "oth" => "other",
+                _ => return None,
+            })
+        }
     })
 }

@@ -47,6 +47,9 @@ pub struct PatientRecord {
     /// with the fields of a condition: onset, end, status, verification, severity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allergies: Option<Vec<ConditionRecord>>,
+    /// Encounters with care: visits, emergency attendances, admissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encounters: Option<Vec<EncounterRecord>>,
     /// Judgements and agreements, by attestation name.
     #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
@@ -285,6 +288,41 @@ pub struct ProcedureRecord {
     pub status: Option<String>,
 }
 
+/// An encounter with care: a visit, an emergency attendance, an admission or a stay in a
+/// unit. Its codes say its class (`actcode:IMP`) and type (`snomed:305351004`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncounterRecord {
+    /// The record's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A vocabulary name ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or a code (`actcode:IMP`, `snomed:305351004`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Further codes of the same encounter: its type, service or unit beside its class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
+    /// What the code says, for people; shown in explanations, never matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    /// Its first day (admission, arrival).
+    #[serde(deserialize_with = "strict::date")]
+    pub start: NaiveDate,
+    /// Its last day (discharge); absent while it goes on.
+    #[serde(default, deserialize_with = "strict::opt_date")]
+    pub end: Option<NaiveDate>,
+    /// in_progress, finished, planned, cancelled, entered-in-error. Without an end date,
+    /// `finished` means it ended on a day not recorded; otherwise it goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Where the patient went at discharge: one of [`DISCHARGES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discharge: Option<String>,
+}
+
 /// An attestation: `true`, `false`, `null` (not yet recorded), or with details.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -420,6 +458,30 @@ pub const PROCEDURE_STATUSES: &[&str] = &[
     "stopped",
     "not-done",
     "entered-in-error",
+];
+/// Encounter statuses (FHIR Encounter.status; planned, cancelled and entered-in-error ones
+/// are not facts).
+pub const ENCOUNTER_STATUSES: &[&str] = &[
+    "in_progress",
+    "finished",
+    "planned",
+    "cancelled",
+    "entered-in-error",
+];
+/// Where a patient goes at the end of an encounter.
+pub const DISCHARGES: &[&str] = &[
+    "home",
+    "alternative_home",
+    "home_health",
+    "hospital",
+    "skilled_nursing",
+    "rehabilitation",
+    "long_term_care",
+    "psychiatric",
+    "hospice",
+    "against_advice",
+    "expired",
+    "other",
 ];
 /// Allergy clinical statuses (FHIR AllergyIntolerance.clinicalStatus).
 pub const ALLERGY_STATUSES: &[&str] = &["active", "inactive", "resolved"];
@@ -650,6 +712,16 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
         one_of(p.status.as_deref(), PROCEDURE_STATUSES)
             .map_err(|reason| (at(".status"), reason))?;
         ordered(Some(p.date), p.end).map_err(|reason| (at(".end"), reason))?;
+    }
+    for (i, e) in r.encounters.iter().flatten().enumerate() {
+        let at = |field: &str| format!("encounters[{i}]{field}");
+        concept_ref(e.concept.as_deref(), e.code.as_deref()).map_err(|reason| (at(""), reason))?;
+        also_codes(e.code.as_deref(), e.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
+        one_of(e.status.as_deref(), ENCOUNTER_STATUSES)
+            .map_err(|reason| (at(".status"), reason))?;
+        one_of(e.discharge.as_deref(), DISCHARGES).map_err(|reason| (at(".discharge"), reason))?;
+        ordered(Some(e.start), e.end).map_err(|reason| (at(".end"), reason))?;
     }
     Ok(())
 }

@@ -248,6 +248,7 @@ impl Lowerer {
             "drug" => ConceptKind::Drug,
             "vaccine" => ConceptKind::Vaccine,
             "procedure" => ConceptKind::Procedure,
+            "encounter" => ConceptKind::Encounter,
             "attestation" => ConceptKind::Attestation,
             _ => return Err(self.internal(&kind_pair, "concept kind")),
         };
@@ -344,6 +345,7 @@ impl Lowerer {
             "conditions" => SetKind::Conditions,
             "vaccines" => SetKind::Vaccines,
             "procedures" => SetKind::Procedures,
+            "encounters" => SetKind::Encounters,
             "observations" => SetKind::Observations,
             _ => return Err(self.internal(&kind_pair, "set kind")),
         };
@@ -757,6 +759,7 @@ impl Lowerer {
             "immunization" => EventKind::Immunization,
             "procedure" => EventKind::Procedure,
             "allergy" => EventKind::Allergy,
+            "encounter" => EventKind::Encounter,
             _ => return Err(self.internal(&kind_pair, "event kind")),
         };
         let _ = self.optional(&mut inner, Rule::in_kw);

@@ -108,7 +108,11 @@ impl Vocabulary {
 pub fn placed_kind(kind: ConceptKind) -> bool {
     matches!(
         kind,
-        ConceptKind::Condition | ConceptKind::Drug | ConceptKind::Vaccine | ConceptKind::Procedure
+        ConceptKind::Condition
+            | ConceptKind::Drug
+            | ConceptKind::Vaccine
+            | ConceptKind::Procedure
+            | ConceptKind::Encounter
     )
 }
 

@@ -244,3 +244,66 @@ fn json_carries_the_to_settle_list_of_a_patient_who_needs_review() {
     let x4 = lines.iter().find(|l| l["id"] == "X4").unwrap();
     assert!(x4.get("to_settle").is_none(), "{x4}");
 }
+
+#[test]
+fn complete_names_domains_on_run_test_and_diff() {
+    // A misspelt domain is a usage error before anything is screened.
+    for args in [
+        &["run", PROTOCOL, PATIENTS, "--complete", "procedure"][..],
+        &["test", "protocols/sle-car-t", "--complete", "procedure"][..],
+        &[
+            "diff",
+            PROTOCOL,
+            PROTOCOL,
+            "--patients",
+            PATIENTS,
+            "--complete",
+            "procedure",
+        ][..],
+    ] {
+        let out = eligc(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(
+                "error: --complete: `procedure` is not a domain (all, observations, conditions, medications, immunizations, procedures, allergies); did you mean `procedures`?"
+            ),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // The seed samples from FHIR with --complete procedures: JSON names the filled domain.
+    let out = eligc(&[
+        "run",
+        PROTOCOL,
+        "protocols/sle-car-t/patients.fhir.ndjson",
+        "--input",
+        "fhir",
+        "--anchor",
+        "screening=2026-03-31",
+        "--complete",
+        "procedures",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let first: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["completed"], serde_json::json!(["procedures"]));
+    // The samples that leave a domain out on purpose (P85 immunizations, P94 procedures,
+    // P95 medications, P96 conditions) expect unknowns: with --complete all they are decided,
+    // and exactly those four fail their expectations.
+    let out = eligc(&["test", "protocols/sle-car-t", "--complete", "all"]);
+    let report = text(&out.stdout);
+    let failed: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert_eq!(failed.len(), 4, "{report}");
+    for id in ["P85", "P94", "P95", "P96"] {
+        assert!(
+            failed.iter().any(|l| l.starts_with(&format!("FAIL {id} "))),
+            "{report}"
+        );
+    }
+    assert!(
+        report.contains("E10: expected unknown, got not met"),
+        "{report}"
+    );
+}

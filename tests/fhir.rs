@@ -1560,3 +1560,153 @@ fn a_bulk_export_reads_allergy_intolerance_ndjson() {
     assert!(e.reason.contains("`patient`"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------
+// Complete records (--complete, the side file's `complete`)
+// ---------------------------------------------------------------------------------------
+
+const EVERYTHING: &str = r#"{"resourceType":"Bundle","type":"searchset","entry":[
+  {"resource":{"resourceType":"Patient","id":"ev-1","birthDate":"1980-01-01","gender":"female"}},
+  {"resource":{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/ev-1"},
+    "code":{"coding":[{"system":"http://snomed.info/sct","code":"55464009"}]},"onsetDateTime":"2015-04-01"}}
+]}"#;
+
+fn complete_plan() -> Plan {
+    let text = r#"
+protocol "Complete" version "1"
+anchor screening
+observation egfr "eGFR" unit mL/min/1.73m2 codes [loinc:33914-3]
+condition sle "SLE" codes [snomed:55464009]
+procedure dialysis "Hemodialysis" codes [snomed:302497006]
+drug rituximab "Rituximab" codes [rxnorm:121191]
+inclusion I1 "SLE": condition sle before screening
+exclusion E1 "dialysis": procedure dialysis ever
+exclusion E2 "rituximab": medication rituximab within 6 months before screening
+inclusion I2 "kidney function": latest egfr within 28 days before screening >= 30 mL/min/1.73m2
+exclusion E3 "no recent eGFR": no egfr within 28 days before screening
+"#;
+    let c = eligc::check::compile_text("t.elig", text, None);
+    assert!(!c.has_errors(), "{:?}", c.diagnostics);
+    Plan::new(c.program.unwrap(), c.sources)
+}
+
+fn outcomes_with(options: ReadOptions) -> (Vec<eligc::eval::Outcome>, eligc::eval::PatientResult) {
+    let mut options = options;
+    options
+        .anchors
+        .insert("screening".into(), date("2026-03-31"));
+    let raw = RawRecord {
+        options: Some(Arc::new(options)),
+        ..RawRecord::new("everything.json", 1, EVERYTHING)
+    };
+    let result = complete_plan().screen(&raw, |_| true).unwrap();
+    (result.criteria.iter().map(|c| c.outcome).collect(), result)
+}
+
+#[test]
+fn an_export_declared_complete_has_no_procedures_rather_than_unknown_ones() {
+    use eligc::eval::Outcome::{Met, NotMet, Unknown};
+    // Without --complete: a Bundle with no Procedure and no Medication* says nothing.
+    let (outcomes, result) = outcomes_with(ReadOptions::default());
+    assert_eq!(outcomes, vec![Met, Unknown, Unknown, Unknown, Unknown]);
+    assert!(result.completed.is_empty());
+    // --complete procedures,medications: none recorded, so the exclusions are not met.
+    let complete = facts::parse_complete("procedures,medications").unwrap();
+    let (outcomes, result) = outcomes_with(ReadOptions::complete(complete));
+    assert_eq!(outcomes, vec![Met, NotMet, NotMet, Unknown, Unknown]);
+    assert_eq!(result.completed, vec!["medications", "procedures"]);
+    let detail = &result.criteria[1].checks[0].detail;
+    assert!(detail.contains("--complete"), "{detail}");
+    // The explanation and the JSON say where "none" came from.
+    let text = eligc::eval::render::explanation(&result);
+    assert!(
+        text.contains("Read as complete, --complete: medications, procedures"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&result).unwrap();
+    assert_eq!(
+        json["completed"],
+        serde_json::json!(["medications", "procedures"])
+    );
+    // --complete all: the Condition list was recorded, so only the absent ones are filled.
+    let (outcomes, result) =
+        outcomes_with(ReadOptions::complete(facts::parse_complete("all").unwrap()));
+    assert_eq!(
+        result.completed,
+        vec![
+            "allergies",
+            "immunizations",
+            "medications",
+            "observations",
+            "procedures"
+        ]
+    );
+    // Observations: "no eGFR result" is now a fact (E3 met), but a value test without a
+    // value stays unknown (I2): completeness answers "is there any", never "what was it".
+    assert_eq!(outcomes, vec![Met, NotMet, NotMet, Unknown, Met]);
+}
+
+#[test]
+fn the_side_file_declares_one_patient_complete() {
+    use eligc::eval::Outcome::{Met, NotMet, Unknown};
+    let dir = temp_dir("complete-side");
+    let side = dir.join("side.jsonl");
+    std::fs::write(
+        &side,
+        "{\"patient\":\"ev-1\",\"complete\":[\"procedures\"]}\n{\"patient\":\"other\",\"complete\":\"all\"}\n",
+    )
+    .unwrap();
+    let options = ReadOptions {
+        side: ReadOptions::read_side_file(&side).unwrap(),
+        ..ReadOptions::default()
+    };
+    let (outcomes, result) = outcomes_with(options);
+    assert_eq!(outcomes, vec![Met, NotMet, Unknown, Unknown, Unknown]);
+    assert_eq!(result.completed, vec!["procedures"]);
+    // A misspelt domain rejects the side file, naming the line and the closest domain.
+    std::fs::write(
+        &side,
+        "{\"patient\":\"ev-1\",\"complete\":[\"procedure\"]}\n",
+    )
+    .unwrap();
+    let e = ReadOptions::read_side_file(&side).unwrap_err();
+    assert!(
+        e.contains("side.jsonl:1: complete: `procedure` is not a domain")
+            && e.contains("did you mean `procedures`?"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn complete_applies_to_native_records_and_keeps_recorded_lists() {
+    let raw = RawRecord {
+        options: Some(Arc::new(ReadOptions::complete(
+            facts::parse_complete("conditions, procedures").unwrap(),
+        ))),
+        ..RawRecord::new(
+            "t.jsonl",
+            1,
+            r#"{"id":"n1","procedures":[{"code":"snomed:302497006","date":"2020-01-01"}]}"#,
+        )
+    };
+    let r = raw.parse().unwrap();
+    assert_eq!(r.conditions, Some(vec![]));
+    assert_eq!(r.procedures.as_ref().map(Vec::len), Some(1));
+    assert_eq!(r.completed, vec!["conditions"]);
+    assert_eq!(r.medications, None, "not named: still not recorded");
+}
+
+#[test]
+fn an_unknown_domain_is_an_error_with_the_closest_name() {
+    let e = facts::parse_complete("procedures,medication").unwrap_err();
+    assert!(
+        e.contains("`medication` is not a domain") && e.contains("did you mean `medications`?"),
+        "{e}"
+    );
+    assert!(facts::parse_complete("everything").is_err());
+    assert_eq!(
+        facts::parse_complete("all").unwrap().len(),
+        facts::DOMAINS.len()
+    );
+}

@@ -94,6 +94,8 @@ fn model_structs(source: &str) -> Vec<ModelObject> {
             .any(|l| l.contains("deny_unknown_fields"));
         let mut fields = Vec::new();
         let mut defaulted = false;
+        // A `#[serde(skip)]` field is not read from JSON: not part of the model.
+        let mut skipped = false;
         for body in &lines[i + 1..] {
             if body.starts_with('}') {
                 break;
@@ -101,6 +103,10 @@ fn model_structs(source: &str) -> Vec<ModelObject> {
             let body = body.trim();
             if body.starts_with("#[serde(default") {
                 defaulted = true;
+            } else if body == "#[serde(skip)]" {
+                skipped = true;
+            } else if skipped && body.starts_with("pub ") {
+                skipped = false;
             } else if let Some(decl) = body.strip_prefix("pub ") {
                 let (name, ty) = field_line(decl)
                     .unwrap_or_else(|| panic!("cannot read the field line `{body}` of {name}"));

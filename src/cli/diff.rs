@@ -37,6 +37,11 @@ pub struct DiffArgs {
     /// `.json` file, a FHIR Bundle, a Bulk Data patient. A larger one is rejected.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = super::parse_size)]
     max_record_bytes: u64,
+    /// Read absent records of these domains as "none recorded": `all`, or a comma-separated
+    /// list of observations, conditions, medications, immunizations, procedures, allergies
+    /// (an export known to be complete; see docs/patient-data.md).
+    #[arg(long, value_name = "all|DOMAIN,...")]
+    complete: Option<String>,
 }
 
 /// Output formats for differences.
@@ -70,7 +75,15 @@ pub fn run(args: &DiffArgs) -> u8 {
     let impact = if args.patients.is_empty() {
         None
     } else {
-        match screen(&old, &new, &args.patients, args.max_record_bytes) {
+        let complete = match args.complete.as_deref().map(facts::parse_complete) {
+            None => Default::default(),
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                eprintln!("error: --complete: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        match screen(&old, &new, &args.patients, args.max_record_bytes, complete) {
             Ok(i) => {
                 if i.rejected > 0 {
                     exit = EXIT_DATA;
@@ -107,10 +120,17 @@ pub fn run(args: &DiffArgs) -> u8 {
 }
 
 /// Screens every record under both versions.
-fn screen(old: &Plan, new: &Plan, data: &[PathBuf], cap: u64) -> Result<Impact, String> {
+fn screen(
+    old: &Plan,
+    new: &Plan,
+    data: &[PathBuf],
+    cap: u64,
+    complete: std::collections::BTreeSet<&'static str>,
+) -> Result<Impact, String> {
     let files = facts::data_files(data).map_err(|e| format!("cannot list the data: {e}"))?;
     let options = std::sync::Arc::new(facts::ReadOptions {
         max_record_bytes: cap,
+        complete,
         ..facts::ReadOptions::default()
     });
     let mut result = Impact::default();

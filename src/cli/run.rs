@@ -61,6 +61,11 @@ pub struct RunArgs {
     /// FHIR Bundle, a side-file line, a Bulk Data patient. A larger one is rejected.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = super::parse_size)]
     max_record_bytes: u64,
+    /// Read absent records of these domains as "none recorded": `all`, or a comma-separated
+    /// list of observations, conditions, medications, immunizations, procedures, allergies
+    /// (an export known to be complete; see docs/patient-data.md).
+    #[arg(long, value_name = "all|DOMAIN,...")]
+    complete: Option<String>,
 }
 
 /// `--input`.
@@ -89,6 +94,9 @@ fn read_options(args: &RunArgs) -> Result<facts::ReadOptions, String> {
         let (name, date) =
             facts::ReadOptions::parse_anchor(text).map_err(|e| format!("--anchor: {e}"))?;
         options.anchors.insert(name, date);
+    }
+    if let Some(text) = &args.complete {
+        options.complete = facts::parse_complete(text).map_err(|e| format!("--complete: {e}"))?;
     }
     if let Some(side) = &args.side {
         options.side = facts::ReadOptions::read_side_file_capped(side, args.max_record_bytes)

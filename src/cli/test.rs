@@ -29,6 +29,11 @@ pub struct TestArgs {
     /// K, M, G. A larger patient is rejected.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = super::parse_size)]
     max_record_bytes: u64,
+    /// Read absent records of these domains as "none recorded": `all`, or a comma-separated
+    /// list of observations, conditions, medications, immunizations, procedures, allergies
+    /// (an export known to be complete; see docs/patient-data.md).
+    #[arg(long, value_name = "all|DOMAIN,...")]
+    complete: Option<String>,
 }
 
 /// One expectation.
@@ -44,18 +49,32 @@ struct Expected {
 }
 
 pub fn run(args: &TestArgs) -> u8 {
+    let complete = match args.complete.as_deref().map(facts::parse_complete) {
+        None => Default::default(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            eprintln!("error: --complete: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let mut exit = EXIT_OK;
     for dir in &args.dirs {
         exit = exit.max(run_dir(
             dir,
             args.vocabulary.as_deref(),
             args.max_record_bytes,
+            &complete,
         ));
     }
     exit
 }
 
-fn run_dir(dir: &Path, vocabulary: Option<&Path>, cap: u64) -> u8 {
+fn run_dir(
+    dir: &Path,
+    vocabulary: Option<&Path>,
+    cap: u64,
+    complete: &std::collections::BTreeSet<&'static str>,
+) -> u8 {
     let protocol = dir.join("protocol.elig");
     let plan = match super::load_plan(&protocol, vocabulary) {
         Ok(plan) => plan,
@@ -71,6 +90,7 @@ fn run_dir(dir: &Path, vocabulary: Option<&Path>, cap: u64) -> u8 {
     let patients = dir.join("patients.jsonl");
     let options = std::sync::Arc::new(facts::ReadOptions {
         max_record_bytes: cap,
+        complete: complete.clone(),
         ..facts::ReadOptions::default()
     });
     let records = match facts::read_file_with(&patients, Some(options)) {

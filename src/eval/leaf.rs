@@ -183,9 +183,14 @@ impl Ctx<'_> {
                     Truth::from_bool(op.holds(count.cmp(n))),
                     say!(
                         explain,
-                        "{count} {} result(s) {}",
+                        "{count} {} result(s) {}{}",
                         self.label(*concept),
-                        span.describe()
+                        span.describe(),
+                        if count.is_zero() {
+                            self.completed_note("observations")
+                        } else {
+                            ""
+                        }
                     ),
                 )
             }
@@ -273,7 +278,11 @@ impl Ctx<'_> {
                     "no {label} result {}; the latest is from {d}",
                     span.describe()
                 ),
-                None => say!(explain, "no {label} result in the record"),
+                None => say!(
+                    explain,
+                    "no {label} result in the record{}",
+                    self.completed_note("observations")
+                ),
             }
         };
         if *test == ValueTest::Exists {
@@ -911,6 +920,16 @@ impl Ctx<'_> {
         outcome
     }
 
+    /// For a domain the record lacked and that was read as complete (`--complete`): a note
+    /// saying that "none" comes from there.
+    fn completed_note(&self, domain: &str) -> &'static str {
+        if self.facts.record.completed.contains(&domain) {
+            " (none recorded: the record is read as complete for this, --complete)"
+        } else {
+            ""
+        }
+    }
+
     /// Why an unplaced fact could not be placed.
     fn unplaced_reason(&self) -> &'static str {
         match self.plan.vocabulary() {
@@ -1087,7 +1106,12 @@ impl Ctx<'_> {
         let detail = if !explain {
             String::new()
         } else if shown().next().is_none() {
-            format!("no {} in `{}` in the record", q.kind.keyword(), q.target)
+            format!(
+                "no {} in `{}` in the record{}",
+                q.kind.keyword(),
+                q.target,
+                self.completed_note(domain_of(q.kind))
+            )
         } else {
             let listed: Vec<String> = shown()
                 .map(|(t, e)| format!("{} {}", t.symbol(), self.describe_event(e)))
@@ -1882,6 +1906,17 @@ fn settle_list(wanted: &[String], place: Option<String>, detail: &str) -> String
         (Some(r), Some(p)) => format!("{r}; {p}"),
         (Some(one), None) | (None, Some(one)) => one,
         (None, None) => format!("review: {detail}"),
+    }
+}
+
+/// The record's list for events of a kind.
+fn domain_of(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Condition => "conditions",
+        EventKind::Medication => "medications",
+        EventKind::Immunization => "immunizations",
+        EventKind::Procedure => "procedures",
+        EventKind::Allergy => "allergies",
     }
 }
 

@@ -247,6 +247,7 @@ impl Plan {
             unused_facts: facts.unused + usize::from(facts.bad_name.is_some()),
             unplaced_facts: facts.unplaced.len(),
             to_settle: Vec::new(),
+            completed: record.completed.iter().map(|d| d.to_string()).collect(),
         };
         if explain {
             result.to_settle = render::to_settle(&result);
@@ -441,6 +442,10 @@ pub struct PatientResult {
     /// ([`render::to_settle`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub to_settle: Vec<render::Settle>,
+    /// Domains the record lacked and that were read as "none recorded" because it was
+    /// declared complete for them (`--complete`, the side file's `complete`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub completed: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {

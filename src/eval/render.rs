@@ -101,6 +101,13 @@ pub fn explanation(r: &PatientResult) -> String {
             let _ = writeln!(out, "  {}: {}", escape(&id), escape(&item));
         }
     }
+    if !r.completed.is_empty() {
+        let _ = writeln!(
+            out,
+            "(Read as complete, --complete: {}; absent from the record, so none recorded.)",
+            r.completed.join(", ")
+        );
+    }
     if r.unused_facts > 0 {
         let _ = writeln!(
             out,

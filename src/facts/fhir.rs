@@ -595,6 +595,7 @@ pub fn bundle_to_record(
         allergies: None,
         encounters: None,
         attestations: BTreeMap::new(),
+        completed: Vec::new(),
     };
     let mut present: BTreeSet<&str> = recorded.iter().copied().collect();
     let mut c = Converter {

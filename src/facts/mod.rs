@@ -8,7 +8,7 @@ pub mod lines;
 pub mod native;
 pub mod strict;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -90,6 +90,72 @@ pub enum InputFormat {
     Fhir,
 }
 
+/// The domains of the patient model: the lists a record may leave out ("not recorded") or
+/// give empty ("none recorded"). `--complete` names them.
+pub const DOMAINS: &[&str] = &[
+    "observations",
+    "conditions",
+    "medications",
+    "immunizations",
+    "procedures",
+    "allergies",
+];
+
+/// Reads a `--complete` value: `all`, or domain names separated by commas
+/// (`procedures,conditions`). An unknown name is an error, with the closest one.
+pub fn parse_complete(text: &str) -> Result<BTreeSet<&'static str>, String> {
+    complete_of(text.split(','))
+}
+
+/// The domains a list of names says are complete (`all` among them: every domain).
+fn complete_of<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeSet<&'static str>, String> {
+    let mut set = BTreeSet::new();
+    for name in names {
+        let name = name.trim();
+        if name == "all" {
+            set.extend(DOMAINS.iter().copied());
+            continue;
+        }
+        match DOMAINS.iter().find(|d| **d == name) {
+            Some(d) => {
+                set.insert(*d);
+            }
+            None => {
+                let hint = crate::diagnostic::did_you_mean(name, DOMAINS.iter().copied())
+                    .map(|h| format!("; {h}"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "`{name}` is not a domain (all, {}){hint}",
+                    DOMAINS.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// A side file's `complete`: `"all"`, `"procedures,conditions"` or a list of names.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum CompleteSpec {
+    /// As `--complete` takes it.
+    Text(String),
+    /// One domain (or `all`) per item.
+    List(Vec<String>),
+}
+
+impl CompleteSpec {
+    /// The domains it names.
+    pub fn domains(&self) -> Result<BTreeSet<&'static str>, String> {
+        match self {
+            CompleteSpec::Text(t) => parse_complete(t),
+            CompleteSpec::List(l) => complete_of(l.iter().map(String::as_str)),
+        }
+    }
+}
+
 /// One line of a side file: a patient's anchors and attestations, given beside FHIR data.
 #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +168,9 @@ pub struct SideEntry {
     /// Attestations by name.
     #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
+    /// Domains whose absence means "none recorded" for this patient (beside `--complete`).
+    #[serde(default)]
+    pub complete: Option<CompleteSpec>,
 }
 
 /// What every record read gets: the format, anchors and attestations given beside the
@@ -114,6 +183,8 @@ pub struct ReadOptions {
     pub anchors: BTreeMap<String, NaiveDate>,
     /// `--side FILE`, by patient id.
     pub side: HashMap<String, SideEntry>,
+    /// `--complete`: domains whose absence means "none recorded", for every patient.
+    pub complete: BTreeSet<&'static str>,
     /// What the FHIR conversions used, skipped and left out so far.
     pub fhir: Mutex<fhir::Stats>,
     /// The largest record read, in bytes (`--max-record-bytes`): a JSON Lines line, a
@@ -127,6 +198,7 @@ impl Default for ReadOptions {
             format: InputFormat::default(),
             anchors: BTreeMap::new(),
             side: HashMap::new(),
+            complete: BTreeSet::new(),
             fhir: Mutex::default(),
             max_record_bytes: lines::DEFAULT_MAX_RECORD_BYTES,
         }
@@ -175,11 +247,14 @@ impl ReadOptions {
             }
             let entry: SideEntry = serde_json::from_str(line).map_err(|e| {
                 format!(
-                    "{}:{}: {e} (each line is {{\"patient\": \"ID\", \"anchors\": {{...}}, \"attestations\": {{...}}}})",
+                    "{}:{}: {e} (each line is {{\"patient\": \"ID\", \"anchors\": {{...}}, \"attestations\": {{...}}, \"complete\": [...]}})",
                     path.display(),
                     i
                 )
             })?;
+            if let Some(Err(e)) = entry.complete.as_ref().map(CompleteSpec::domains) {
+                return Err(format!("{}:{}: complete: {e}", path.display(), i));
+            }
             if side.contains_key(&entry.patient) {
                 return Err(format!(
                     "{}:{}: patient `{}` is already in the side file",
@@ -231,6 +306,46 @@ impl ReadOptions {
                 .attestations
                 .entry(name.clone())
                 .or_insert_with(|| value.clone());
+        }
+        let mut complete = self.complete.clone();
+        if let Some(Ok(more)) = side
+            .and_then(|s| s.complete.as_ref())
+            .map(CompleteSpec::domains)
+        {
+            complete.extend(more);
+        }
+        for domain in complete {
+            let filled = match domain {
+                "observations" => fill(&mut record.observations),
+                "conditions" => fill(&mut record.conditions),
+                "medications" => fill(&mut record.medications),
+                "immunizations" => fill(&mut record.immunizations),
+                "procedures" => fill(&mut record.procedures),
+                "allergies" => fill(&mut record.allergies),
+                _ => false,
+            };
+            if filled {
+                record.completed.push(domain);
+            }
+        }
+    }
+}
+
+/// An absent list made empty ("none recorded"); whether it was absent.
+fn fill<T>(list: &mut Option<Vec<T>>) -> bool {
+    if list.is_some() {
+        return false;
+    }
+    *list = Some(Vec::new());
+    true
+}
+
+impl ReadOptions {
+    /// Options that only declare domains complete (`eligc test`, `eligc diff`).
+    pub fn complete(complete: BTreeSet<&'static str>) -> ReadOptions {
+        ReadOptions {
+            complete,
+            ..ReadOptions::default()
         }
     }
 }

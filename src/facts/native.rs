@@ -53,6 +53,11 @@ pub struct PatientRecord {
     /// Judgements and agreements, by attestation name.
     #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
+    /// Domains ([`super::DOMAINS`]) that were absent from the record and are read as
+    /// "none recorded" because the record was declared complete for them (`--complete`,
+    /// the side file's `complete`). Not part of the JSON model: set only when reading.
+    #[serde(skip)]
+    pub completed: Vec<&'static str>,
 }
 
 /// Recorded sex; `unknown` is the same as not recorded.

@@ -1635,6 +1635,7 @@ fn an_export_declared_complete_has_no_procedures_rather_than_unknown_ones() {
         result.completed,
         vec![
             "allergies",
+            "encounters",
             "immunizations",
             "medications",
             "observations",

@@ -30,7 +30,8 @@ pub struct TestArgs {
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = super::parse_size)]
     max_record_bytes: u64,
     /// Read absent records of these domains as "none recorded": `all`, or a comma-separated
-    /// list of observations, conditions, medications, immunizations, procedures, allergies
+    /// list of observations, conditions, medications, immunizations, procedures, allergies,
+    /// encounters
     /// (an export known to be complete; see docs/patient-data.md).
     #[arg(long, value_name = "all|DOMAIN,...")]
     complete: Option<String>,

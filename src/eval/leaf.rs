@@ -1917,6 +1917,7 @@ fn domain_of(kind: EventKind) -> &'static str {
         EventKind::Immunization => "immunizations",
         EventKind::Procedure => "procedures",
         EventKind::Allergy => "allergies",
+        EventKind::Encounter => "encounters",
     }
 }
 

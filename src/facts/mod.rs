@@ -99,6 +99,7 @@ pub const DOMAINS: &[&str] = &[
     "immunizations",
     "procedures",
     "allergies",
+    "encounters",
 ];
 
 /// Reads a `--complete` value: `all`, or domain names separated by commas
@@ -322,6 +323,7 @@ impl ReadOptions {
                 "immunizations" => fill(&mut record.immunizations),
                 "procedures" => fill(&mut record.procedures),
                 "allergies" => fill(&mut record.allergies),
+                "encounters" => fill(&mut record.encounters),
                 _ => false,
             };
             if filled {

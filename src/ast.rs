@@ -163,6 +163,8 @@ pub enum ConceptKind {
     Encounter,
     /// A judgement or agreement recorded by a person.
     Attestation,
+    /// A body structure (an anatomical site), the value of a `body_site` attribute.
+    Site,
 }
 
 impl ConceptKind {
@@ -177,6 +179,7 @@ impl ConceptKind {
             ConceptKind::Procedure => "procedure",
             ConceptKind::Encounter => "encounter",
             ConceptKind::Attestation => "attestation",
+            ConceptKind::Site => "site",
         }
     }
 }
@@ -263,6 +266,8 @@ pub enum SetKind {
     Encounters,
     /// `observations { ... }`
     Observations,
+    /// `sites { ... }`: body structures.
+    Sites,
 }
 
 impl SetKind {
@@ -275,6 +280,7 @@ impl SetKind {
             SetKind::Procedures => "procedures",
             SetKind::Encounters => "encounters",
             SetKind::Observations => "observations",
+            SetKind::Sites => "sites",
         }
     }
 
@@ -287,6 +293,7 @@ impl SetKind {
             SetKind::Procedures => ConceptKind::Procedure,
             SetKind::Encounters => ConceptKind::Encounter,
             SetKind::Observations => ConceptKind::Observation,
+            SetKind::Sites => ConceptKind::Site,
         }
     }
 }
@@ -544,7 +551,8 @@ pub struct TakenFor {
     pub span: Span,
 }
 
-/// `grade >= 2` or `status is active` in a `where` clause.
+/// `grade >= 2`, `status is active` or `body_site in {femoral_region, groin}` in a `where`
+/// clause.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttributeTest {
     /// The attribute.
@@ -555,13 +563,27 @@ pub struct AttributeTest {
     pub span: Span,
 }
 
-/// The two forms of attribute test.
+/// The forms of attribute test.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttributeCheck {
     /// A numeric attribute compared with a number.
     Compare(CmpOp, Number),
-    /// A coded attribute equal to a word.
-    Is(Ident),
+    /// `is WORD`, `is not WORD`: an attribute equal (or not) to a word or a named concept or
+    /// set.
+    Is {
+        /// `is not`.
+        negated: bool,
+        /// The word, concept or set.
+        value: Ident,
+    },
+    /// `in {A, B}`, `not in {A, B}`, `in NAME`: an attribute equal (or not) to one of the
+    /// values. One value is written without braces.
+    In {
+        /// `not in`.
+        negated: bool,
+        /// The words, concepts or sets.
+        values: Vec<Ident>,
+    },
 }
 
 /// Calendar units of a duration.

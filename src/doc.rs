@@ -297,7 +297,33 @@ impl Writer<'_> {
                     op,
                     value,
                 } => format!("{attribute} {}", number_words(*op, *value)),
-                Filter::Word { attribute, value } => format!("{attribute} {value}"),
+                Filter::Word {
+                    attribute,
+                    negated,
+                    values,
+                } => format!(
+                    "{} {}{}",
+                    attribute.replace('_', " "),
+                    if *negated { "not " } else { "" },
+                    values.join(" or ")
+                ),
+                Filter::Code {
+                    attribute,
+                    negated,
+                    names,
+                    concepts,
+                } => {
+                    // One concept reads by its label; a set by its name.
+                    let values = match (names.as_slice(), concepts.as_slice()) {
+                        ([_], [one]) => self.concept_label(*one),
+                        _ => names.join(" or "),
+                    };
+                    format!(
+                        "{} {}{values}",
+                        attribute.replace('_', " "),
+                        if *negated { "not " } else { "" }
+                    )
+                }
             })
             .collect();
         if parts.is_empty() {

@@ -802,7 +802,24 @@ impl<'a> Printer<'a> {
                     AttributeCheck::Compare(op, n) => {
                         format!("{} {} {}", t.attribute.name, op.symbol(), number(n))
                     }
-                    AttributeCheck::Is(w) => format!("{} is {}", t.attribute.name, w.name),
+                    AttributeCheck::Is { negated, value } => format!(
+                        "{} is {}{}",
+                        t.attribute.name,
+                        if *negated { "not " } else { "" },
+                        value.name
+                    ),
+                    AttributeCheck::In { negated, values } => {
+                        let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
+                        let list = match names.as_slice() {
+                            [one] => (*one).to_string(),
+                            many => format!("{{{}}}", many.join(", ")),
+                        };
+                        format!(
+                            "{} {}in {list}",
+                            t.attribute.name,
+                            if *negated { "not " } else { "" }
+                        )
+                    }
                 })
                 .collect();
             s.push_str(&format!(" where {}", tests.join(" and ")));

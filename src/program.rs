@@ -427,13 +427,70 @@ pub enum Filter {
         /// Value.
         value: Decimal,
     },
-    /// A coded attribute (`status is active`).
+    /// An attribute with a fixed list of words (`status is active`,
+    /// `laterality in {left, bilateral}`): true when the record's word is one of `values`.
     Word {
         /// The attribute's name.
         attribute: String,
-        /// The word.
-        value: String,
+        /// `is not`, `not in`.
+        negated: bool,
+        /// The words, in the order written.
+        values: Vec<String>,
     },
+    /// A coded attribute (`body_site in lower_limb`, `reason in hypertension`): true when
+    /// one of the record's codes for it matches one of `concepts`.
+    Code {
+        /// The attribute's name.
+        attribute: String,
+        /// `is not`, `not in`.
+        negated: bool,
+        /// The names written (concepts or sets), for explanations.
+        names: Vec<String>,
+        /// The concepts they stand for (sets flattened).
+        concepts: Vec<ConceptId>,
+    },
+}
+
+impl Filter {
+    /// The attribute tested.
+    pub fn attribute(&self) -> &str {
+        match self {
+            Filter::Number { attribute, .. }
+            | Filter::Word { attribute, .. }
+            | Filter::Code { attribute, .. } => attribute,
+        }
+    }
+
+    /// The test as eligc writes it (`grade >= 2`, `laterality in {left, right}`).
+    pub fn text(&self) -> String {
+        let values = |negated: bool, values: &[String]| match values {
+            [one] if negated => format!("is not {one}"),
+            [one] => format!("is {one}"),
+            many => format!(
+                "{}in {{{}}}",
+                if negated { "not " } else { "" },
+                many.join(", ")
+            ),
+        };
+        match self {
+            Filter::Number {
+                attribute,
+                op,
+                value,
+            } => format!("{attribute} {} {value}", op.symbol()),
+            Filter::Word {
+                attribute,
+                negated,
+                values: v,
+            } => format!("{attribute} {}", values(*negated, v)),
+            Filter::Code {
+                attribute,
+                negated,
+                names,
+                ..
+            } => format!("{attribute} {}", values(*negated, names)),
+        }
+    }
 }
 
 /// An event query, resolved.

@@ -34,6 +34,11 @@ procedure dialysis "Hemodialysis" codes [snomed:302497006]
 encounter inpatient "Inpatient stay" codes [actcode:IMP]
 encounter icu "ICU admission" codes [snomed:305351004]
 set stays = encounters { inpatient, icu }
+condition hypertension "Hypertension" codes [icd10:I10]
+condition graft_failure "Kidney transplant failure" codes [icd10:T86.1]
+site femoral_region "Femoral region" codes [snomed:397045007]
+site groin "Inguinal region" codes [snomed:26893007]
+set leg_sites = sites { femoral_region, groin }
 attestation consent "Consent" by patient
 attestation risk_ruled_out "Risk ruled out" by investigator
 set steroids = drugs { prednisone, methylprednisolone }
@@ -330,6 +335,81 @@ fn where_filters_use_attributes_and_a_missing_attribute_is_unknown() {
             ungraded
         ),
         Outcome::Unknown
+    );
+}
+
+#[test]
+fn laterality_in_a_list_matches_any_of_its_words_and_is_not_negates() {
+    let rule = |test: &str| format!("condition sle at screening where laterality {test}");
+    let bilateral = r#""conditions":[{"concept":"sle","onset":"2025-01-01","laterality":"bilateral"}]"#;
+    let left = r#""conditions":[{"concept":"sle","onset":"2025-01-01","laterality":"left"}]"#;
+    let unsided = r#""conditions":[{"concept":"sle","onset":"2025-01-01"}]"#;
+    assert_eq!(outcome(&rule("is bilateral"), bilateral), Outcome::Met);
+    assert_eq!(outcome(&rule("is bilateral"), left), Outcome::NotMet);
+    assert_eq!(outcome(&rule("in {left, bilateral}"), left), Outcome::Met);
+    assert_eq!(outcome(&rule("not in {left, bilateral}"), left), Outcome::NotMet);
+    assert_eq!(outcome(&rule("is not right"), left), Outcome::Met);
+    // A record without a side: unknown, whether the test is negated or not.
+    assert_eq!(outcome(&rule("is bilateral"), unsided), Outcome::Unknown);
+    assert_eq!(outcome(&rule("is not bilateral"), unsided), Outcome::Unknown);
+}
+
+#[test]
+fn a_stage_group_matches_its_sub_stages_but_not_the_next_group() {
+    let rule = "condition sle at screening where stage in {II, III}";
+    let at = |stage: &str| {
+        format!(r#""conditions":[{{"concept":"sle","onset":"2025-01-01","stage":"{stage}"}}]"#)
+    };
+    assert_eq!(outcome(rule, &at("IIB")), Outcome::Met);
+    assert_eq!(outcome(rule, &at("IIIC")), Outcome::Met);
+    assert_eq!(outcome(rule, &at("I")), Outcome::NotMet);
+    assert_eq!(outcome(rule, &at("IV")), Outcome::NotMet);
+    assert_eq!(
+        outcome("condition sle at screening where stage is IIA", &at("IIB")),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn a_body_site_matches_by_code_or_by_site_name_and_an_unplaced_code_is_unknown() {
+    let rule = "procedure dialysis within 2 weeks before screening where body_site in leg_sites";
+    let at = |site: &str| {
+        format!(r#""procedures":[{{"concept":"dialysis","date":"2026-03-25","body_site":["{site}"]}}]"#)
+    };
+    assert_eq!(outcome(rule, &at("snomed:26893007")), Outcome::Met);
+    assert_eq!(outcome(rule, &at("femoral_region")), Outcome::Met);
+    // A SNOMED CT body structure that no site of the protocol has, and no vocabulary to
+    // place it: it might be part of the femoral region.
+    assert_eq!(outcome(rule, &at("snomed:123456")), Outcome::Unknown);
+    // A code in a system the protocol codes no site in cannot be one of them.
+    assert_eq!(outcome(rule, &at("icd10:S72")), Outcome::NotMet);
+    let unsited = r#""procedures":[{"concept":"dialysis","date":"2026-03-25"}]"#;
+    assert_eq!(outcome(rule, unsited), Outcome::Unknown);
+    assert_eq!(
+        outcome(
+            "procedure dialysis within 2 weeks before screening where body_site is not groin",
+            &at("snomed:397045007")
+        ),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn reason_links_a_treatment_to_the_condition_it_was_for() {
+    let dialysis = |reason: &str| {
+        format!(r#""procedures":[{{"concept":"dialysis","date":"2026-03-01","reason":["{reason}"]}}]"#)
+    };
+    let rule = "procedure dialysis before screening where reason in graft_failure";
+    assert_eq!(outcome(rule, &dialysis("icd10:T86.10")), Outcome::Met);
+    assert_eq!(outcome(rule, &dialysis("icd10:N18.6")), Outcome::Unknown);
+    assert_eq!(outcome(rule, &dialysis("hypertension")), Outcome::NotMet);
+    let stopped = r#""medications":[{"concept":"prednisone","start":"2025-11-01","end":"2026-01-10","status":"stopped","status_reason":["icd10:I10"]}]"#;
+    assert_eq!(
+        outcome(
+            "medication prednisone within 6 months before screening where status is stopped and status_reason in hypertension",
+            stopped
+        ),
+        Outcome::Met
     );
 }
 

@@ -1711,3 +1711,66 @@ fn an_unknown_domain_is_an_error_with_the_closest_name() {
         facts::DOMAINS.len()
     );
 }
+
+#[test]
+fn body_site_laterality_stage_and_reasons_are_read_from_their_fhir_fields() {
+    let bundle = r#"{"resourceType":"Bundle","entry":[
+      {"resource":{"resourceType":"Patient","id":"p"}},
+      {"fullUrl":"urn:uuid:c1","resource":{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p"},
+        "code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"T86.1"}]},
+        "onsetDateTime":"2025-01-01"}},
+      {"resource":{"resourceType":"Condition","id":"c2","subject":{"reference":"Patient/p"},
+        "code":{"coding":[{"system":"http://snomed.info/sct","code":"254637007"}]},
+        "onsetDateTime":"2025-02-01",
+        "bodySite":[{"coding":[{"system":"http://snomed.info/sct","code":"39607008"},
+                               {"system":"http://snomed.info/sct","code":"7771000"}]},
+                    {"coding":[{"system":"http://snomed.info/sct","code":"3341006"}],
+                     "extension":[{"url":"http://example.org/laterality","valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"24028007"}]}}]}],
+        "stage":[{"summary":{"text":"Stage IIB"}}]}},
+      {"resource":{"resourceType":"Procedure","id":"x","status":"completed","subject":{"reference":"Patient/p"},
+        "code":{"coding":[{"system":"http://snomed.info/sct","code":"302497006"}]},
+        "performedDateTime":"2025-03-01",
+        "bodySite":[{"coding":[{"system":"http://snomed.info/sct","code":"397045007"}]}],
+        "reasonCode":[{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"N18.6"}]}],
+        "reasonReference":[{"reference":"urn:uuid:c1"}]}},
+      {"resource":{"resourceType":"MedicationStatement","id":"m","status":"stopped","subject":{"reference":"Patient/p"},
+        "medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"8640"}]},
+        "effectivePeriod":{"start":"2025-01-01","end":"2025-02-01"},
+        "statusReason":[{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"I10"}]}]}}
+    ]}"#;
+    let (record, _) = convert(bundle);
+    let conditions = record.conditions.as_ref().unwrap();
+    let lung = conditions
+        .iter()
+        .find(|c| c.id.as_deref() == Some("c2"))
+        .unwrap();
+    // The laterality qualifiers are not body structures; left and right together are both
+    // sides.
+    assert_eq!(
+        lung.body_site.as_deref(),
+        Some(&["snomed:39607008".to_string(), "snomed:3341006".to_string()][..])
+    );
+    assert_eq!(lung.laterality.as_deref(), Some("bilateral"));
+    assert_eq!(lung.stage.as_deref(), Some("IIB"));
+    let other = conditions
+        .iter()
+        .find(|c| c.id.as_deref() == Some("c1"))
+        .unwrap();
+    assert_eq!((other.body_site.as_ref(), other.laterality.as_ref(), other.stage.as_ref()), (None, None, None));
+    let procedure = &record.procedures.as_ref().unwrap()[0];
+    assert_eq!(
+        procedure.body_site.as_deref(),
+        Some(&["snomed:397045007".to_string()][..])
+    );
+    // The reason code, then the code of the Condition the reference points to.
+    assert_eq!(
+        procedure.reason.as_deref(),
+        Some(&["icd10:N18.6".to_string(), "icd10:T86.1".to_string()][..])
+    );
+    let medication = &record.medications.as_ref().unwrap()[0];
+    assert_eq!(
+        medication.status_reason.as_deref(),
+        Some(&["icd10:I10".to_string()][..])
+    );
+    assert_eq!(medication.reason, None);
+}

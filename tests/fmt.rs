@@ -330,6 +330,33 @@ fn event() -> BoxedStrategy<Vec<String>> {
             "is".into(),
             w
         ]),
+        (pick(&["laterality", "body_site"]), pick(&["left", "groin"])).prop_map(|(a, w)| vec![
+            a,
+            "is".into(),
+            "not".into(),
+            w
+        ]),
+        (
+            pick(&["stage", "reason"]),
+            any::<bool>(),
+            prop::collection::vec(pick(&["II", "a", "b_c"]), 1..4),
+            any::<bool>()
+        )
+            .prop_map(|(a, negated, values, braced)| {
+                let mut out = vec![a];
+                if negated {
+                    out.push("not".into());
+                }
+                out.push("in".into());
+                if values.len() == 1 && !braced {
+                    out.extend(values);
+                } else {
+                    out.push("{".into());
+                    out.push(values.join(" , "));
+                    out.push("}".into());
+                }
+                out
+            }),
     ];
     let filters = prop::collection::vec(filter, 1..3).prop_map(|fs| {
         let mut out = one("where");

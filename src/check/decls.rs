@@ -64,6 +64,7 @@ fn declaration_hint(name: &str, expect: Expect) -> String {
         ConceptKind::Procedure => format!("procedure {name} \"Label\" codes [snomed:...]"),
         ConceptKind::Encounter => format!("encounter {name} \"Label\" codes [actcode:IMP]"),
         ConceptKind::Attestation => format!("attestation {name} \"Label\" by investigator"),
+        ConceptKind::Site => format!("site {name} \"Label\" codes [snomed:...]"),
     };
     match expect {
         Expect::ConceptOrSet(k) => format!("declare it: `{}`", example(k)),

@@ -60,45 +60,63 @@ pub(super) enum Typed {
     Value(ValueExpr),
 }
 
-/// Attributes that `where` may test, per event kind: (name, numeric?, allowed words).
-const ATTRIBUTES: &[(EventKind, &str, &[&str])] = &[
+/// What an attribute's values are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum AttrType {
+    /// A number, compared: `grade >= 2`.
+    Number,
+    /// One of a fixed list of words: `status is active`.
+    Words(&'static [&'static str]),
+    /// Codes, tested against concepts (or sets) of a kind: `body_site in lower_limb`.
+    Codes(ConceptKind),
+}
+
+const CONDITION_STATUS: &[&str] = &[
+    "active",
+    "recurrence",
+    "relapse",
+    "inactive",
+    "remission",
+    "resolved",
+];
+const SEVERITY: &[&str] = &["mild", "moderate", "severe"];
+use crate::facts::native::{LATERALITIES as LATERALITY, STAGES};
+
+/// Attributes that `where` may test, per event kind, with the type of their values.
+pub(super) const ATTRIBUTES: &[(EventKind, &str, AttrType)] = &[
     (
         EventKind::Allergy,
         "status",
-        &["active", "inactive", "resolved"],
+        AttrType::Words(&["active", "inactive", "resolved"]),
     ),
-    (
-        EventKind::Allergy,
-        "severity",
-        &["mild", "moderate", "severe"],
-    ),
-    (EventKind::Condition, "grade", &[]),
+    (EventKind::Allergy, "severity", AttrType::Words(SEVERITY)),
+    (EventKind::Condition, "grade", AttrType::Number),
     (
         EventKind::Encounter,
         "discharge",
-        crate::facts::native::DISCHARGES,
+        AttrType::Words(crate::facts::native::DISCHARGES),
     ),
     (
         EventKind::Condition,
         "status",
-        &[
-            "active",
-            "recurrence",
-            "relapse",
-            "inactive",
-            "remission",
-            "resolved",
-        ],
+        AttrType::Words(CONDITION_STATUS),
+    ),
+    (EventKind::Condition, "severity", AttrType::Words(SEVERITY)),
+    (EventKind::Condition, "stage", AttrType::Words(STAGES)),
+    (
+        EventKind::Condition,
+        "body_site",
+        AttrType::Codes(ConceptKind::Site),
     ),
     (
         EventKind::Condition,
-        "severity",
-        &["mild", "moderate", "severe"],
+        "laterality",
+        AttrType::Words(LATERALITY),
     ),
     (
         EventKind::Medication,
         "route",
-        &[
+        AttrType::Words(&[
             "oral",
             "intravenous",
             "subcutaneous",
@@ -106,17 +124,42 @@ const ATTRIBUTES: &[(EventKind, &str, &[&str])] = &[
             "topical",
             "inhaled",
             "other",
-        ],
+        ]),
     ),
     (
         EventKind::Medication,
         "status",
-        &["active", "completed", "stopped", "on_hold"],
+        AttrType::Words(&["active", "completed", "stopped", "on_hold"]),
+    ),
+    (
+        EventKind::Medication,
+        "reason",
+        AttrType::Codes(ConceptKind::Condition),
+    ),
+    (
+        EventKind::Medication,
+        "status_reason",
+        AttrType::Codes(ConceptKind::Condition),
     ),
     (
         EventKind::Procedure,
         "status",
-        &["completed", "in_progress", "stopped"],
+        AttrType::Words(&["completed", "in_progress", "stopped"]),
+    ),
+    (
+        EventKind::Procedure,
+        "body_site",
+        AttrType::Codes(ConceptKind::Site),
+    ),
+    (
+        EventKind::Procedure,
+        "laterality",
+        AttrType::Words(LATERALITY),
+    ),
+    (
+        EventKind::Procedure,
+        "reason",
+        AttrType::Codes(ConceptKind::Condition),
     ),
 ];
 
@@ -240,9 +283,9 @@ impl<'a> Checker<'a> {
                     ast::SetKind::Vaccines => EventKind::Immunization,
                     ast::SetKind::Procedures => EventKind::Procedure,
                     ast::SetKind::Encounters => EventKind::Encounter,
-                    ast::SetKind::Observations => {
+                    ast::SetKind::Observations | ast::SetKind::Sites => {
                         self.error(
-                            Diagnostic::new(Code::TypeMismatch, target.span, "`count distinct` counts drugs, conditions, vaccines or procedures, not observations", "a set of observations")
+                            Diagnostic::new(Code::TypeMismatch, target.span, format!("`count distinct` counts drugs, conditions, vaccines or procedures, not {}", set_kind.keyword()), format!("a set of {}", set_kind.keyword()))
                                 .with_help("use `count OBSERVATION within ...` for the number of results"),
                         );
                         return None;
@@ -315,7 +358,8 @@ impl<'a> Checker<'a> {
                     "not part of the `where` clause",
                 )
                 .with_help(format!(
-                    "inside `where`, tests are joined with `and` only; repeat the event for each alternative: `{event} where A or {event} where B`"
+                    "inside `where`, tests are joined with `and` only; for several values of one attribute write `{} in {{A, B}}`, else repeat the event for each alternative: `{event} where A or {event} where B`",
+                    attribute.name
                 )),
             );
             found = true;
@@ -386,6 +430,13 @@ impl<'a> Checker<'a> {
                     Some(ConceptKind::Procedure) | None => {
                         ("a procedure", format!("write `procedure {}`", name.name))
                     }
+                    Some(ConceptKind::Site) => (
+                        "a body site",
+                        format!(
+                            "test an event's site: `condition NAME where body_site in {}`",
+                            name.name
+                        ),
+                    ),
                 };
                 self.error(
                     Diagnostic::new(
@@ -628,9 +679,9 @@ impl<'a> Checker<'a> {
     }
 
     fn filter(&mut self, kind: EventKind, f: &ast::AttributeTest) -> Option<Filter> {
-        let known: Vec<&(EventKind, &str, &[&str])> =
+        let known: Vec<&(EventKind, &str, AttrType)> =
             ATTRIBUTES.iter().filter(|(k, _, _)| *k == kind).collect();
-        let Some((_, name, words)) = known
+        let Some((_, name, ty)) = known
             .iter()
             .find(|(_, n, _)| *n == f.attribute.name)
             .copied()
@@ -659,49 +710,36 @@ impl<'a> Checker<'a> {
             );
             return None;
         };
-        match (&f.test, words.is_empty()) {
-            (ast::AttributeCheck::Compare(op, n), true) => Some(Filter::Number {
-                attribute: (*name).to_string(),
-                op: *op,
-                value: n.value,
-            }),
-            (ast::AttributeCheck::Is(word), false) => {
-                if words.contains(&word.name.as_str()) {
-                    Some(Filter::Word {
-                        attribute: (*name).to_string(),
-                        value: word.name.clone(),
-                    })
-                } else {
-                    let help = did_you_mean(&word.name, words.iter().copied())
-                        .unwrap_or_else(|| format!("`{name}` is one of: {}", words.join(", ")));
-                    self.error(
-                        Diagnostic::new(
-                            Code::InvalidTest,
-                            word.span,
-                            format!("`{}` is not a value of `{name}`", word.name),
-                            "unknown value",
-                        )
-                        .with_help(help),
-                    );
-                    None
+        let attribute = (*name).to_string();
+        let (negated, values): (bool, &[ast::Ident]) = match &f.test {
+            ast::AttributeCheck::Compare(op, n) => {
+                if *ty == AttrType::Number {
+                    return Some(Filter::Number {
+                        attribute,
+                        op: *op,
+                        value: n.value,
+                    });
                 }
-            }
-            (ast::AttributeCheck::Compare(..), false) => {
+                let example = match ty {
+                    AttrType::Words(words) => words.first().copied().unwrap_or("..."),
+                    _ => "...",
+                };
                 self.error(
                     Diagnostic::new(
                         Code::TypeMismatch,
                         f.span,
-                        format!("`{name}` is a word, not a number"),
+                        format!("`{name}` is {}, not a number", type_words(*ty)),
                         "compared as a number",
                     )
-                    .with_help(format!(
-                        "write `{name} is {}`",
-                        words.first().copied().unwrap_or("...")
-                    )),
+                    .with_help(format!("write `{name} is {example}`")),
                 );
-                None
+                return None;
             }
-            (ast::AttributeCheck::Is(_), true) => {
+            ast::AttributeCheck::Is { negated, value } => (*negated, std::slice::from_ref(value)),
+            ast::AttributeCheck::In { negated, values } => (*negated, values.as_slice()),
+        };
+        match ty {
+            AttrType::Number => {
                 self.error(
                     Diagnostic::new(
                         Code::TypeMismatch,
@@ -713,7 +751,77 @@ impl<'a> Checker<'a> {
                 );
                 None
             }
+            AttrType::Words(words) => {
+                let mut ok = true;
+                let mut out: Vec<String> = Vec::new();
+                for word in values {
+                    if !words.contains(&word.name.as_str()) {
+                        let help = did_you_mean(&word.name, words.iter().copied())
+                            .unwrap_or_else(|| format!("`{name}` is one of: {}", words.join(", ")));
+                        self.error(
+                            Diagnostic::new(
+                                Code::InvalidTest,
+                                word.span,
+                                format!("`{}` is not a value of `{name}`", word.name),
+                                "unknown value",
+                            )
+                            .with_help(help),
+                        );
+                        ok = false;
+                    } else if out.contains(&word.name) {
+                        self.duplicate_value(word, name);
+                    } else {
+                        out.push(word.name.clone());
+                    }
+                }
+                ok.then_some(Filter::Word {
+                    attribute,
+                    negated,
+                    values: out,
+                })
+            }
+            AttrType::Codes(concept_kind) => {
+                let mut ok = true;
+                let mut names: Vec<String> = Vec::new();
+                let mut concepts: Vec<ConceptId> = Vec::new();
+                for value in values {
+                    match self.resolve(value, Expect::ConceptOrSet(*concept_kind)) {
+                        Some(resolved) => {
+                            if names.contains(&value.name) {
+                                self.duplicate_value(value, name);
+                                continue;
+                            }
+                            names.push(value.name.clone());
+                            for id in self.members(&resolved) {
+                                if !concepts.contains(&id) {
+                                    concepts.push(id);
+                                }
+                            }
+                        }
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Filter::Code {
+                    attribute,
+                    negated,
+                    names,
+                    concepts,
+                })
+            }
         }
+    }
+
+    /// `laterality in {left, left}`: the second is redundant.
+    fn duplicate_value(&mut self, value: &ast::Ident, attribute: &str) {
+        self.error(
+            Diagnostic::new(
+                Code::DuplicateSetMember,
+                value.span,
+                format!("`{}` is listed twice for `{attribute}`", value.name),
+                "listed again",
+            )
+            .with_help("remove the repeated entry"),
+        );
     }
 
     fn dose(&mut self, d: &ast::DoseQuery) -> Option<DoseQuery> {
@@ -1248,6 +1356,15 @@ pub(super) fn offset_order(a: &TimePoint, b: &TimePoint) -> Option<std::cmp::Ord
         Some(a.signum().cmp(&b.signum()))
     } else {
         None
+    }
+}
+
+/// How an attribute's type is named in messages.
+fn type_words(ty: AttrType) -> String {
+    match ty {
+        AttrType::Number => "a number".to_string(),
+        AttrType::Words(_) => "a word".to_string(),
+        AttrType::Codes(kind) => format!("coded (a {} or a set of them)", kind.keyword()),
     }
 }
 

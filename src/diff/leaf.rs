@@ -787,14 +787,7 @@ fn filters_text(filters: &[crate::program::Filter]) -> String {
     }
     filters
         .iter()
-        .map(|f| match f {
-            crate::program::Filter::Number {
-                attribute,
-                op,
-                value,
-            } => format!("{attribute} {} {value}", op.symbol()),
-            crate::program::Filter::Word { attribute, value } => format!("{attribute} is {value}"),
-        })
+        .map(crate::program::Filter::text)
         .collect::<Vec<_>>()
         .join(" and ")
 }

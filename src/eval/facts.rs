@@ -299,6 +299,12 @@ impl Plan {
         }
     }
 
+    /// Whether a coded attribute value that matched no concept of `kind` might still be one:
+    /// its code is in a system the protocol codes `kind` in, and no vocabulary knows it.
+    pub(super) fn unplaceable(&self, code: &str, kind: ConceptKind) -> bool {
+        matches!(self.placement(code, &[], &[kind]), Placement::Unknown)
+    }
+
     /// Why a fact's `concept` name does not resolve, with "did you mean".
     fn unknown_name_reason(&self, name: &str, kinds: &[ConceptKind]) -> String {
         let wanted = kinds
@@ -334,7 +340,7 @@ impl Plan {
     /// name or by code (its `code` or any of its `also` codes; each concept once). ICD-10 and
     /// ATC are hierarchies written as prefixes, so a recorded code also matches the
     /// vocabulary's codes for its ancestors (`C50.911` matches `C50`).
-    fn each_concept(
+    pub(super) fn each_concept(
         &self,
         name: Option<&str>,
         code: Option<&str>,

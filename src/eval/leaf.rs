@@ -1014,36 +1014,108 @@ impl Ctx<'_> {
         }
     }
 
-    fn filters(event: &Event<'_>, filters: &[Filter]) -> Truth {
-        Truth::all(filters.iter().map(|f| {
-            match (f, &event.record) {
-                (
-                    Filter::Number {
-                        attribute,
-                        op,
-                        value,
-                    },
-                    Attributes::Condition(c),
-                ) if attribute == "grade" => c
+    fn filters(&self, event: &Event<'_>, filters: &[Filter]) -> Truth {
+        Truth::all(filters.iter().map(|f| self.filter(event, f)))
+    }
+
+    /// One `where` test on one event. A record that does not give the attribute is unknown.
+    fn filter(&self, event: &Event<'_>, f: &Filter) -> Truth {
+        let record = &event.record;
+        match f {
+            Filter::Number {
+                attribute,
+                op,
+                value,
+            } => match (attribute.as_str(), record) {
+                ("grade", Attributes::Condition(c)) => c
                     .grade
                     .map_or(Truth::Unknown, |g| Truth::from_bool(op.holds(g.cmp(value)))),
-                (Filter::Word { attribute, value }, record) => {
-                    let recorded = match (attribute.as_str(), record) {
-                        ("status", Attributes::Condition(c)) => c.status.as_deref(),
-                        ("severity", Attributes::Condition(c)) => c.severity.as_deref(),
-                        ("status", Attributes::Medication(m)) => m.status.as_deref(),
-                        ("route", Attributes::Medication(m)) => m.route.as_deref(),
-                        ("status", Attributes::Procedure(p)) => {
-                            Some(p.status.as_deref().unwrap_or("completed"))
-                        }
-                        ("discharge", Attributes::Encounter(x)) => x.discharge.as_deref(),
-                        _ => None,
-                    };
-                    recorded.map_or(Truth::Unknown, |r| Truth::from_bool(r == value))
-                }
                 _ => Truth::Unknown,
+            },
+            Filter::Word {
+                attribute,
+                negated,
+                values,
+            } => {
+                let recorded = match (attribute.as_str(), record) {
+                    ("status", Attributes::Condition(c)) => c.status.as_deref(),
+                    ("severity", Attributes::Condition(c)) => c.severity.as_deref(),
+                    ("laterality", Attributes::Condition(c)) => c.laterality.as_deref(),
+                    ("stage", Attributes::Condition(c)) => c.stage.as_deref(),
+                    ("status", Attributes::Medication(m)) => m.status.as_deref(),
+                    ("route", Attributes::Medication(m)) => m.route.as_deref(),
+                    ("status", Attributes::Procedure(p)) => {
+                        Some(p.status.as_deref().unwrap_or("completed"))
+                    }
+                    ("laterality", Attributes::Procedure(p)) => p.laterality.as_deref(),
+                    ("discharge", Attributes::Encounter(x)) => x.discharge.as_deref(),
+                    _ => None,
+                };
+                let stage = attribute == "stage";
+                let truth = recorded.map_or(Truth::Unknown, |r| {
+                    Truth::from_bool(values.iter().any(|v| word_matches(r, v, stage)))
+                });
+                if *negated { truth.not() } else { truth }
             }
-        }))
+            Filter::Code {
+                attribute,
+                negated,
+                concepts,
+                ..
+            } => {
+                let (recorded, kind) = match (attribute.as_str(), record) {
+                    ("body_site", Attributes::Condition(c)) => {
+                        (c.body_site.as_deref(), ConceptKind::Site)
+                    }
+                    ("body_site", Attributes::Procedure(p)) => {
+                        (p.body_site.as_deref(), ConceptKind::Site)
+                    }
+                    ("reason", Attributes::Procedure(p)) => {
+                        (p.reason.as_deref(), ConceptKind::Condition)
+                    }
+                    ("reason", Attributes::Medication(m)) => {
+                        (m.reason.as_deref(), ConceptKind::Condition)
+                    }
+                    ("status_reason", Attributes::Medication(m)) => {
+                        (m.status_reason.as_deref(), ConceptKind::Condition)
+                    }
+                    _ => (None, ConceptKind::Site),
+                };
+                let truth = self.coded(recorded, kind, concepts);
+                if *negated { truth.not() } else { truth }
+            }
+        }
+    }
+
+    /// Whether one of a record's coded values (codes, or names of the protocol's concepts)
+    /// stands for one of `concepts`: unknown when none does but one is a code eligc cannot
+    /// place (it might be a concept asked about), or when the record gives no value.
+    fn coded(&self, recorded: Option<&[String]>, kind: ConceptKind, concepts: &[ConceptId]) -> Truth {
+        let Some(values) = recorded.filter(|v| !v.is_empty()) else {
+            return Truth::Unknown;
+        };
+        let mut result = Truth::False;
+        for value in values {
+            let is_code = crate::facts::native::parse_code(value).is_ok();
+            let (name, code) = if is_code {
+                (None, Some(value.as_str()))
+            } else {
+                (Some(value.as_str()), None)
+            };
+            let mut placed = false;
+            let mut hit = false;
+            self.plan.each_concept(name, code, &[], &[kind], |id| {
+                placed = true;
+                hit |= concepts.contains(&id);
+            });
+            if hit {
+                return Truth::True;
+            }
+            if !placed && is_code && self.plan.unplaceable(value, kind) {
+                result = Truth::Unknown;
+            }
+        }
+        result
     }
 
     fn describe_event(&self, e: &Event<'_>) -> String {
@@ -1088,7 +1160,7 @@ impl Ctx<'_> {
             .iter()
             .map(|e| {
                 (
-                    Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
+                    Self::in_window(e, &span).and(self.filters(e, &q.filters)),
                     e,
                 )
             })
@@ -1130,7 +1202,7 @@ impl Ctx<'_> {
             .iter()
             .map(|e| {
                 let one = [(
-                    Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
+                    Self::in_window(e, &span).and(self.filters(e, &q.filters)),
                     e,
                 )];
                 match q.taken_for {
@@ -1159,7 +1231,7 @@ impl Ctx<'_> {
                 })
                 .map(|e| {
                     (
-                        Self::in_window(e, &span).and(Self::filters(e, &q.filters)),
+                        Self::in_window(e, &span).and(self.filters(e, &q.filters)),
                         e,
                     )
                 })
@@ -1817,13 +1889,8 @@ impl Ctx<'_> {
             }
             if Self::in_window(e, &span) != Truth::False {
                 for f in &q.filters {
-                    if Self::filters(e, std::slice::from_ref(f)) == Truth::Unknown {
-                        let attribute = match f {
-                            Filter::Number { attribute, .. } | Filter::Word { attribute, .. } => {
-                                attribute
-                            }
-                        };
-                        wanted.push(format!("the {attribute} of {name}"));
+                    if self.filter(e, f) == Truth::Unknown {
+                        wanted.push(format!("the {} of {name}", f.attribute().replace('_', " ")));
                     }
                 }
             }
@@ -1940,6 +2007,16 @@ fn condition_event<'r>(
         elsewhere: false,
         display: c.display.as_deref(),
     }
+}
+
+/// Whether a recorded word is a value asked for. A stage group also matches its sub-stages:
+/// `II` matches a recorded `IIA`, `IIB` or `IIC` (not `III`).
+fn word_matches(recorded: &str, asked: &str, stage: bool) -> bool {
+    recorded == asked
+        || (stage
+            && recorded
+                .strip_prefix(asked)
+                .is_some_and(|rest| matches!(rest, "A" | "B" | "C")))
 }
 
 fn medication_event<'r>(

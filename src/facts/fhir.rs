@@ -477,6 +477,8 @@ pub fn bundle_to_record(
     let mut resources: Vec<(usize, &Map<String, Value>)> = Vec::with_capacity(entries.len());
     let mut patient: Option<(usize, &Map<String, Value>, Vec<String>)> = None;
     let mut medications: BTreeMap<String, &Value> = BTreeMap::new();
+    // Conditions by reference, for the `reasonReference` of treatments.
+    let mut conditions: BTreeMap<String, &Value> = BTreeMap::new();
     for (i, entry) in entries.iter().enumerate() {
         let Some(entry_object) = entry.as_object() else {
             return Err(top(
@@ -528,6 +530,19 @@ pub fn bundle_to_record(
                 {
                     if let Some(r) = entry_object.get("resource") {
                         medications.insert(key, r);
+                    }
+                }
+            }
+            "Condition" => {
+                for key in [
+                    id.map(|i| format!("Condition/{i}")),
+                    full_url.map(str::to_string),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if let Some(r) = entry_object.get("resource") {
+                        conditions.insert(key, r);
                     }
                 }
             }
@@ -601,6 +616,7 @@ pub fn bundle_to_record(
     let mut c = Converter {
         stats: &mut stats,
         medications: &medications,
+        reasons: &conditions,
         observations: Vec::new(),
         conditions: Vec::new(),
         meds: Vec::new(),
@@ -712,6 +728,8 @@ fn kind(v: &Value) -> &'static str {
 struct Converter<'a> {
     stats: &'a mut Stats,
     medications: &'a BTreeMap<String, &'a Value>,
+    /// The Bundle's Conditions by reference (`Condition/id`, full URL).
+    reasons: &'a BTreeMap<String, &'a Value>,
     observations: Vec<ObservationRecord>,
     conditions: Vec<ConditionRecord>,
     meds: Vec<MedicationRecord>,
@@ -1089,6 +1107,14 @@ impl Converter<'_> {
             verification,
             grade,
             severity,
+            body_site: body_sites(r.get("bodySite")),
+            laterality: laterality(r.get("bodySite")),
+            stage: r
+                .get("stage")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find_map(|stage| stage.get("summary").and_then(stage_group)),
         });
         Ok(())
     }
@@ -1273,6 +1299,12 @@ impl Converter<'_> {
             daily_dose_unit: None,
             route: route.map(str::to_string),
             status: status.map(str::to_string),
+            reason: self.reasons(r),
+            status_reason: non_empty(
+                one_or_many(r.get("statusReason"))
+                    .flat_map(|cc| codes(Some(cc), &["snomed", "icd10"]))
+                    .collect(),
+            ),
         });
         Ok(())
     }
@@ -1440,9 +1472,153 @@ impl Converter<'_> {
             date,
             end: end.filter(|e| *e != date),
             status: status.map(str::to_string),
+            body_site: body_sites(r.get("bodySite")),
+            laterality: laterality(r.get("bodySite")),
+            reason: self.reasons(r),
         });
         Ok(())
     }
+}
+
+impl Converter<'_> {
+    /// Why a treatment was given: the codes of its `reasonCode`s and of the Conditions its
+    /// `reasonReference`s point to in the Bundle.
+    fn reasons(&self, r: &Map<String, Value>) -> Option<Vec<String>> {
+        let mut all: Vec<String> = one_or_many(r.get("reasonCode"))
+            .flat_map(|cc| codes(Some(cc), &["snomed", "icd10"]))
+            .collect();
+        for reference in one_or_many(r.get("reasonReference")).filter_map(|v| reference(Some(v))) {
+            let target = self.reasons.get(reference).or_else(|| {
+                self.reasons
+                    .get(&format!("Condition/{}", reference_target(reference)))
+            });
+            if let Some(condition) = target {
+                all.extend(codes(condition.get("code"), &["snomed", "icd10"]));
+            }
+        }
+        let mut unique: Vec<String> = Vec::with_capacity(all.len());
+        for code in all {
+            if !unique.contains(&code) {
+                unique.push(code);
+            }
+        }
+        non_empty(unique)
+    }
+}
+
+/// A field that FHIR gives as one element or as an array, as its elements.
+fn one_or_many(value: Option<&Value>) -> impl Iterator<Item = &Value> {
+    let (one, many) = match value {
+        Some(Value::Array(a)) => (None, a.as_slice()),
+        Some(Value::Null) | None => (None, &[][..]),
+        Some(v) => (Some(v), &[][..]),
+    };
+    one.into_iter().chain(many)
+}
+
+fn non_empty(values: Vec<String>) -> Option<Vec<String>> {
+    (!values.is_empty()).then_some(values)
+}
+
+/// SNOMED CT qualifier values for the side of the body: Left, Right, Right and left.
+const LATERALITY_CODES: &[(&str, &str)] = &[
+    ("7771000", "left"),
+    ("24028007", "right"),
+    ("51440002", "bilateral"),
+];
+
+/// The codings of a `bodySite` element and of its extensions' `valueCodeableConcept` (a
+/// laterality qualifier given as an extension).
+fn site_codings(body_site: Option<&Value>) -> impl Iterator<Item = &Value> {
+    one_or_many(body_site).flat_map(|site| {
+        let own = site.get("coding").and_then(Value::as_array);
+        let qualifiers = site
+            .get("extension")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("valueCodeableConcept"))
+            .filter_map(|cc| cc.get("coding").and_then(Value::as_array));
+        own.into_iter().chain(qualifiers).flatten()
+    })
+}
+
+/// The body structures of `bodySite`, without laterality qualifiers.
+fn body_sites(body_site: Option<&Value>) -> Option<Vec<String>> {
+    let mut all: Vec<String> = Vec::new();
+    for site in one_or_many(body_site) {
+        for code in codes(Some(site), &["snomed"]) {
+            let qualifier = code
+                .strip_prefix("snomed:")
+                .is_some_and(|c| LATERALITY_CODES.iter().any(|(q, _)| *q == c));
+            if !qualifier && !all.contains(&code) {
+                all.push(code);
+            }
+        }
+    }
+    non_empty(all)
+}
+
+/// The side of the body a `bodySite` names by a SNOMED CT laterality qualifier (as a coding
+/// of the site, or of an extension on it); `bilateral` when both sides are named.
+fn laterality(body_site: Option<&Value>) -> Option<String> {
+    let mut found: Option<&str> = None;
+    for coding in site_codings(body_site) {
+        if str_at(coding, &["system"]).map(|s| s.trim_end_matches('/')) != Some(SNOMED) {
+            continue;
+        }
+        let Some(side) = str_at(coding, &["code"])
+            .and_then(|c| LATERALITY_CODES.iter().find(|(q, _)| *q == clean(c)))
+            .map(|(_, side)| *side)
+        else {
+            continue;
+        };
+        found = match found {
+            None => Some(side),
+            Some(seen) if seen == side => Some(seen),
+            Some(_) => Some("bilateral"),
+        };
+    }
+    found.map(str::to_string)
+}
+
+/// A stage group (`IIB`) from a stage summary's text or display: `Stage IIB`, `stage 2b`,
+/// `IIIA`. Only stage groups I to IV, with an optional sub-stage A to C, are read.
+fn stage_group(summary: &Value) -> Option<String> {
+    let texts = std::iter::once(str_at(summary, &["text"])).chain(
+        summary
+            .get("coding")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| str_at(c, &["display"])),
+    );
+    texts.flatten().find_map(|text| {
+        let upper = clean(text).to_uppercase();
+        let words: Vec<&str> = upper
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let word = match words.as_slice() {
+            [one] => *one,
+            _ => *words.get(words.iter().position(|w| *w == "STAGE")? + 1)?,
+        };
+        let split = word
+            .find(|c: char| matches!(c, 'A' | 'B' | 'C'))
+            .unwrap_or(word.len());
+        let (group, sub) = word.split_at(split);
+        let group = match group {
+            "1" | "I" => "I",
+            "2" | "II" => "II",
+            "3" | "III" => "III",
+            "4" | "IV" => "IV",
+            _ => return None,
+        };
+        let stage = format!("{group}{sub}");
+        super::native::STAGES
+            .contains(&stage.as_str())
+            .then_some(stage)
+    })
 }
 
 /// A Quantity's unit: its UCUM `code` when the system is UCUM (or absent), else `unit`.

@@ -180,6 +180,16 @@ pub struct ConditionRecord {
     /// mild, moderate, severe.
     #[serde(default)]
     pub severity: Option<String>,
+    /// Where in the body: codes of body structures (`snomed:7657000`) or names of the
+    /// protocol's `site` concepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_site: Option<Vec<String>>,
+    /// left, right, bilateral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub laterality: Option<String>,
+    /// A stage group: I, IA, ..., IVC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 /// A medication exposure.
@@ -230,6 +240,13 @@ pub struct MedicationRecord {
     /// active, completed, stopped, on_hold, entered-in-error.
     #[serde(default)]
     pub status: Option<String>,
+    /// Why it was given: codes of conditions (`icd10:I10`) or names of the protocol's
+    /// conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Vec<String>>,
+    /// Why it was stopped or held, as `reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<Vec<String>>,
 }
 
 /// A vaccination.
@@ -291,6 +308,15 @@ pub struct ProcedureRecord {
     /// completed (default), in_progress, stopped, not-done, entered-in-error.
     #[serde(default)]
     pub status: Option<String>,
+    /// Where in the body, as a condition's `body_site`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_site: Option<Vec<String>>,
+    /// left, right, bilateral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub laterality: Option<String>,
+    /// Why it was done, as a medication's `reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Vec<String>>,
 }
 
 /// An encounter with care: a visit, an emergency attendance, an admission or a stay in a
@@ -492,6 +518,13 @@ pub const DISCHARGES: &[&str] = &[
 pub const ALLERGY_STATUSES: &[&str] = &["active", "inactive", "resolved"];
 /// Condition severities.
 pub const SEVERITIES: &[&str] = &["mild", "moderate", "severe"];
+/// Sides of the body.
+pub const LATERALITIES: &[&str] = &["left", "right", "bilateral"];
+/// Stage groups (a protocol's `stage in {II}` also matches `IIA`, `IIB`, `IIC`).
+pub const STAGES: &[&str] = &[
+    "I", "IA", "IB", "IC", "II", "IIA", "IIB", "IIC", "III", "IIIA", "IIIB", "IIIC", "IV", "IVA",
+    "IVB", "IVC",
+];
 
 /// Just the id, to name the patient when the rest of a record does not parse.
 #[derive(Deserialize)]
@@ -669,6 +702,11 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
         one_of(c.verification.as_deref(), VERIFICATIONS)
             .map_err(|reason| (at(".verification"), reason))?;
         one_of(c.severity.as_deref(), SEVERITIES).map_err(|reason| (at(".severity"), reason))?;
+        one_of(c.laterality.as_deref(), LATERALITIES)
+            .map_err(|reason| (at(".laterality"), reason))?;
+        one_of(c.stage.as_deref(), STAGES).map_err(|reason| (at(".stage"), reason))?;
+        coded_values(c.body_site.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".body_site[{j}]")), reason))?;
         ordered(c.onset, c.end).map_err(|reason| (at(".end"), reason))?;
     }
     for (i, a) in r.allergies.iter().flatten().enumerate() {
@@ -680,6 +718,15 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
         one_of(a.verification.as_deref(), VERIFICATIONS)
             .map_err(|reason| (at(".verification"), reason))?;
         one_of(a.severity.as_deref(), SEVERITIES).map_err(|reason| (at(".severity"), reason))?;
+        for (field, given) in [
+            (".body_site", a.body_site.is_some()),
+            (".laterality", a.laterality.is_some()),
+            (".stage", a.stage.is_some()),
+        ] {
+            if given {
+                return Err((at(field), "an allergy has no such attribute".into()));
+            }
+        }
         ordered(a.onset, a.end).map_err(|reason| (at(".end"), reason))?;
     }
     for (i, m) in r.medications.iter().flatten().enumerate() {
@@ -690,6 +737,10 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
         one_of(m.status.as_deref(), MEDICATION_STATUSES)
             .map_err(|reason| (at(".status"), reason))?;
         one_of(m.route.as_deref(), ROUTES).map_err(|reason| (at(".route"), reason))?;
+        coded_values(m.reason.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".reason[{j}]")), reason))?;
+        coded_values(m.status_reason.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".status_reason[{j}]")), reason))?;
         ordered(Some(m.start), m.end).map_err(|reason| (at(".end"), reason))?;
         for (field, value) in [
             (".dose", m.dose),
@@ -716,6 +767,12 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
             .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
         one_of(p.status.as_deref(), PROCEDURE_STATUSES)
             .map_err(|reason| (at(".status"), reason))?;
+        one_of(p.laterality.as_deref(), LATERALITIES)
+            .map_err(|reason| (at(".laterality"), reason))?;
+        coded_values(p.body_site.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".body_site[{j}]")), reason))?;
+        coded_values(p.reason.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".reason[{j}]")), reason))?;
         ordered(Some(p.date), p.end).map_err(|reason| (at(".end"), reason))?;
     }
     for (i, e) in r.encounters.iter().flatten().enumerate() {
@@ -744,6 +801,20 @@ fn concept_ref(concept: Option<&str>, code: Option<&str>) -> Result<(), String> 
         (None, Some(code)) => parse_code(code).map(|_| ()),
         _ => Ok(()),
     }
+}
+
+/// A coded attribute's values (`body_site`, `reason`): each a code (`snomed:7657000`) or a
+/// vocabulary name (`femoral_region`).
+fn coded_values(values: Option<&[String]>) -> Result<(), (usize, String)> {
+    for (j, value) in values.unwrap_or_default().iter().enumerate() {
+        let is_name = !value.is_empty()
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !value.starts_with(|c: char| c.is_ascii_digit());
+        if !is_name {
+            parse_code(value).map_err(|reason| (j, reason))?;
+        }
+    }
+    Ok(())
 }
 
 /// `also` lists further codes of a fact named by `code`; each must be a valid code.

@@ -250,6 +250,7 @@ impl Lowerer {
             "procedure" => ConceptKind::Procedure,
             "encounter" => ConceptKind::Encounter,
             "attestation" => ConceptKind::Attestation,
+            "site" => ConceptKind::Site,
             _ => return Err(self.internal(&kind_pair, "concept kind")),
         };
         let name = self.expect_ident(&pair, &mut inner)?;
@@ -347,6 +348,7 @@ impl Lowerer {
             "procedures" => SetKind::Procedures,
             "encounters" => SetKind::Encounters,
             "observations" => SetKind::Observations,
+            "sites" => SetKind::Sites,
             _ => return Err(self.internal(&kind_pair, "set kind")),
         };
         let members = inner.map(|p| self.ident(&p)).collect();
@@ -784,7 +786,23 @@ impl Lowerer {
                             self.number(&self.next(&test, &mut t, "number")?)?,
                         )
                     }
-                    _ => AttributeCheck::Is(self.ident(&next)),
+                    Rule::is_not => AttributeCheck::Is {
+                        negated: true,
+                        value: self.expect_ident(&test, &mut t)?,
+                    },
+                    Rule::ident => AttributeCheck::Is {
+                        negated: false,
+                        value: self.ident(&next),
+                    },
+                    _ => {
+                        let negated = next.as_rule() == Rule::not_op;
+                        if negated {
+                            let _ = self.next(&test, &mut t, "`in`")?;
+                        }
+                        let list = self.next(&test, &mut t, "values")?;
+                        let values = Children::of(&list).map(|p| self.ident(&p)).collect();
+                        AttributeCheck::In { negated, values }
+                    }
                 };
                 filters.push(AttributeTest {
                     attribute,

@@ -90,6 +90,7 @@ pub const KEYWORDS: &[&str] = &[
     "score",
     "drug",
     "vaccine",
+    "site",
     "anchor",
     "use",
     "protocol",
@@ -112,6 +113,7 @@ const SYNC_KEYWORDS: &[&str] = &[
     "drug",
     "vaccine",
     "attestation",
+    "site",
     "set",
     "equivalence",
     "define",
@@ -495,7 +497,10 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::side => "`before` or `after`",
         Rule::codes => "`codes [...]`",
         Rule::code => "a code such as `loinc:33914-3`",
-        Rule::set_kind => "`drugs`, `conditions`, `vaccines`, `procedures` or `observations`",
+        Rule::set_kind => {
+            "`drugs`, `conditions`, `vaccines`, `procedures`, `observations` or `sites`"
+        }
+        Rule::value_list => "a value or `{...}` of values",
         Rule::value_spec | Rule::unit_spec => "`unit ...` or `qualitative`",
         Rule::test_word | Rule::range_test => "a test such as `positive` or `above normal`",
         Rule::where_clause => "`where`",
@@ -505,7 +510,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::event_kind => "`condition`, `medication`, `immunization` or `procedure`",
         Rule::select_mode => "`latest`, `any`, `all` or `no`",
         Rule::equivalence_entry => "a drug and its factor",
-        Rule::attribute_test => "an attribute test such as `grade >= 2`",
+        Rule::attribute_test => {
+            "an attribute test such as `grade >= 2` or `laterality in {left, bilateral}`"
+        }
         Rule::time_point => "a date such as `6 months before screening`",
         Rule::anchor_item => "an anchor name",
         Rule::ref_bound => "`ULN` or `LLN`",

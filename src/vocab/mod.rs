@@ -104,7 +104,8 @@ impl Vocabulary {
 }
 
 /// The kinds of concept a vocabulary places facts under: everything with a code but
-/// observations (LOINC codes are matched exactly).
+/// observations (LOINC codes are matched exactly). Body sites are placed like conditions:
+/// a record's body structure matches a `site` concept of an ancestor structure.
 pub fn placed_kind(kind: ConceptKind) -> bool {
     matches!(
         kind,
@@ -113,6 +114,7 @@ pub fn placed_kind(kind: ConceptKind) -> bool {
             | ConceptKind::Vaccine
             | ConceptKind::Procedure
             | ConceptKind::Encounter
+            | ConceptKind::Site
     )
 }
 

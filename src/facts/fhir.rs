@@ -1421,6 +1421,9 @@ impl Converter<'_> {
             verification,
             grade: None,
             severity,
+            body_site: None,
+            laterality: None,
+            stage: None,
         });
         Ok(())
     }

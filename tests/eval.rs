@@ -341,17 +341,24 @@ fn where_filters_use_attributes_and_a_missing_attribute_is_unknown() {
 #[test]
 fn laterality_in_a_list_matches_any_of_its_words_and_is_not_negates() {
     let rule = |test: &str| format!("condition sle at screening where laterality {test}");
-    let bilateral = r#""conditions":[{"concept":"sle","onset":"2025-01-01","laterality":"bilateral"}]"#;
+    let bilateral =
+        r#""conditions":[{"concept":"sle","onset":"2025-01-01","laterality":"bilateral"}]"#;
     let left = r#""conditions":[{"concept":"sle","onset":"2025-01-01","laterality":"left"}]"#;
     let unsided = r#""conditions":[{"concept":"sle","onset":"2025-01-01"}]"#;
     assert_eq!(outcome(&rule("is bilateral"), bilateral), Outcome::Met);
     assert_eq!(outcome(&rule("is bilateral"), left), Outcome::NotMet);
     assert_eq!(outcome(&rule("in {left, bilateral}"), left), Outcome::Met);
-    assert_eq!(outcome(&rule("not in {left, bilateral}"), left), Outcome::NotMet);
+    assert_eq!(
+        outcome(&rule("not in {left, bilateral}"), left),
+        Outcome::NotMet
+    );
     assert_eq!(outcome(&rule("is not right"), left), Outcome::Met);
     // A record without a side: unknown, whether the test is negated or not.
     assert_eq!(outcome(&rule("is bilateral"), unsided), Outcome::Unknown);
-    assert_eq!(outcome(&rule("is not bilateral"), unsided), Outcome::Unknown);
+    assert_eq!(
+        outcome(&rule("is not bilateral"), unsided),
+        Outcome::Unknown
+    );
 }
 
 #[test]
@@ -374,7 +381,9 @@ fn a_stage_group_matches_its_sub_stages_but_not_the_next_group() {
 fn a_body_site_matches_by_code_or_by_site_name_and_an_unplaced_code_is_unknown() {
     let rule = "procedure dialysis within 2 weeks before screening where body_site in leg_sites";
     let at = |site: &str| {
-        format!(r#""procedures":[{{"concept":"dialysis","date":"2026-03-25","body_site":["{site}"]}}]"#)
+        format!(
+            r#""procedures":[{{"concept":"dialysis","date":"2026-03-25","body_site":["{site}"]}}]"#
+        )
     };
     assert_eq!(outcome(rule, &at("snomed:26893007")), Outcome::Met);
     assert_eq!(outcome(rule, &at("femoral_region")), Outcome::Met);
@@ -397,7 +406,9 @@ fn a_body_site_matches_by_code_or_by_site_name_and_an_unplaced_code_is_unknown()
 #[test]
 fn reason_links_a_treatment_to_the_condition_it_was_for() {
     let dialysis = |reason: &str| {
-        format!(r#""procedures":[{{"concept":"dialysis","date":"2026-03-01","reason":["{reason}"]}}]"#)
+        format!(
+            r#""procedures":[{{"concept":"dialysis","date":"2026-03-01","reason":["{reason}"]}}]"#
+        )
     };
     let rule = "procedure dialysis before screening where reason in graft_failure";
     assert_eq!(outcome(rule, &dialysis("icd10:T86.10")), Outcome::Met);

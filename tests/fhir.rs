@@ -1756,7 +1756,14 @@ fn body_site_laterality_stage_and_reasons_are_read_from_their_fhir_fields() {
         .iter()
         .find(|c| c.id.as_deref() == Some("c1"))
         .unwrap();
-    assert_eq!((other.body_site.as_ref(), other.laterality.as_ref(), other.stage.as_ref()), (None, None, None));
+    assert_eq!(
+        (
+            other.body_site.as_ref(),
+            other.laterality.as_ref(),
+            other.stage.as_ref()
+        ),
+        (None, None, None)
+    );
     let procedure = &record.procedures.as_ref().unwrap()[0];
     assert_eq!(
         procedure.body_site.as_deref(),

@@ -218,7 +218,9 @@ fn unused_set_help(kind: crate::ast::SetKind, name: &str) -> String {
             return "remove it: no expression takes a set of observations yet; test each member with `latest`, joined with `or`".to_string();
         }
         crate::ast::SetKind::Sites => {
-            return format!("refer to it in a `where` clause (`condition NAME where body_site in {name}`), or remove it");
+            return format!(
+                "refer to it in a `where` clause (`condition NAME where body_site in {name}`), or remove it"
+            );
         }
     };
     format!("refer to it in a criterion (`{event} in {name}`), or remove it")

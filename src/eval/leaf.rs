@@ -1090,7 +1090,12 @@ impl Ctx<'_> {
     /// Whether one of a record's coded values (codes, or names of the protocol's concepts)
     /// stands for one of `concepts`: unknown when none does but one is a code eligc cannot
     /// place (it might be a concept asked about), or when the record gives no value.
-    fn coded(&self, recorded: Option<&[String]>, kind: ConceptKind, concepts: &[ConceptId]) -> Truth {
+    fn coded(
+        &self,
+        recorded: Option<&[String]>,
+        kind: ConceptKind,
+        concepts: &[ConceptId],
+    ) -> Truth {
         let Some(values) = recorded.filter(|v| !v.is_empty()) else {
             return Truth::Unknown;
         };

@@ -1607,7 +1607,7 @@ fn stage_group(summary: &Value) -> Option<String> {
             _ => *words.get(words.iter().position(|w| *w == "STAGE")? + 1)?,
         };
         let split = word
-            .find(|c: char| matches!(c, 'A' | 'B' | 'C'))
+            .find(['A', 'B', 'C'])
             .unwrap_or(word.len());
         let (group, sub) = word.split_at(split);
         let group = match group {

@@ -1606,9 +1606,7 @@ fn stage_group(summary: &Value) -> Option<String> {
             [one] => *one,
             _ => *words.get(words.iter().position(|w| *w == "STAGE")? + 1)?,
         };
-        let split = word
-            .find(['A', 'B', 'C'])
-            .unwrap_or(word.len());
+        let split = word.find(['A', 'B', 'C']).unwrap_or(word.len());
         let (group, sub) = word.split_at(split);
         let group = match group {
             "1" | "I" => "I",

@@ -1107,7 +1107,7 @@ impl Converter<'_> {
             verification,
             grade,
             severity,
-            body_site: body_sites(r.get("bodySite")),
+            body_site: body_sites(r.get("bodySite"), at)?,
             laterality: laterality(r.get("bodySite")),
             stage: r
                 .get("stage")
@@ -1299,12 +1299,13 @@ impl Converter<'_> {
             daily_dose_unit: None,
             route: route.map(str::to_string),
             status: status.map(str::to_string),
-            reason: self.reasons(r),
-            status_reason: non_empty(
-                one_or_many(r.get("statusReason"))
-                    .flat_map(|cc| codes(Some(cc), &["snomed", "icd10"]))
-                    .collect(),
-            ),
+            reason: self.reasons(r, at)?,
+            status_reason: coded_list(
+                r.get("statusReason"),
+                &["snomed", "icd10"],
+                at,
+                "statusReason",
+            )?,
         });
         Ok(())
     }
@@ -1475,9 +1476,9 @@ impl Converter<'_> {
             date,
             end: end.filter(|e| *e != date),
             status: status.map(str::to_string),
-            body_site: body_sites(r.get("bodySite")),
+            body_site: body_sites(r.get("bodySite"), at)?,
             laterality: laterality(r.get("bodySite")),
-            reason: self.reasons(r),
+            reason: self.reasons(r, at)?,
         });
         Ok(())
     }
@@ -1486,27 +1487,56 @@ impl Converter<'_> {
 impl Converter<'_> {
     /// Why a treatment was given: the codes of its `reasonCode`s and of the Conditions its
     /// `reasonReference`s point to in the Bundle.
-    fn reasons(&self, r: &Map<String, Value>) -> Option<Vec<String>> {
-        let mut all: Vec<String> = one_or_many(r.get("reasonCode"))
-            .flat_map(|cc| codes(Some(cc), &["snomed", "icd10"]))
-            .collect();
+    fn reasons(
+        &self,
+        r: &Map<String, Value>,
+        at: &At<'_>,
+    ) -> Result<Option<Vec<String>>, FhirError> {
+        let mut all = coded_list(r.get("reasonCode"), &["snomed", "icd10"], at, "reasonCode")?
+            .unwrap_or_default();
         for reference in one_or_many(r.get("reasonReference")).filter_map(|v| reference(Some(v))) {
             let target = self.reasons.get(reference).or_else(|| {
                 self.reasons
                     .get(&format!("Condition/{}", reference_target(reference)))
             });
             if let Some(condition) = target {
-                all.extend(codes(condition.get("code"), &["snomed", "icd10"]));
+                // The Condition's own codes are checked where it is read as a condition.
+                let Ok(found) = codes(
+                    condition.get("code"),
+                    &["snomed", "icd10"],
+                    at,
+                    "reasonReference",
+                ) else {
+                    continue;
+                };
+                for code in found {
+                    if !all.contains(&code) {
+                        all.push(code);
+                    }
+                }
             }
         }
-        let mut unique: Vec<String> = Vec::with_capacity(all.len());
-        for code in all {
-            if !unique.contains(&code) {
-                unique.push(code);
-            }
-        }
-        non_empty(unique)
+        Ok(non_empty(all))
     }
+}
+
+/// The codes of a CodeableConcept field given as one or as a list (`reasonCode`,
+/// `statusReason`), each once.
+fn coded_list(
+    value: Option<&Value>,
+    order: &[&str],
+    at: &At<'_>,
+    field: &str,
+) -> Result<Option<Vec<String>>, FhirError> {
+    let mut all: Vec<String> = Vec::new();
+    for (i, cc) in one_or_many(value).enumerate() {
+        for code in codes(Some(cc), order, at, &format!("{field}[{i}]"))? {
+            if !all.contains(&code) {
+                all.push(code);
+            }
+        }
+    }
+    Ok(non_empty(all))
 }
 
 /// A field that FHIR gives as one element or as an array, as its elements.
@@ -1547,19 +1577,17 @@ fn site_codings(body_site: Option<&Value>) -> impl Iterator<Item = &Value> {
 }
 
 /// The body structures of `bodySite`, without laterality qualifiers.
-fn body_sites(body_site: Option<&Value>) -> Option<Vec<String>> {
-    let mut all: Vec<String> = Vec::new();
-    for site in one_or_many(body_site) {
-        for code in codes(Some(site), &["snomed"]) {
-            let qualifier = code
-                .strip_prefix("snomed:")
-                .is_some_and(|c| LATERALITY_CODES.iter().any(|(q, _)| *q == c));
-            if !qualifier && !all.contains(&code) {
-                all.push(code);
-            }
-        }
-    }
-    non_empty(all)
+fn body_sites(body_site: Option<&Value>, at: &At<'_>) -> Result<Option<Vec<String>>, FhirError> {
+    let all = coded_list(body_site, &["snomed"], at, "bodySite")?.unwrap_or_default();
+    Ok(non_empty(
+        all.into_iter()
+            .filter(|code| {
+                !code
+                    .strip_prefix("snomed:")
+                    .is_some_and(|c| LATERALITY_CODES.iter().any(|(q, _)| *q == c))
+            })
+            .collect(),
+    ))
 }
 
 /// The side of the body a `bodySite` names by a SNOMED CT laterality qualifier (as a coding

@@ -382,10 +382,32 @@ pub struct Criterion {
     pub wording: StrLit,
     /// `applies if ...`: outside it the criterion is not applicable.
     pub applies: Option<Expr>,
+    /// `any of`, `all of`, `at least N of` before a group's braces.
+    pub quantifier: Option<GroupQuantifier>,
     /// The rule or the sub-criteria.
     pub body: CriterionBody,
     /// The whole criterion.
     pub span: Span,
+}
+
+/// How many of a group's sub-criteria must be met: `any of`, `all of`, `at least 4 of`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupQuantifier {
+    /// Which.
+    pub kind: QuantifierKind,
+    /// The words.
+    pub span: Span,
+}
+
+/// The forms of group quantifier.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QuantifierKind {
+    /// `all of`
+    All,
+    /// `any of`
+    Any,
+    /// `at least N of`
+    AtLeast(Number),
 }
 
 /// What a criterion says.

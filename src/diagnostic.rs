@@ -98,6 +98,9 @@ codes! {
     UnknownAttribute = "unknown-attribute", Error;
     /// `or` between attribute tests of a `where` clause.
     OrInWhere = "or-in-where", Error;
+    /// A group quantifier no outcome can meet: `at least N of` with N not a whole number
+    /// from 1 to the number of sub-criteria.
+    InvalidGroup = "invalid-group", Error;
     /// A lab threshold without a time window.
     MissingWindow = "missing-window", Warning;
     /// A definition nothing uses.

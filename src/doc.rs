@@ -120,16 +120,20 @@ impl Writer<'_> {
                 Vec::new(),
             ),
             CriterionBody::Group(children) => {
-                let head = match c.kind {
-                    CriterionKind::Inclusion => {
-                        "every sub-criterion below that applies to the patient is met"
+                use crate::program::Quantifier;
+                let head = match Quantifier::of(c.kind, c.quantifier) {
+                    Quantifier::All => {
+                        "every sub-criterion below that applies to the patient is met".to_string()
                     }
-                    CriterionKind::Exclusion => {
-                        "any sub-criterion below that applies to the patient is met"
+                    Quantifier::Any => {
+                        "any sub-criterion below that applies to the patient is met".to_string()
                     }
+                    Quantifier::AtLeast(n) => format!(
+                        "at least {n} of the sub-criteria below that apply to the patient are met"
+                    ),
                 };
                 let docs = children.iter().map(|ch| self.criterion(ch)).collect();
-                (Prose::Line(head.to_string()), None, docs)
+                (Prose::Line(head), None, docs)
             }
         };
         CriterionDoc {

@@ -583,16 +583,36 @@ impl<'a> Printer<'a> {
                 }
             }
             CriterionBody::Group(subs) => {
+                let quantifier = c.quantifier.as_ref().map(|q| match &q.kind {
+                    QuantifierKind::All => "all of ".to_string(),
+                    QuantifierKind::Any => "any of ".to_string(),
+                    QuantifierKind::AtLeast(n) => format!("at least {} of ", number(n)),
+                });
+                let quantifier_end = c.quantifier.as_ref().map(|q| end(q.span));
                 match &c.applies {
                     Some(a) => {
                         self.line(indent, head, wording_end, Some(wording_end));
                         self.applies(a, wording_end, indent + INDENT);
-                        let brace = self.find_punct(end(a.span), b'{') + 1;
-                        self.push_line(indent, "{".into(), brace, Some(brace), true);
+                        let brace =
+                            self.find_punct(quantifier_end.unwrap_or(end(a.span)), b'{') + 1;
+                        self.push_line(
+                            indent,
+                            format!("{}{{", quantifier.unwrap_or_default()),
+                            brace,
+                            Some(brace),
+                            true,
+                        );
                     }
                     None => {
-                        let brace = self.find_punct(wording_end, b'{') + 1;
-                        self.push_line(indent, format!("{head} {{"), brace, Some(brace), true);
+                        let brace =
+                            self.find_punct(quantifier_end.unwrap_or(wording_end), b'{') + 1;
+                        self.push_line(
+                            indent,
+                            format!("{head} {}{{", quantifier.unwrap_or_default()),
+                            brace,
+                            Some(brace),
+                            true,
+                        );
                     }
                 }
                 for (i, sub) in subs.iter().enumerate() {

@@ -249,10 +249,43 @@ pub struct Criterion {
     pub wording: std::sync::Arc<str>,
     /// Applicability condition.
     pub applies: Option<Cond>,
+    /// For a group: how many sub-criteria must be met, when written.
+    pub quantifier: Option<Quantifier>,
     /// The rule or sub-criteria.
     pub body: CriterionBody,
     /// The whole criterion.
     pub span: Span,
+}
+
+/// How many of a group's sub-criteria must be met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantifier {
+    /// Every applicable one (an inclusion group's default).
+    All,
+    /// At least one (an exclusion group's default).
+    Any,
+    /// At least this many.
+    AtLeast(u32),
+}
+
+impl Quantifier {
+    /// The words that write it.
+    pub fn text(self) -> String {
+        match self {
+            Quantifier::All => "all of".to_string(),
+            Quantifier::Any => "any of".to_string(),
+            Quantifier::AtLeast(n) => format!("at least {n} of"),
+        }
+    }
+
+    /// A group's quantifier: the one written, else all for inclusion and any for exclusion.
+    pub fn of(kind: CriterionKind, written: Option<Quantifier>) -> Quantifier {
+        written.unwrap_or(match kind {
+            CriterionKind::Inclusion => Quantifier::All,
+            CriterionKind::Exclusion => Quantifier::Any,
+        })
+    }
 }
 
 /// What a checked criterion says.

@@ -1328,3 +1328,36 @@ fn an_encounter_with_an_unknown_discharge_word_rejects_the_record() {
     let err = plan.screen(&raw, |_| false).unwrap_err();
     assert_eq!(err.path, "encounters[0].discharge");
 }
+
+#[test]
+fn at_least_n_of_a_group_counts_met_sub_criteria_and_unknown_ones_either_way() {
+    let plan = plan(
+        "inclusion T1 \"two risk factors\" at least 2 of {\n  T1.1 \"a\": condition sle ever\n  T1.2 \"b\": condition gvhd ever\n  T1.3 \"c\": attested consent\n}\nexclusion T2 \"any of, as an exclusion\" all of {\n  T2.1 \"a\": condition sle ever\n  T2.2 \"b\": condition gvhd ever\n}",
+    );
+    let run = |facts: &str| {
+        let json = format!(
+            r#"{{"id":"p","anchors":{{"screening":"2026-03-31","infusion":"2026-04-30"}},{facts}}}"#
+        );
+        let r = plan.evaluate(&patient(&json), false);
+        (r.criteria[0].outcome, r.criteria[4].outcome)
+    };
+    let sle = r#"{"concept":"sle","onset":"2020-01-01"}"#;
+    let gvhd = r#"{"concept":"gvhd","onset":"2020-01-01"}"#;
+    // Two met: met, whatever the third; the exclusion needs both.
+    assert_eq!(
+        run(&format!(r#""conditions":[{sle},{gvhd}]"#)),
+        (Outcome::Met, Outcome::Met)
+    );
+    // One met, one not, the attestation unknown: it could make two.
+    assert_eq!(
+        run(&format!(r#""conditions":[{sle}]"#)),
+        (Outcome::Unknown, Outcome::NotMet)
+    );
+    // One met, the other two not: not met.
+    assert_eq!(
+        run(&format!(
+            r#""conditions":[{sle}],"attestations":{{"consent":false}}"#
+        )),
+        (Outcome::NotMet, Outcome::NotMet)
+    );
+}

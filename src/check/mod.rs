@@ -414,14 +414,61 @@ impl<'a> Checker<'a> {
                 crate::program::CriterionBody::Group(checked)
             }
         };
+        let quantifier = c
+            .quantifier
+            .as_ref()
+            .and_then(|q| self.quantifier(q, &c.body));
         Some(Criterion {
             kind: c.kind,
             id: c.id.name.as_str().into(),
             wording: c.wording.value.as_str().into(),
             applies,
+            quantifier,
             body,
             span: c.span,
         })
+    }
+
+    /// `at least N of`: N a whole number from 1 to the number of sub-criteria.
+    fn quantifier(
+        &mut self,
+        q: &ast::GroupQuantifier,
+        body: &ast::CriterionBody,
+    ) -> Option<crate::program::Quantifier> {
+        use crate::program::Quantifier;
+        let children = match body {
+            ast::CriterionBody::Group(children) => children.len(),
+            ast::CriterionBody::Rule { .. } => 0,
+        };
+        match &q.kind {
+            ast::QuantifierKind::All => Some(Quantifier::All),
+            ast::QuantifierKind::Any => Some(Quantifier::Any),
+            ast::QuantifierKind::AtLeast(n) => {
+                let whole = u32::try_from(n.value.trunc().mantissa())
+                    .ok()
+                    .filter(|_| n.value.fract().is_zero() && n.value.scale() == 0);
+                match whole {
+                    Some(k) if k >= 1 && (k as usize) <= children => Some(Quantifier::AtLeast(k)),
+                    _ => {
+                        self.error(
+                            Diagnostic::new(
+                                Code::InvalidGroup,
+                                n.span,
+                                format!(
+                                    "`at least {}` does not fit a group of {children} sub-criteria: it counts how many must be met",
+                                    n.value
+                                ),
+                                "not a count from 1 to the number of sub-criteria",
+                            )
+                            .with_help(format!(
+                                "write a whole number from 1 to {children}, or `any of` / `all of`"
+                            )),
+                        );
+                        None
+                    }
+                }
+            }
+        }
     }
 
     fn unused_lints(&mut self) {

@@ -634,7 +634,18 @@ fn compare_criterion(
                 }
             }
             (CriterionBody::Group(_), CriterionBody::Group(_)) => {
-                // Sub-criteria are matched by id on their own.
+                // Sub-criteria are matched by id on their own; the quantifier is compared here.
+                let q = |c: &Criterion| crate::program::Quantifier::of(c.kind, c.quantifier);
+                if q(old) != q(new) {
+                    cx.part = Part::Rule;
+                    cx.push(
+                        Aspect::Logic,
+                        "how many sub-criteria must be met".to_string(),
+                        Some(q(old).text()),
+                        Some(q(new).text()),
+                        Effect::Undetermined,
+                    );
+                }
             }
             _ => {
                 cx.part = Part::Rule;

@@ -411,6 +411,9 @@ pub struct CriterionResult {
     /// places): without them one of its checks would be decided.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unplaced: bool,
+    /// For a group: the quantifier written (`any of`, `at least 4 of`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantifier: Option<crate::program::Quantifier>,
 }
 
 impl CriterionResult {
@@ -498,6 +501,7 @@ fn criterion(
         checks: Vec::new(),
         logic: Vec::new(),
         unplaced: false,
+        quantifier: c.quantifier,
     });
     let outer_unplaced = ctx.unplaced_hit.replace(false);
     let mut checks = Vec::new();
@@ -531,7 +535,7 @@ fn criterion(
                 .iter()
                 .map(|child| criterion(ctx, child, Some(&c.id), depth + 1, explain, out))
                 .collect();
-            group_outcome(c.kind, &outcomes)
+            group_outcome(c.kind, c.quantifier, &outcomes)
         }
     };
     let outcome = match applies {
@@ -557,8 +561,15 @@ fn criterion(
     outcome
 }
 
-/// An inclusion group is met when all applicable children are; an exclusion group when any is.
-fn group_outcome(kind: CriterionKind, children: &[Outcome]) -> Outcome {
+/// A group is met when enough of its applicable children are: all of them (an inclusion
+/// group's default), any (an exclusion group's default), or at least N. Unknown children
+/// count as either.
+fn group_outcome(
+    kind: CriterionKind,
+    quantifier: Option<crate::program::Quantifier>,
+    children: &[Outcome],
+) -> Outcome {
+    use crate::program::Quantifier;
     let applicable: Vec<Truth> = children
         .iter()
         .filter_map(|o| match o {
@@ -571,9 +582,21 @@ fn group_outcome(kind: CriterionKind, children: &[Outcome]) -> Outcome {
     if applicable.is_empty() {
         return Outcome::NotApplicable;
     }
-    let value = match kind {
-        CriterionKind::Inclusion => Truth::all(applicable),
-        CriterionKind::Exclusion => Truth::any(applicable),
+    let value = match Quantifier::of(kind, quantifier) {
+        Quantifier::All => Truth::all(applicable),
+        Quantifier::Any => Truth::any(applicable),
+        Quantifier::AtLeast(n) => {
+            let n = n as usize;
+            let met = applicable.iter().filter(|t| **t == Truth::True).count();
+            let maybe = applicable.iter().filter(|t| **t == Truth::Unknown).count();
+            if met >= n {
+                Truth::True
+            } else if met + maybe < n {
+                Truth::False
+            } else {
+                Truth::Unknown
+            }
+        }
     };
     match value {
         Truth::True => Outcome::Met,

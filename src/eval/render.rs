@@ -270,7 +270,7 @@ fn settle_criterion(r: &PatientResult, c: &CriterionResult, items: &mut Vec<Sett
         rule.and(unless)
     } else {
         let outcomes: Vec<Outcome> = children.iter().map(|x| x.outcome).collect();
-        match super::group_outcome(c.kind, &outcomes) {
+        match super::group_outcome(c.kind, c.quantifier, &outcomes) {
             Outcome::Met => Truth::True,
             Outcome::NotMet => Truth::False,
             Outcome::Unknown | Outcome::NotApplicable => Truth::Unknown,

@@ -439,6 +439,24 @@ impl Lowerer {
             }
             None => None,
         };
+        let quantifier = match self.optional(&mut body_inner, Rule::quantifier) {
+            Some(q) => {
+                let mut q_inner = Children::of(&q);
+                let kind = match q_inner.next() {
+                    Some(p) if p.as_rule() == Rule::all_kw => QuantifierKind::All,
+                    Some(p) if p.as_rule() == Rule::any_kw => QuantifierKind::Any,
+                    Some(p) if p.as_rule() == Rule::number => {
+                        QuantifierKind::AtLeast(self.number(&p)?)
+                    }
+                    _ => return Err(self.internal(&q, "quantifier")),
+                };
+                Some(GroupQuantifier {
+                    kind,
+                    span: self.span(&q),
+                })
+            }
+            None => None,
+        };
         let body = match body_pair.as_rule() {
             Rule::group_body => {
                 let mut children = Vec::new();
@@ -466,6 +484,7 @@ impl Lowerer {
             id,
             wording,
             applies,
+            quantifier,
             body,
             span,
         })

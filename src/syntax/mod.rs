@@ -99,6 +99,8 @@ pub const KEYWORDS: &[&str] = &[
     "codesystem",
     "codes",
     "by",
+    "least",
+    "of",
 ];
 
 /// Keywords that start an item and never occur inside an expression: a line beginning with
@@ -510,6 +512,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::event_kind => "`condition`, `medication`, `immunization` or `procedure`",
         Rule::select_mode => "`latest`, `any`, `all` or `no`",
         Rule::equivalence_entry => "a drug and its factor",
+        Rule::quantifier => "`any of`, `all of` or `at least N of`",
         Rule::attribute_test => {
             "an attribute test such as `grade >= 2` or `laterality in {left, bilateral}`"
         }

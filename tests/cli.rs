@@ -307,3 +307,24 @@ fn complete_names_domains_on_run_test_and_diff() {
         "{report}"
     );
 }
+
+#[test]
+fn as_of_takes_a_date_on_run_test_and_diff() {
+    for args in [
+        &["run", PROTOCOL, PATIENTS, "--as-of", "2026-13-01"][..],
+        &["test", "protocols/sle-car-t", "--as-of", "31/03/2026"][..],
+        &["diff", PROTOCOL, PROTOCOL, "--as-of", "soon"][..],
+    ] {
+        let out = eligc(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("is not a date written YYYY-MM-DD"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // The samples are screened as of their screening dates; the same date given
+    // explicitly changes nothing.
+    let out = eligc(&["test", "protocols/sle-car-t", "--as-of", "2026-03-31"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

@@ -1361,3 +1361,169 @@ fn at_least_n_of_a_group_counts_met_sub_criteria_and_unknown_ones_either_way() {
         (Outcome::NotMet, Outcome::NotMet)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The as-of date: ongoing facts stop there
+// ---------------------------------------------------------------------------------------
+
+/// A prednisone prescription without an end date, started on `start`.
+fn ongoing_prednisone(start: &str) -> String {
+    format!(
+        r#""medications":[{{"id":"rx1","concept":"prednisone","start":"{start}","daily_dose":20,"daily_dose_unit":"mg/d","status":"active"}}]"#
+    )
+}
+
+#[test]
+fn a_prescription_started_two_days_before_screening_is_not_taken_for_three_months_in_any_window() {
+    let facts = ongoing_prednisone("2026-03-29");
+    for window in [
+        "ever",
+        "before screening",
+        "before infusion",
+        "within 1 year before infusion",
+        "after screening",
+    ] {
+        assert_eq!(
+            outcome(
+                &format!("medication prednisone taken for >= 3 months {window}"),
+                &facts
+            ),
+            Outcome::NotMet,
+            "{window}"
+        );
+    }
+    // Nor a sustained dose.
+    assert_eq!(
+        outcome("dose prednisone >= 10 mg/d sustained 3 months ever", &facts),
+        Outcome::NotMet
+    );
+    // What the record does show: three days (29, 30, 31 March), up to the screening date.
+    assert_eq!(
+        outcome("medication prednisone taken for >= 3 days ever", &facts),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome("medication prednisone taken for >= 4 days ever", &facts),
+        Outcome::NotMet
+    );
+    // An ongoing prescription is still one at infusion: only durations stop at the as-of
+    // date.
+    assert_eq!(
+        outcome("medication prednisone at infusion", &facts),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn three_months_to_the_screening_date_is_the_boundary() {
+    // 1 January to 31 March (inclusive) is three calendar months; from 2 January it is not.
+    let rule = "medication prednisone taken for >= 3 months ever";
+    assert_eq!(
+        outcome(rule, &ongoing_prednisone("2026-01-01")),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(rule, &ongoing_prednisone("2026-01-02")),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome(
+            "dose prednisone >= 10 mg/d sustained 3 months ever",
+            &ongoing_prednisone("2026-01-01")
+        ),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn a_window_reaching_past_the_as_of_date_may_hold_more_of_an_ongoing_exposure() {
+    // From 15 January: 2.5 months known by screening, 3.5 if it goes on to infusion (30
+    // April). Whether it does, the record (as of screening) cannot say.
+    let facts = ongoing_prednisone("2026-01-15");
+    assert_eq!(
+        outcome(
+            "medication prednisone taken for >= 3 months before infusion",
+            &facts
+        ),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(
+            "medication prednisone taken for >= 3 months before screening",
+            &facts
+        ),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome(
+            "medication prednisone taken for >= 2 months before infusion",
+            &facts
+        ),
+        Outcome::Met
+    );
+    // A window wholly after the as-of date asks about days the record has not seen.
+    assert_eq!(
+        outcome(
+            "medication prednisone taken for >= 3 months within 1 year after screening",
+            &ongoing_prednisone("2026-03-29")
+        ),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn a_stopped_prescription_without_an_end_date_ended_by_the_as_of_date() {
+    let facts =
+        r#""medications":[{"concept":"prednisone","start":"2026-03-29","status":"stopped"}]"#;
+    assert_eq!(
+        outcome("medication prednisone taken for >= 3 months ever", facts),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome("medication prednisone taken for >= 2 days ever", facts),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn as_of_given_explicitly_extends_what_the_record_shows() {
+    let plan = plan("inclusion T1 \"test\": medication prednisone taken for >= 3 months ever");
+    let json = format!(
+        r#"{{"id":"p","anchors":{{"screening":"2026-03-31"}},{}}}"#,
+        ongoing_prednisone("2026-03-29")
+    );
+    let record = patient(&json);
+    assert_eq!(
+        plan.evaluate(&record, false).criteria[0].outcome,
+        Outcome::NotMet
+    );
+    // Records extracted on 30 June: still active then, so 29 March to 30 June.
+    let later = plan.with_as_of(Some("2026-06-30".parse().unwrap()));
+    let result = later.evaluate(&record, true);
+    assert_eq!(result.criteria[0].outcome, Outcome::Met);
+    let detail = &result.criteria[0].checks[0].detail;
+    assert!(
+        detail.contains("records without an end count up to the as-of date, 2026-06-30 (--as-of)"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn without_a_screening_date_the_as_of_date_is_today() {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    let today = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .unwrap()
+        .checked_add_days(chrono::Days::new(days))
+        .unwrap();
+    let start = today.checked_sub_days(chrono::Days::new(2)).unwrap();
+    let plan = plan("inclusion T1 \"test\": medication prednisone taken for >= 3 months ever");
+    let json = format!(r#"{{"id":"p",{}}}"#, ongoing_prednisone(&start.to_string()));
+    let result = plan.evaluate(&patient(&json), true);
+    assert_eq!(result.criteria[0].outcome, Outcome::NotMet);
+    let detail = &result.criteria[0].checks[0].detail;
+    assert!(detail.contains("(today)"), "{detail}");
+}

@@ -43,6 +43,11 @@ pub struct DiffArgs {
     /// (an export known to be complete; see docs/patient-data.md).
     #[arg(long, value_name = "all|DOMAIN,...")]
     complete: Option<String>,
+    /// The date the records are known up to: a condition, allergy or medication without an
+    /// end lasts until then, not forever (default: each record's screening date, else
+    /// today; see docs/language.md).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::parse_as_of)]
+    as_of: Option<chrono::NaiveDate>,
 }
 
 /// Output formats for differences.
@@ -71,6 +76,7 @@ pub fn run(args: &DiffArgs) -> u8 {
         (Err(a), Err(b)) => return a.max(b),
         (Err(a), _) | (_, Err(a)) => return a,
     };
+    let (old, new) = (old.with_as_of(args.as_of), new.with_as_of(args.as_of));
     let d = diff::diff(&old, &new);
     let mut exit = EXIT_OK;
     let impact = if args.patients.is_empty() {

@@ -91,6 +91,12 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), u8> {
 
 /// Reads a size in bytes for `--max-record-bytes`: `67108864`, or with a binary suffix
 /// `512K`, `64M`, `1G` (also `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`: all powers of 1024).
+/// `--as-of YYYY-MM-DD`.
+pub(crate) fn parse_as_of(text: &str) -> Result<chrono::NaiveDate, String> {
+    eligc::facts::strict::parse_date(text.trim())
+        .map_err(|_| format!("`{text}` is not a date written YYYY-MM-DD"))
+}
+
 pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());

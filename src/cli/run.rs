@@ -67,6 +67,11 @@ pub struct RunArgs {
     /// (an export known to be complete; see docs/patient-data.md).
     #[arg(long, value_name = "all|DOMAIN,...")]
     complete: Option<String>,
+    /// The date the records are known up to: a condition, allergy or medication without an
+    /// end lasts until then, not forever (default: each record's screening date, else
+    /// today; see docs/language.md).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::parse_as_of)]
+    as_of: Option<chrono::NaiveDate>,
 }
 
 /// `--input`.
@@ -120,7 +125,9 @@ pub enum OutputFormat {
 pub fn run(args: &RunArgs) -> u8 {
     let plan = match super::load_plan(&args.protocol, args.vocabulary.as_deref()) {
         // Explanations printed as text show computed numbers rounded; JSON keeps them exact.
-        Ok(plan) => plan.round_for_reading(args.format != OutputFormat::Json),
+        Ok(plan) => plan
+            .round_for_reading(args.format != OutputFormat::Json)
+            .with_as_of(args.as_of),
         Err(code) => return code,
     };
     if let Some(jobs) = args.jobs {

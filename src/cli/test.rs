@@ -35,6 +35,11 @@ pub struct TestArgs {
     /// (an export known to be complete; see docs/patient-data.md).
     #[arg(long, value_name = "all|DOMAIN,...")]
     complete: Option<String>,
+    /// The date the records are known up to: a condition, allergy or medication without an
+    /// end lasts until then, not forever (default: each record's screening date, else
+    /// today; see docs/language.md).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = super::parse_as_of)]
+    as_of: Option<chrono::NaiveDate>,
 }
 
 /// One expectation.
@@ -65,6 +70,7 @@ pub fn run(args: &TestArgs) -> u8 {
             args.vocabulary.as_deref(),
             args.max_record_bytes,
             &complete,
+            args.as_of,
         ));
     }
     exit
@@ -75,10 +81,11 @@ fn run_dir(
     vocabulary: Option<&Path>,
     cap: u64,
     complete: &std::collections::BTreeSet<&'static str>,
+    as_of: Option<chrono::NaiveDate>,
 ) -> u8 {
     let protocol = dir.join("protocol.elig");
     let plan = match super::load_plan(&protocol, vocabulary) {
-        Ok(plan) => plan,
+        Ok(plan) => plan.with_as_of(as_of),
         Err(code) => return code,
     };
     let expected = match read_expected(&dir.join("expected.jsonl"), cap) {

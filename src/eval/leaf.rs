@@ -20,6 +20,9 @@ use crate::units::Unit;
 /// What evaluation needs: the plan and one patient's facts.
 pub(super) struct Ctx<'a> {
     pub plan: &'a Plan,
+    /// The date the record is known up to, and where it comes from: ongoing facts last
+    /// until then, not forever (see [`Plan::with_as_of`]).
+    pub as_of: (NaiveDate, &'static str),
     pub facts: &'a Facts<'a>,
     /// Windows already placed in time for this patient: a protocol uses a handful of
     /// distinct windows across dozens of checks.
@@ -1171,7 +1174,7 @@ impl Ctx<'_> {
             })
             .collect();
         let value = match q.taken_for {
-            Some((op, dur)) => exposure(&matches, &span, op, dur),
+            Some((op, dur)) => exposure(&matches, &span, self.as_of.0, op, dur),
             None => Truth::any(matches.iter().map(|(t, _)| *t)),
         };
         // Facts eligc cannot place are listed only where they might count.
@@ -1193,7 +1196,17 @@ impl Ctx<'_> {
             let listed: Vec<String> = shown()
                 .map(|(t, e)| format!("{} {}", t.symbol(), self.describe_event(e)))
                 .collect();
-            format!("{} (window {})", listed.join("; "), span.describe())
+            let ongoing = q.taken_for.is_some()
+                && shown().any(|(_, e)| e.end == End::Ongoing || e.end == End::Unknown);
+            let note = if ongoing {
+                format!(
+                    "; records without an end count up to the as-of date, {} ({})",
+                    self.as_of.0, self.as_of.1
+                )
+            } else {
+                String::new()
+            };
+            format!("{} (window {}{note})", listed.join("; "), span.describe())
         };
         (value, detail)
     }
@@ -1211,7 +1224,7 @@ impl Ctx<'_> {
                     e,
                 )];
                 match q.taken_for {
-                    Some((op, dur)) => exposure(&one, &span, op, dur),
+                    Some((op, dur)) => exposure(&one, &span, self.as_of.0, op, dur),
                     None => one.first().map_or(Truth::False, |(t, _)| *t),
                 }
             })
@@ -1246,7 +1259,7 @@ impl Ctx<'_> {
                 continue;
             }
             let value = match q.taken_for {
-                Some((op, dur)) => exposure(&matches, &span, op, dur),
+                Some((op, dur)) => exposure(&matches, &span, self.as_of.0, op, dur),
                 None => Truth::any(matches.iter().map(|(t, _)| *t)),
             };
             truths.push(value);
@@ -1336,8 +1349,11 @@ impl Ctx<'_> {
             let start = span.from.map_or(start, |f| start.max(f));
             let (definite_end, possible_end) = match e.end {
                 End::Known(t) => (Some(t), Some(t)),
-                End::Ongoing => (span.to, span.to),
-                End::Unknown => (Some(start), span.to),
+                End::Ongoing => {
+                    let (known, possible) = open_end(start, self.as_of.0, &span);
+                    (Some(known), Some(possible))
+                }
+                End::Unknown => (Some(start), Some(ended_by(start, self.as_of.0, &span))),
             };
             let clip = |t: Option<NaiveDate>| match (t, span.to) {
                 (Some(t), Some(to)) => Some(t.min(to)),
@@ -1672,7 +1688,29 @@ fn sustained_dose(pieces: &[Piece], op: CmpOp, threshold: Decimal, dur: Dur) -> 
 
 /// `taken for op dur`: runs of exposure (overlapping or touching periods merged), clipped to
 /// the window; definite when the events and their ends are known, possible otherwise.
-fn exposure(matches: &[(Truth, &Event<'_>)], span: &Span, op: CmpOp, dur: Dur) -> Truth {
+/// The last day of an ongoing exposure started on `start`, certainly and possibly: it is
+/// known to last until the as-of date (or its start, when that is later); after it, the
+/// record cannot say. So a window ending after the as-of date may hold more of it
+/// (possibly), and a window without an end holds it only up to the as-of date.
+fn open_end(start: NaiveDate, as_of: NaiveDate, span: &Span) -> (NaiveDate, NaiveDate) {
+    let known = start.max(as_of);
+    (known, span.to.map_or(known, |t| t.max(known)))
+}
+
+/// The latest day an exposure that ended on a day not recorded can have lasted to: the
+/// as-of date (or its start), or the window's end when that is earlier.
+fn ended_by(start: NaiveDate, as_of: NaiveDate, span: &Span) -> NaiveDate {
+    let known = start.max(as_of);
+    span.to.map_or(known, |t| t.min(known))
+}
+
+fn exposure(
+    matches: &[(Truth, &Event<'_>)],
+    span: &Span,
+    as_of: NaiveDate,
+    op: CmpOp,
+    dur: Dur,
+) -> Truth {
     let intervals = |definite: bool| -> Vec<(NaiveDate, Option<NaiveDate>)> {
         let mut out = Vec::new();
         for (t, e) in matches {
@@ -1682,9 +1720,11 @@ fn exposure(matches: &[(Truth, &Event<'_>)], span: &Span, op: CmpOp, dur: Dur) -
             let Some(start) = e.start else { continue };
             let end = match (e.end, definite) {
                 (End::Known(t), _) => Some(t),
-                (End::Ongoing, _) => span.to,
+                (End::Ongoing, true) => Some(open_end(start, as_of, span).0),
+                (End::Ongoing, false) => Some(open_end(start, as_of, span).1),
                 (End::Unknown, true) => Some(start),
-                (End::Unknown, false) => span.to,
+                // Ended on a day not recorded: by the as-of date at the latest.
+                (End::Unknown, false) => Some(ended_by(start, as_of, span)),
             };
             let start = span.from.map_or(start, |f| start.max(f));
             let end = match (end, span.to) {

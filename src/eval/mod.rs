@@ -43,6 +43,8 @@ pub struct Plan {
     /// With a vocabulary: the event concepts none of whose codes it knows. It cannot say
     /// what is under them, so a fact it places elsewhere might still be one of them.
     unanchored: Vec<ConceptId>,
+    /// `--as-of DATE`: the date every record is known up to ([`Plan::with_as_of`]).
+    as_of: Option<chrono::NaiveDate>,
 }
 
 impl Plan {
@@ -97,7 +99,28 @@ impl Plan {
             vocabulary: None,
             systems,
             unanchored: Vec::new(),
+            as_of: None,
         }
+    }
+
+    /// The date the records are known up to (`--as-of`): an ongoing fact (a condition or
+    /// allergy without an end, a medication without an end date) is known to last until
+    /// then, not forever. Without it, each record's `screening` anchor, else today. See
+    /// docs/language.md, "The as-of date".
+    pub fn with_as_of(mut self, as_of: Option<chrono::NaiveDate>) -> Plan {
+        self.as_of = as_of;
+        self
+    }
+
+    /// The as-of date of one record and where it comes from.
+    fn as_of_for(&self, record: &PatientRecord) -> (chrono::NaiveDate, &'static str) {
+        if let Some(d) = self.as_of {
+            return (d, "--as-of");
+        }
+        if let Some(d) = record.anchors.get("screening") {
+            return (*d, "the screening date");
+        }
+        (today(), "today")
     }
 
     /// With `reading`, numbers eligc computes for an explanation (conversions, multiples of
@@ -223,6 +246,7 @@ impl Plan {
     ) -> PatientResult {
         let ctx = leaf::Ctx {
             plan: self,
+            as_of: self.as_of_for(record),
             facts,
             spans: std::cell::RefCell::new(Vec::with_capacity(16)),
             unplaced_hit: std::cell::Cell::new(false),
@@ -704,4 +728,14 @@ impl leaf::Ctx<'_> {
             }
         }
     }
+}
+
+/// Today's date (UTC), from the system clock.
+fn today() -> chrono::NaiveDate {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_days(chrono::Days::new(days)))
+        .unwrap_or_default()
 }

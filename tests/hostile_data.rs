@@ -388,3 +388,93 @@ mod same_verdict_in_either_form {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Subject references: only the Patient counts
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_subject_reference_to_a_group_or_device_rejects_the_bundle_naming_the_field() {
+    for (subject, says) in [
+        ("Group/p1", "refers to a Group, not a Patient"),
+        ("Device/p1", "refers to a Device, not a Patient"),
+        (
+            "https://x.org/fhir/Practitioner/p1",
+            "refers to a Practitioner",
+        ),
+        ("Group/p1/_history/3", "refers to a Group"),
+        ("p1", "does not name a Patient"),
+        ("urn:uuid:other", "does not name a Patient"),
+        ("#p1", "does not name a Patient"),
+        ("Patient/p2", "is not this Bundle's Patient"),
+    ] {
+        let e = fhir(&bundle(&[&observation(subject, "2026-03-01", "45")])).unwrap_err();
+        assert_eq!(e.path, "entry[1].resource.subject.reference", "{subject}");
+        assert!(e.reason.contains(says), "{subject}: {e}");
+        assert!(e.reason.contains(subject), "{subject}: {e}");
+    }
+    // An Immunization's `patient` too.
+    let vaccine = r#"{"resourceType":"Immunization","id":"i1","status":"completed","patient":{"reference":"Group/p1"},"vaccineCode":{"coding":[{"system":"http://hl7.org/fhir/sid/cvx","code":"03"}]},"occurrenceDateTime":"2020-01-01"}"#;
+    let e = fhir(&bundle(&[vaccine])).unwrap_err();
+    assert_eq!(e.path, "entry[1].resource.patient.reference");
+    assert!(e.reason.contains("refers to a Group"), "{e}");
+}
+
+#[test]
+fn patient_references_and_the_patients_full_url_are_attributed() {
+    for subject in [
+        "Patient/p1",
+        " Patient/p1",
+        "https://x.org/fhir/Patient/p1",
+        "Patient/p1/_history/2",
+        "urn:uuid:p1",
+    ] {
+        let r = fhir(&bundle(&[&observation(subject, "2026-03-01", "45")]))
+            .unwrap_or_else(|e| panic!("{subject}: {e}"));
+        assert_eq!(r.observations.unwrap().len(), 1, "{subject}");
+    }
+    // A fullUrl resolves only to the entry it names: the Patient's, not another's.
+    let group = r#"{"fullUrl":"urn:uuid:g1","resource":{"resourceType":"Group","id":"p1"}}"#;
+    let text = bundle(&[&observation("urn:uuid:g1", "2026-03-01", "45")])
+        .replace(r#""entry":["#, &format!(r#""entry":[{group},"#));
+    let e = fhir(&text).unwrap_err();
+    assert_eq!(e.path, "entry[2].resource.subject.reference");
+}
+
+#[test]
+fn a_bulk_data_resource_referring_to_a_group_is_rejected_not_given_to_the_patient() {
+    let dir = std::env::temp_dir().join(format!("eligc-hostile-group-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Patient.ndjson"),
+        "{\"resourceType\":\"Patient\",\"id\":\"p1\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Observation.ndjson"),
+        format!(
+            "{}\n{}\n",
+            observation("Patient/p1", "2026-03-01", "45"),
+            observation("Group/p1", "2026-03-02", "12").replace("\"o1\"", "\"o2\"")
+        ),
+    )
+    .unwrap();
+    let results: Vec<_> = eligc::facts::read_file(&dir)
+        .unwrap()
+        .map(|r| r.unwrap().parse())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(results.len(), 2, "{results:?}");
+    let e = results[0].as_ref().unwrap_err();
+    assert!(e.file.ends_with("Observation.ndjson"), "{e}");
+    assert_eq!(e.line, 2);
+    assert!(e.reason.contains("the Observation `o2`"), "{e}");
+    assert!(e.reason.contains("subject.reference"), "{e}");
+    assert!(e.reason.contains("refers to a Group, not a Patient"), "{e}");
+    // The patient has only its own observation.
+    let p1 = results[1].as_ref().unwrap();
+    let obs = p1.observations.as_ref().unwrap();
+    assert_eq!(obs.len(), 1);
+    assert_eq!(obs[0].id.as_deref(), Some("o1"));
+}

@@ -11,7 +11,8 @@
 //!    temporary partition files chosen by a hash of its patient id (a Patient's `id`, a
 //!    resource's `subject` / `patient` reference). K is the export's size divided by the
 //!    partition size. A line that cannot be placed (not UTF-8, not JSON, no `resourceType`,
-//!    a Patient without `id`, a resource without a patient reference) is a rejected record,
+//!    a Patient without `id`, a resource without a `Patient/ID` or `urn:uuid:ID` reference, such
+//!    as one to a `Group/ID`) is a rejected record,
 //!    given at once, naming its file and line. Lines of unused types (Encounter, Claim, ...)
 //!    are only counted. Medication resources (referred to by `medicationReference`, not by
 //!    patient) are kept in memory.
@@ -105,12 +106,13 @@ struct Entry {
 }
 
 impl Entry {
-    /// The patient id the entry belongs to.
+    /// The patient id the entry belongs to (a clinical resource's reference was checked to
+    /// be `Patient/ID` when it was partitioned).
     fn key(&self) -> &str {
         if self.patient {
             &self.reference
         } else {
-            reference_target(&self.reference)
+            patient_key(&self.reference).unwrap_or(&self.reference)
         }
     }
 
@@ -465,6 +467,13 @@ impl Export {
                         );
                         return Ok(Some(self.rejected(file, line, reason)));
                     };
+                    // Only a `Patient/ID` reference places it with a patient: `Group/ID` or
+                    // `Device/ID` is refused, not attributed to the Patient of that id.
+                    if let Err(why) = patient_key(&reference) {
+                        let id = head.id.as_deref().unwrap_or("?");
+                        let reason = format!("the {t} `{id}` (field `{field}.reference`): {why}");
+                        return Ok(Some(self.rejected(file, line, reason)));
+                    }
                     Entry {
                         patient: false,
                         file,
@@ -703,14 +712,28 @@ impl Export {
             );
             return self.rejected(file, line, reason);
         }
-        let mut text = String::with_capacity(size + 64);
+        let patient_id = self
+            .entries
+            .get(group.patient)
+            .map_or("", |e| e.reference.as_str());
+        let mut text = String::with_capacity(size + 64 + patient_id.len());
         text.push_str(r#"{"resourceType":"Bundle","type":"collection","entry":["#);
         let mut origins = Vec::with_capacity(lines.len() + meds.len());
         for (k, (file, line, resource)) in lines.iter().chain(&meds).enumerate() {
             if k > 0 {
                 text.push(',');
             }
-            text.push_str(r#"{"resource":"#);
+            if k == 0 {
+                // The Patient's `fullUrl`, which its resources' `urn:uuid:` references name.
+                text.push_str(r#"{"fullUrl":"#);
+                text.push_str(
+                    &serde_json::Value::from(format!("urn:uuid:{patient_id}")).to_string(),
+                );
+                text.push(',');
+                text.push_str(r#""resource":"#);
+            } else {
+                text.push_str(r#"{"resource":"#);
+            }
             text.push_str(resource);
             text.push('}');
             origins.push((self.name(*file), to_usize(*line)));
@@ -728,6 +751,17 @@ impl Export {
             })),
             ..RawRecord::new(file, line, text)
         }
+    }
+}
+
+/// The id of the patient a clinical resource of the export refers to: `Patient/ID`
+/// ([`super::fhir::patient_reference`]), or `urn:uuid:ID`, which resolves to the Patient of
+/// `Patient.ndjson` with that id (its `fullUrl` in the Bundle eligc assembles). A reference
+/// to another resource type is refused.
+fn patient_key(reference: &str) -> Result<&str, String> {
+    match reference.trim().strip_prefix("urn:uuid:") {
+        Some(id) if !id.is_empty() && !id.contains('/') => Ok(id),
+        _ => super::fhir::patient_reference(reference),
     }
 }
 

@@ -424,6 +424,28 @@ pub fn reference_target(reference: &str) -> &str {
     r.rsplit('/').next().unwrap_or(r)
 }
 
+/// The Patient id a literal reference names: `Patient/ID`, also written with a server's
+/// base (`https://x/fhir/Patient/ID`) or a version (`Patient/ID/_history/2`). Anything else
+/// is refused, with the reason: a reference to another resource type (`Group/ID`,
+/// `Device/ID`, `Practitioner/ID`) is not a patient even when its id is one, and a bare id,
+/// a `urn:uuid:` or a `#contained` reference names no Patient by itself (a Bundle resolves
+/// `urn:uuid:` through its entries' `fullUrl`).
+pub fn patient_reference(reference: &str) -> Result<&str, String> {
+    let r = reference.trim();
+    let r = r.split("/_history/").next().unwrap_or(r);
+    let mut parts = r.rsplit('/');
+    let (id, rtype) = (parts.next().unwrap_or_default(), parts.next());
+    match rtype {
+        Some("Patient") if !id.is_empty() => Ok(id),
+        Some(other) if !other.is_empty() && !r.starts_with("urn:") => Err(format!(
+            "`{reference}` refers to a {other}, not a Patient: only `Patient/ID` references (or the `fullUrl` of the Bundle's Patient entry) attribute a resource to a patient"
+        )),
+        _ => Err(format!(
+            "`{reference}` does not name a Patient: write `Patient/ID` (a `urn:uuid:` reference must be the `fullUrl` of the Bundle's Patient entry)"
+        )),
+    }
+}
+
 /// Converts one patient's Bundle into a native record.
 ///
 /// `recorded` lists resource types known to be recorded even when the Bundle has none of
@@ -475,7 +497,7 @@ pub fn bundle_to_record(
     };
     // First pass: the resources, the patient, and the Medication resources by reference.
     let mut resources: Vec<(usize, &Map<String, Value>)> = Vec::with_capacity(entries.len());
-    let mut patient: Option<(usize, &Map<String, Value>, Vec<String>)> = None;
+    let mut patient: Option<(usize, &Map<String, Value>, Option<&str>)> = None;
     let mut medications: BTreeMap<String, &Value> = BTreeMap::new();
     // Conditions by reference, for the `reasonReference` of treatments.
     let mut conditions: BTreeMap<String, &Value> = BTreeMap::new();
@@ -510,15 +532,11 @@ pub fn bundle_to_record(
                         ),
                     ));
                 }
-                let mut names = Vec::new();
-                if let Some(id) = id {
-                    names.push(format!("Patient/{id}"));
-                    names.push(id.to_string());
-                }
-                if let Some(url) = full_url {
-                    names.push(url.to_string());
-                }
-                patient = Some((i, resource, names));
+                patient = Some((
+                    i,
+                    resource,
+                    full_url.map(str::trim).filter(|u| !u.is_empty()),
+                ));
             }
             "Medication" => {
                 for key in [
@@ -550,7 +568,7 @@ pub fn bundle_to_record(
         }
         resources.push((i, resource));
     }
-    let Some((patient_entry, patient_resource, patient_names)) = patient else {
+    let Some((patient_entry, patient_resource, patient_full_url)) = patient else {
         return Err(top("entry", "the Bundle has no Patient resource".into()));
     };
     let id = match patient_resource
@@ -649,11 +667,24 @@ pub fn bundle_to_record(
                 format!("the {rtype} has no `{subject_field}` reference to its patient"),
             ));
         };
-        if !patient_names.iter().any(|n| n == subject) && reference_target(subject) != id {
-            return Err(at.err(
-                &format!("{subject_field}.reference"),
-                format!("`{subject}` is not this Bundle's Patient (`{id}`)"),
-            ));
+        // The Patient entry's fullUrl (a `urn:uuid:` or an absolute URL), or `Patient/ID`:
+        // never another type's reference that happens to end in the patient's id.
+        if patient_full_url.is_none_or(|u| u != subject.trim()) {
+            match patient_reference(subject) {
+                Ok(target) if target == id => {}
+                Ok(_) => {
+                    return Err(at.err(
+                        &format!("{subject_field}.reference"),
+                        format!("`{subject}` is not this Bundle's Patient (`{id}`)"),
+                    ));
+                }
+                Err(reason) => {
+                    return Err(at.err(
+                        &format!("{subject_field}.reference"),
+                        format!("the {rtype}'s `{subject_field}`: {reason}"),
+                    ));
+                }
+            }
         }
         if rtype == "AllergyIntolerance" {
             // "No known allergy" is a statement that the list is empty, not an allergy.

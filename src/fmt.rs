@@ -1048,3 +1048,40 @@ fn time_point(t: &TimePoint) -> String {
         None => t.anchor.name.clone(),
     }
 }
+
+/// Replaces the file at `path` with `text` so that a failure (a full disk, an I/O error, a
+/// signal) leaves either the old file or the new one, never a truncated protocol: the text is
+/// written to a temporary file in the same folder, flushed to disk, given the old file's
+/// permissions, and renamed over it. A symbolic link is followed: its target is replaced and
+/// the link stays.
+pub fn write_in_place(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    replace_file_with(path, |w| std::io::Write::write_all(w, text.as_bytes()))
+}
+
+/// [`write_in_place`] with the writing step given (tests inject a failing writer).
+#[doc(hidden)]
+pub fn replace_file_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path)?;
+    let permissions = std::fs::metadata(&target)?.permissions();
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    // Removed when dropped, so an error below leaves no temporary file behind.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".eligc-fmt-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    write(temp.as_file_mut())?;
+    temp.as_file().sync_all()?;
+    std::fs::set_permissions(temp.path(), permissions)?;
+    temp.persist(&target).map_err(|e| e.error)?;
+    // The rename itself, on disk (not possible on every platform: best effort).
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

@@ -71,8 +71,11 @@ pub fn run(args: &FmtArgs) -> u8 {
                     return code;
                 }
                 would_change = true;
-            } else if let Err(e) = std::fs::write(path, &formatted) {
-                eprintln!("error: cannot write {}: {e}", path.display());
+            } else if let Err(e) = fmt::write_in_place(path, &formatted) {
+                eprintln!(
+                    "error: cannot write {}: {e} (the file is unchanged)",
+                    path.display()
+                );
                 io_error = true;
             } else {
                 eprintln!("formatted {}", path.display());

@@ -50,6 +50,10 @@ codes! {
     Internal = "internal", Error;
     /// A `use` names a file that cannot be read.
     UseNotFound = "use-not-found", Error;
+    /// A `use` path that leads outside the protocol's folder and the library folders.
+    UseOutsideFolder = "use-outside-folder", Error;
+    /// A `use` path that is not a regular `.elig` file within the size cap.
+    UseRefused = "use-refused", Error;
     /// Files `use` each other in a cycle.
     UseCycle = "use-cycle", Error;
     /// `use NAME` names no built-in library.

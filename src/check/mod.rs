@@ -43,7 +43,7 @@ impl Compilation {
 
 /// Compiles the protocol in a file. I/O errors on the main file are returned as `Err`.
 pub fn compile_file(path: &Path) -> std::io::Result<Compilation> {
-    let text = std::fs::read_to_string(path)?;
+    let text = load::read_protocol_file(path)?;
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let mut sources = SourceMap::new();
     let main = sources.add(path.display().to_string(), Some(canonical), text);

@@ -817,6 +817,11 @@ fn affine(text: &str) -> Option<(Ratio, Decimal)> {
     ))
 }
 
+/// The dimension of time (`s`, `d`, `wk`), which durations such as `3 days` have.
+pub fn time_dimension() -> Dimension {
+    TIME
+}
+
 /// Whole units that protocol writers commonly use: the "did you mean" candidates.
 const COMMON_UNITS: &str = "\
     mg/dL g/dL g/L mg/L ug/L ng/mL pg/mL ug/mL mmol/L umol/L nmol/L pmol/L mEq/L \

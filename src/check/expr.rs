@@ -1169,6 +1169,21 @@ impl<'a> Checker<'a> {
                     bound: *bound,
                 })
             }
+            // `3 days` against a result measured in time (`d`, `h`, `wk`): a quantity in
+            // UCUM's day, week, month (`mo`, a twelfth of a Julian year) or year (`a`).
+            ast::Value::Duration(d) if obs_unit.dimension() == units::time_dimension() => {
+                let text = match d.unit {
+                    ast::DurationUnit::Days => "d",
+                    ast::DurationUnit::Weeks => "wk",
+                    ast::DurationUnit::Months => "mo",
+                    ast::DurationUnit::Years => "a",
+                };
+                let unit = units::parse_unit(text).ok()?;
+                Some(Threshold::Quantity {
+                    value: d.amount.value,
+                    unit,
+                })
+            }
             ast::Value::Duration(_) => {
                 self.error(
                     Diagnostic::new(

@@ -477,12 +477,58 @@ impl CmpOp {
     }
 }
 
+/// Arithmetic between values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+}
+
+impl ArithOp {
+    /// The symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+        }
+    }
+
+    /// How tightly it binds: `*` and `/` (2) before `+` and `-` (1).
+    pub fn precedence(self) -> u8 {
+        match self {
+            ArithOp::Add | ArithOp::Sub => 1,
+            ArithOp::Mul | ArithOp::Div => 2,
+        }
+    }
+
+    /// What its result is called in explanations.
+    pub fn result_word(self) -> &'static str {
+        match self {
+            ArithOp::Add => "sum",
+            ArithOp::Sub => "difference",
+            ArithOp::Mul => "product",
+            ArithOp::Div => "ratio",
+        }
+    }
+}
+
 /// How values are selected from an observation's results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SelectMode {
     /// The most recent result in the window.
     Latest,
+    /// The first result in the window: a baseline.
+    Earliest,
     /// Some result in the window satisfies the test.
     Any,
     /// Every result in the window satisfies the test.
@@ -496,6 +542,7 @@ impl SelectMode {
     pub fn keyword(self) -> &'static str {
         match self {
             SelectMode::Latest => "latest",
+            SelectMode::Earliest => "earliest",
             SelectMode::Any => "any",
             SelectMode::All => "all",
             SelectMode::No => "no",
@@ -814,6 +861,15 @@ pub enum ExprKind {
     Age(Ident),
     /// `sex`
     Sex,
+    /// `latest hb ... - earliest hb ...`: arithmetic between values (left-associative).
+    Arith {
+        /// The operator.
+        op: ArithOp,
+        /// The left operand.
+        lhs: Box<Expr>,
+        /// The right operand.
+        rhs: Box<Expr>,
+    },
     /// `latest egfr within 30 days before screening`
     Select {
         /// latest / any / all / no.

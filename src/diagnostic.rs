@@ -81,6 +81,11 @@ codes! {
     UnitMismatch = "unit-mismatch", Error;
     /// A quantity given without the unit its observation needs.
     MissingUnit = "missing-unit", Error;
+    /// Arithmetic on something that is not a single result (a selection of several, a
+    /// qualitative result, a count, a condition) or on a shifted temperature.
+    ArithmeticOperand = "arithmetic-operand", Error;
+    /// A divisor that can be zero (a difference): the value is then unknown.
+    ZeroDivisor = "zero-divisor", Warning;
     /// An expression of the wrong type for its place.
     TypeMismatch = "type-mismatch", Error;
     /// A word after `is` that does not fit the value tested.

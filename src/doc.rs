@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::ast::{CmpOp, CriterionKind, Direction, EventKind, RefBound, SelectMode};
+use crate::ast::{ArithOp, CmpOp, CriterionKind, Direction, EventKind, RefBound, SelectMode};
 use crate::program::{
-    Cond, CondKind, Criterion, CriterionBody, DefineId, DoseQuery, Dur, EventQuery, Filter,
+    Arith, Cond, CondKind, Criterion, CriterionBody, DefineId, DoseQuery, Dur, EventQuery, Filter,
     Program, Qualitative, RangeTest, Sex, Threshold, TimePoint, ValueTest, Window,
 };
 
@@ -397,6 +397,47 @@ impl Writer<'_> {
         )
     }
 
+    /// A computation in words: "the most recent haemoglobin ... minus the first
+    /// haemoglobin ...", bracketed where the order of operations needs it.
+    fn arith(&self, a: &Arith, outer: u8) -> String {
+        match a {
+            Arith::Result {
+                mode,
+                concept,
+                window,
+            } => {
+                let which = if *mode == SelectMode::Earliest {
+                    "first"
+                } else {
+                    "most recent"
+                };
+                format!(
+                    "the {which} {} {}",
+                    self.concept_label(*concept),
+                    self.window(window, "on the date of")
+                )
+            }
+            Arith::Binary { op, lhs, rhs } => {
+                let word = match op {
+                    ArithOp::Add => "plus",
+                    ArithOp::Sub => "minus",
+                    ArithOp::Mul => "times",
+                    ArithOp::Div => "divided by",
+                };
+                let text = format!(
+                    "{} {word} {}",
+                    self.arith(lhs, op.precedence()),
+                    self.arith(rhs, op.precedence() + 1)
+                );
+                if op.precedence() < outer {
+                    format!("({text})")
+                } else {
+                    text
+                }
+            }
+        }
+    }
+
     fn leaf(&self, c: &Cond) -> String {
         match &c.kind {
             CondKind::Attested(id) => {
@@ -441,11 +482,23 @@ impl Writer<'_> {
                 let test = self.test(test);
                 match mode {
                     SelectMode::Latest => format!("the most recent {label} {window} is {test}"),
+                    SelectMode::Earliest => format!("the first {label} {window} is {test}"),
                     SelectMode::Any => format!("some {label} result {window} is {test}"),
                     SelectMode::All => format!("every {label} result {window} is {test}"),
                     SelectMode::No => format!("no {label} result {window} is {test}"),
                 }
             }
+            CondKind::Arithmetic {
+                value,
+                op,
+                threshold,
+                unit,
+            } => format!(
+                "{} is {} {}",
+                self.arith(value, 0),
+                op_words(*op),
+                quantity(*threshold, unit.text())
+            ),
             CondKind::CountResults {
                 concept,
                 window,

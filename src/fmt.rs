@@ -754,6 +754,12 @@ impl<'a> Printer<'a> {
                     IsTest::WithinNormal => "within normal range",
                 }
             ),
+            ExprKind::Arith { op, lhs, rhs } => format!(
+                "{} {} {}",
+                self.wrapped(lhs, arith_needs_parens(lhs, op.precedence())),
+                op.symbol(),
+                self.wrapped(rhs, arith_needs_parens(rhs, op.precedence() + 1))
+            ),
             ExprKind::Name(i) => i.name.clone(),
             ExprKind::Attested(i) => format!("attested {}", i.name),
             ExprKind::Age(i) => format!("age at {}", i.name),
@@ -875,6 +881,15 @@ fn last_leaf(e: &Expr) -> usize {
 
 fn is_chain(e: &Expr) -> bool {
     matches!(e.kind, ExprKind::And(_) | ExprKind::Or(_))
+}
+
+/// An operand of arithmetic needs parentheses when it binds more loosely than `min` (so
+/// `a - (b - c)` keeps them and `(a - b) - c` loses them), or is not arithmetic or an operand.
+fn arith_needs_parens(e: &Expr, min: u8) -> bool {
+    match &e.kind {
+        ExprKind::Arith { op, .. } => op.precedence() < min,
+        _ => lhs_needs_parens(e),
+    }
 }
 
 /// The left side of `>=` or `is` is an operand: anything looser needs parentheses.

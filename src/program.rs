@@ -5,8 +5,8 @@
 use rust_decimal::Decimal;
 
 use crate::ast::{
-    CmpOp, ConceptKind, CriterionKind, Direction, DurationUnit, EventKind, RefBound, SelectMode,
-    SetKind,
+    ArithOp, CmpOp, ConceptKind, CriterionKind, Direction, DurationUnit, EventKind, RefBound,
+    SelectMode, SetKind,
 };
 use crate::source::Span;
 use crate::units::Unit;
@@ -587,6 +587,18 @@ pub enum CondKind {
         /// The test on each selected result.
         test: ValueTest,
     },
+    /// A value computed from single results (`latest hb ... - earliest hb ...`), compared
+    /// with a quantity.
+    Arithmetic {
+        /// The computation.
+        value: Arith,
+        /// Operator.
+        op: CmpOp,
+        /// The threshold.
+        threshold: Decimal,
+        /// Its unit, of the computation's dimension (`1` for a pure number).
+        unit: Unit,
+    },
     /// Number of results of an observation in a window.
     CountResults {
         /// The observation.
@@ -620,6 +632,47 @@ pub enum CondKind {
     },
     /// Daily dose, summed through an equivalence table.
     Dose(DoseQuery),
+}
+
+/// A value computed from single results.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arith {
+    /// The latest or earliest result of an observation or score in a window.
+    Result {
+        /// `latest` or `earliest`.
+        mode: SelectMode,
+        /// The observation or score.
+        concept: ConceptId,
+        /// When.
+        window: Window,
+    },
+    /// Two values combined.
+    Binary {
+        /// The operator.
+        op: ArithOp,
+        /// The left operand.
+        lhs: Box<Arith>,
+        /// The right operand.
+        rhs: Box<Arith>,
+    },
+}
+
+impl Arith {
+    /// The single results it is computed from, left to right.
+    pub fn results(&self) -> Vec<(SelectMode, ConceptId, Window)> {
+        match self {
+            Arith::Result {
+                mode,
+                concept,
+                window,
+            } => vec![(*mode, *concept, *window)],
+            Arith::Binary { lhs, rhs, .. } => {
+                let mut all = lhs.results();
+                all.extend(rhs.results());
+                all
+            }
+        }
+    }
 }
 
 /// A daily-dose test, resolved.

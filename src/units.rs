@@ -210,6 +210,16 @@ impl Dimension {
         (arbitrary, physical)
     }
 
+    /// The dimension of a product (`None` if an exponent overflows).
+    pub fn times(self, other: Dimension) -> Option<Dimension> {
+        self.mul(other)
+    }
+
+    /// The dimension of a quotient (`None` if an exponent overflows).
+    pub fn per(self, other: Dimension) -> Option<Dimension> {
+        self.mul(other.pow(-1)?)
+    }
+
     fn mul(self, other: Dimension) -> Option<Dimension> {
         let mut out = self;
         for (o, x) in out.exps.iter_mut().zip(other.exps.iter()) {

@@ -141,3 +141,271 @@ fn a_duration_is_a_threshold_for_a_result_measured_in_time() {
         ["elig::type-mismatch"]
     );
 }
+
+fn sbp(left: &str, right: &str) -> String {
+    format!(
+        "{},{}",
+        obs("sbp_left", "2026-03-30", left, "mm[Hg]"),
+        obs("sbp_right", "2026-03-30", right, "mm[Hg]")
+    )
+}
+
+const ARM_DIFFERENCE: &str = "latest sbp_left within 7 days before screening - latest sbp_right within 7 days before screening >= 20 mm[Hg]";
+
+#[test]
+fn a_difference_of_two_readings_is_compared_exactly() {
+    assert_eq!(outcome(ARM_DIFFERENCE, &sbp("150", "130")), Outcome::Met);
+    assert_eq!(
+        outcome(ARM_DIFFERENCE, &sbp("149.9", "130")),
+        Outcome::NotMet
+    );
+    // In another unit of pressure, converted exactly: 2.666644 kPa is 20 mm[Hg].
+    let kpa = format!(
+        "{},{}",
+        obs("sbp_left", "2026-03-30", "19.99986", "kPa"),
+        obs("sbp_right", "2026-03-30", "130", "mm[Hg]")
+    );
+    assert_eq!(outcome(ARM_DIFFERENCE, &kpa), Outcome::Met);
+}
+
+#[test]
+fn a_computed_value_with_a_result_missing_is_unknown() {
+    let only_left = obs("sbp_left", "2026-03-30", "150", "mm[Hg]");
+    assert_eq!(outcome(ARM_DIFFERENCE, &only_left), Outcome::Unknown);
+    let bound = format!(
+        "{},{}",
+        obs("sbp_left", "2026-03-30", "150", "mm[Hg]"),
+        r#"{"concept":"sbp_right","date":"2026-03-30","value":130,"comparator":"<","unit":"mm[Hg]"}"#
+    );
+    assert_eq!(outcome(ARM_DIFFERENCE, &bound), Outcome::Unknown);
+}
+
+const NLR: &str = "latest anc within 7 days before screening / latest lymphocytes within 7 days before screening > 4";
+
+#[test]
+fn a_ratio_of_results_in_different_units_is_a_pure_number() {
+    let r = format!(
+        "{},{}",
+        obs("anc", "2026-03-30", "5", "10*9/L"),
+        obs("lymphocytes", "2026-03-30", "1200", "/uL")
+    );
+    assert_eq!(outcome(NLR, &r), Outcome::Met);
+    // 4.4 / 1.1 is exactly 4: not more than 4.
+    let r = format!(
+        "{},{}",
+        obs("anc", "2026-03-30", "4.4", "10*9/L"),
+        obs("lymphocytes", "2026-03-30", "1.1", "10*9/L")
+    );
+    assert_eq!(outcome(NLR, &r), Outcome::NotMet);
+}
+
+#[test]
+fn a_ratio_is_exact_where_a_decimal_division_would_round() {
+    // 1 / 3 >= 0.3333333333333333333333333333 is false: the decimal quotient rounds up to it.
+    let rule = "latest anc within 7 days before screening / latest lymphocytes within 7 days before screening >= 0.3333333333333333333333333334";
+    let r = format!(
+        "{},{}",
+        obs("anc", "2026-03-30", "1", "10*9/L"),
+        obs("lymphocytes", "2026-03-30", "3", "10*9/L")
+    );
+    assert_eq!(outcome(rule, &r), Outcome::NotMet);
+}
+
+#[test]
+fn division_by_a_zero_result_is_unknown() {
+    let r = format!(
+        "{},{}",
+        obs("anc", "2026-03-30", "4", "10*9/L"),
+        obs("lymphocytes", "2026-03-30", "0", "10*9/L")
+    );
+    assert_eq!(outcome(NLR, &r), Outcome::Unknown);
+}
+
+#[test]
+fn a_trend_compares_the_latest_result_with_the_earliest_baseline() {
+    let crp = format!(
+        "{},{},{}",
+        obs("crp", "2026-03-01", "10", "mg/L"),
+        obs("crp", "2026-03-15", "35", "mg/L"),
+        obs("crp", "2026-03-30", "20", "mg/L")
+    );
+    let twice = "latest crp within 30 days before screening / earliest crp within 30 days before screening >= 2";
+    assert_eq!(outcome(twice, &crp), Outcome::Met);
+    let thrice = "latest crp within 30 days before screening / earliest crp within 30 days before screening >= 3";
+    assert_eq!(outcome(thrice, &crp), Outcome::NotMet);
+    // The earliest result on its own is a baseline like any single result.
+    assert_eq!(
+        outcome(
+            "earliest crp within 30 days before screening < 15 mg/L",
+            &crp
+        ),
+        Outcome::Met
+    );
+}
+
+#[test]
+fn a_change_either_way_is_two_comparisons_of_the_difference() {
+    let rule = "latest hb within 30 days before screening - earliest hb within 30 days before screening >= 2 g/dL or latest hb within 30 days before screening - earliest hb within 30 days before screening <= -2 g/dL";
+    let fall = format!(
+        "{},{}",
+        obs("hb", "2026-03-02", "12.5", "g/dL"),
+        obs("hb", "2026-03-30", "10.5", "g/dL")
+    );
+    assert_eq!(outcome(rule, &fall), Outcome::Met);
+    let stable = format!(
+        "{},{}",
+        obs("hb", "2026-03-02", "12.5", "g/dL"),
+        obs("hb", "2026-03-30", "110", "g/L")
+    );
+    assert_eq!(outcome(rule, &stable), Outcome::NotMet);
+}
+
+#[test]
+fn arithmetic_is_checked_for_units_and_operands() {
+    // Pressure minus haemoglobin.
+    assert_eq!(
+        errors(
+            "latest sbp_left within 7 days before screening - latest hb within 7 days before screening > 1 mm[Hg]"
+        ),
+        ["elig::unit-mismatch"]
+    );
+    // A difference of pressures against a concentration.
+    assert_eq!(
+        errors(
+            "latest sbp_left within 7 days before screening - latest sbp_right within 7 days before screening > 1 g/dL"
+        ),
+        ["elig::unit-mismatch"]
+    );
+    // A ratio needs no unit; a difference does.
+    assert_eq!(
+        errors(
+            "latest sbp_left within 7 days before screening - latest sbp_right within 7 days before screening > 1"
+        ),
+        ["elig::missing-unit"]
+    );
+    // Several results, words, and a shifted temperature are not single numbers.
+    assert_eq!(
+        errors(
+            "any sbp_left within 7 days before screening - latest sbp_right within 7 days before screening > 1 mm[Hg]"
+        ),
+        ["elig::arithmetic-operand"]
+    );
+    assert_eq!(
+        errors(
+            "latest urine_hcg within 7 days before screening / latest hb within 7 days before screening > 1 dL/g"
+        ),
+        ["elig::arithmetic-operand"]
+    );
+    assert_eq!(
+        errors(
+            "latest temperature within 7 days before screening - earliest temperature within 7 days before screening > 1 K"
+        ),
+        ["elig::arithmetic-operand", "elig::arithmetic-operand"]
+    );
+}
+
+#[test]
+fn a_difference_as_divisor_warns_that_it_may_be_zero() {
+    let c = compile(
+        "inclusion T1 \"t\": latest crp within 7 days before screening / (latest crp within 7 days before screening - earliest crp within 7 days before screening) > 2",
+    );
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code.name()).collect();
+    assert!(codes.contains(&"elig::zero-divisor"), "{codes:?}");
+    assert!(c.diagnostics.iter().all(|d| !d.is_error()), "{codes:?}");
+}
+
+#[test]
+fn the_explanation_shows_each_result_and_the_computed_value() {
+    let plan = plan(&format!("inclusion T1 \"test\": {NLR}"));
+    let json = format!(
+        r#"{{"id":"p","anchors":{{"screening":"2026-03-31"}},"observations":[{},{}]}}"#,
+        obs("anc", "2026-03-30", "5", "10*9/L"),
+        obs("lymphocytes", "2026-03-29", "1.2", "10*9/L")
+    );
+    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let result = plan.evaluate(&record, true);
+    let text = format!("{:?}", result.criteria[0]);
+    assert!(
+        text.contains("latest Neutrophils 5 10*9/L on 2026-03-30"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latest Lymphocytes 1.2 10*9/L on 2026-03-29"),
+        "{text}"
+    );
+    assert!(text.contains("ratio ≈ 4.16666"), "{text}");
+}
+
+fn source(text: &str) -> eligc::source::Source {
+    eligc::source::Source {
+        id: eligc::source::FileId(0),
+        name: "t.elig".to_string(),
+        path: None,
+        text: text.into(),
+    }
+}
+
+#[test]
+fn fmt_keeps_only_the_brackets_arithmetic_needs_and_is_idempotent() {
+    let rule = |r: &str| format!("protocol \"p\"\n\ninclusion I1 \"t\":\n  {r}\n");
+    let a = "latest crp within 7 days before screening";
+    let b = "earliest crp within 7 days before screening";
+    let cases = [
+        (
+            format!("({a} - {b}) - {a} > 1 mg/L"),
+            format!("{a} - {b} - {a} > 1 mg/L"),
+        ),
+        (
+            format!("{a} - ({b} - {a}) > 1 mg/L"),
+            format!("{a} - ({b} - {a}) > 1 mg/L"),
+        ),
+        (
+            format!("{a} -   {b} * {a} > 1 mg/L"),
+            format!("{a} - {b} * {a} > 1 mg/L"),
+        ),
+        (
+            format!("({a} - {b}) / {a} > 1"),
+            format!("({a} - {b}) / {a} > 1"),
+        ),
+    ];
+    for (written, canonical) in cases {
+        let out = eligc::fmt::format(&source(&rule(&written))).unwrap();
+        assert_eq!(out, rule(&canonical), "{written}");
+        let again = eligc::fmt::format(&source(&out)).unwrap();
+        assert_eq!(again, out);
+        let before = eligc::syntax::parse(&source(&rule(&written))).module;
+        let after = eligc::syntax::parse(&source(&out)).module;
+        assert_eq!(before, after, "the meaning is kept");
+    }
+}
+
+#[test]
+fn doc_reads_a_computation_in_words() {
+    let c = compile(&format!("inclusion T1 \"test\": {ARM_DIFFERENCE}"));
+    let text = eligc::doc::markdown(&eligc::doc::document(&c.program.unwrap()));
+    assert!(
+        text.contains(
+            r"the most recent systolic BP, left arm in the 7 days before the screening date minus the most recent systolic BP, right arm in the 7 days before the screening date is at least 20 mm\[Hg\]"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn diff_orders_a_moved_threshold_of_the_same_computation() {
+    let old = plan(&format!("inclusion T1 \"test\": {ARM_DIFFERENCE}"));
+    let new = plan(&format!(
+        "inclusion T1 \"test\": {}",
+        ARM_DIFFERENCE.replace(">= 20 mm[Hg]", ">= 15 mm[Hg]")
+    ));
+    let d = eligc::diff::diff(&old, &new);
+    let effects: Vec<(eligc::diff::Aspect, eligc::diff::Effect)> = d
+        .criteria
+        .iter()
+        .flat_map(|c| c.changes.iter().map(|ch| (ch.aspect, ch.effect)))
+        .collect();
+    assert_eq!(
+        effects,
+        [(eligc::diff::Aspect::Threshold, eligc::diff::Effect::Widens)]
+    );
+}

@@ -6,10 +6,12 @@ use rust_decimal::Decimal;
 
 use super::decls::{Expect, Resolved};
 use super::{Checker, DefState, Symbol};
-use crate::ast::{self, CmpOp, ConceptKind, Direction, EventKind, ExprKind, IsTest, SelectMode};
+use crate::ast::{
+    self, ArithOp, CmpOp, ConceptKind, Direction, EventKind, ExprKind, IsTest, SelectMode,
+};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::program::{
-    AnchorId, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Filter, Qualitative,
+    AnchorId, Arith, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Filter, Qualitative,
     RangeTest, Sex, Threshold, TimePoint, ValueTest, Window,
 };
 use crate::source::Span;
@@ -28,6 +30,11 @@ pub(super) enum ValueExpr {
     Age { anchor: AnchorId },
     /// `sex`
     Sex,
+    /// `latest hb ... - earliest hb ...`, of this dimension.
+    Arith {
+        value: Arith,
+        dimension: units::Dimension,
+    },
     /// `count egfr ...`
     CountResults { concept: ConceptId, window: Window },
     /// `count immunization in ...`
@@ -43,7 +50,12 @@ impl ValueExpr {
                 mode: SelectMode::Latest,
                 ..
             } => "the latest result",
+            ValueExpr::Select {
+                mode: SelectMode::Earliest,
+                ..
+            } => "the earliest result",
             ValueExpr::Select { .. } => "a selection of results",
+            ValueExpr::Arith { .. } => "a computed value",
             ValueExpr::Age { .. } => "an age",
             ValueExpr::Sex => "the patient's sex",
             ValueExpr::CountResults { .. }
@@ -58,6 +70,16 @@ impl ValueExpr {
 pub(super) enum Typed {
     Cond(Cond),
     Value(ValueExpr),
+}
+
+/// A divisor that may well be zero: a difference of results (named so).
+fn zero_prone(e: &ast::Expr) -> Option<&'static str> {
+    match &e.kind {
+        ExprKind::Arith {
+            op: ArithOp::Sub, ..
+        } => Some("difference"),
+        _ => None,
+    }
 }
 
 /// What an attribute's values are.
@@ -256,6 +278,65 @@ impl<'a> Checker<'a> {
                     mode: *mode,
                     concept,
                     window: window?,
+                }))
+            }
+            ExprKind::Arith { op, lhs, rhs } => {
+                let left = self.arith_operand(lhs);
+                let right = self.arith_operand(rhs);
+                let ((lhs_value, lhs_dim), (rhs_value, rhs_dim)) = (left?, right?);
+                let dimension = match op {
+                    ArithOp::Add | ArithOp::Sub => {
+                        if lhs_dim != rhs_dim {
+                            self.error(
+                                Diagnostic::new(
+                                    Code::UnitMismatch,
+                                    span,
+                                    if *op == ArithOp::Add {
+                                        format!(
+                                            "{} cannot be added to {}",
+                                            rhs_dim.describe(),
+                                            lhs_dim.describe()
+                                        )
+                                    } else {
+                                        format!(
+                                            "{} cannot be subtracted from {}",
+                                            rhs_dim.describe(),
+                                            lhs_dim.describe()
+                                        )
+                                    },
+                                    "different kinds of quantity",
+                                )
+                                .with_help("add or subtract results measured in the same kind of unit; a ratio (`/`) compares different ones"),
+                            );
+                            return None;
+                        }
+                        lhs_dim
+                    }
+                    ArithOp::Mul => lhs_dim.times(rhs_dim)?,
+                    ArithOp::Div => {
+                        if let Some(difference) = zero_prone(rhs) {
+                            self.error(
+                                Diagnostic::new(
+                                    Code::ZeroDivisor,
+                                    rhs.span,
+                                    "this divisor is a difference, which can be zero",
+                                    "may be zero",
+                                )
+                                .with_help(format!(
+                                    "where the {difference} is zero the value is unknown; compare the {difference} itself if that is what the criterion means"
+                                )),
+                            );
+                        }
+                        lhs_dim.per(rhs_dim)?
+                    }
+                };
+                Some(Typed::Value(ValueExpr::Arith {
+                    value: Arith::Binary {
+                        op: *op,
+                        lhs: Box::new(lhs_value),
+                        rhs: Box::new(rhs_value),
+                    },
+                    dimension,
                 }))
             }
             ExprKind::CountResults { target, window } => {
@@ -473,6 +554,79 @@ impl<'a> Checker<'a> {
                 );
                 None
             }
+        }
+    }
+
+    /// An operand of arithmetic: the latest or earliest result of a quantitative observation
+    /// or score, or arithmetic itself; with its dimension.
+    fn arith_operand(&mut self, e: &ast::Expr) -> Option<(Arith, units::Dimension)> {
+        let refuse = |this: &mut Self, what: &str, help: &str| {
+            this.error(
+                Diagnostic::new(
+                    Code::ArithmeticOperand,
+                    e.span,
+                    format!("{what} cannot be computed with"),
+                    "not a single number",
+                )
+                .with_help(help.to_string()),
+            );
+            None
+        };
+        match self.expr(e)? {
+            Typed::Value(ValueExpr::Arith { value, dimension }) => Some((value, dimension)),
+            Typed::Value(ValueExpr::Select {
+                mode: mode @ (SelectMode::Latest | SelectMode::Earliest),
+                concept,
+                window,
+            }) => {
+                let c = self.concepts.get(concept.0 as usize)?.clone();
+                if c.qualitative {
+                    let what = format!("`{}`, whose results are words,", c.name);
+                    return refuse(
+                        self,
+                        &what,
+                        "arithmetic takes numeric results; test a qualitative one with `is positive`",
+                    );
+                }
+                let unit = c.unit.clone()?;
+                if unit.is_affine() {
+                    let what = format!("`{}`, measured in `{}`,", c.name, unit.text());
+                    return refuse(
+                        self,
+                        &what,
+                        "a temperature on a shifted scale is compared, not added or divided; declare the observation in `K` to compute with it",
+                    );
+                }
+                Some((
+                    Arith::Result {
+                        mode,
+                        concept,
+                        window,
+                    },
+                    unit.dimension(),
+                ))
+            }
+            Typed::Value(ValueExpr::Select { mode, .. }) => {
+                let what = format!("`{}`, a selection of several results,", mode.keyword());
+                refuse(
+                    self,
+                    &what,
+                    "arithmetic takes one result: write `latest` or `earliest`",
+                )
+            }
+            Typed::Value(v) => {
+                let what = v.describe().to_string();
+                refuse(
+                    self,
+                    &what,
+                    "arithmetic takes the `latest` or `earliest` result of an observation or score",
+                )
+            }
+            Typed::Cond(_) => refuse(
+                self,
+                "a condition",
+                "arithmetic takes the `latest` or `earliest` result of an observation or score",
+            ),
         }
     }
 
@@ -977,6 +1131,15 @@ impl<'a> Checker<'a> {
                     test: ValueTest::Compare { op, threshold },
                 }
             }
+            ValueExpr::Arith { value, dimension } => {
+                let (threshold, unit) = self.arith_threshold(dimension, rhs, rhs_span)?;
+                CondKind::Arithmetic {
+                    value,
+                    op,
+                    threshold,
+                    unit,
+                }
+            }
             ValueExpr::Age { anchor } => match rhs {
                 ast::Value::Duration(d) => CondKind::Age {
                     anchor,
@@ -1027,6 +1190,85 @@ impl<'a> Checker<'a> {
             }
         };
         Some(Cond { kind, span })
+    }
+
+    /// The quantity a computed value of `dimension` is compared with.
+    fn arith_threshold(
+        &mut self,
+        dimension: units::Dimension,
+        rhs: &ast::Value,
+        rhs_span: Span,
+    ) -> Option<(Decimal, units::Unit)> {
+        let (value, unit, span) = match rhs {
+            ast::Value::Quantity {
+                number,
+                unit: Some(u),
+            } => (number.value, self.unit(u)?, u.span),
+            ast::Value::Quantity { number, unit: None } => {
+                let points = units::parse_unit("points").ok()?;
+                if dimension.is_dimensionless() {
+                    return Some((number.value, units::dimensionless()));
+                }
+                if dimension == points.dimension() {
+                    return Some((number.value, points));
+                }
+                self.error(
+                    Diagnostic::new(
+                        Code::MissingUnit,
+                        rhs_span,
+                        format!(
+                            "`{}` needs a unit: the value is {}",
+                            number.value,
+                            dimension.describe()
+                        ),
+                        "no unit",
+                    )
+                    .with_help("write the threshold with a unit of that kind"),
+                );
+                return None;
+            }
+            ast::Value::Duration(d) if dimension == units::time_dimension() => {
+                let text = match d.unit {
+                    ast::DurationUnit::Days => "d",
+                    ast::DurationUnit::Weeks => "wk",
+                    ast::DurationUnit::Months => "mo",
+                    ast::DurationUnit::Years => "a",
+                };
+                (d.amount.value, units::parse_unit(text).ok()?, d.span)
+            }
+            ast::Value::RefMultiple { .. } | ast::Value::Duration(_) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        rhs_span,
+                        "a computed value is compared with a quantity",
+                        "not a quantity",
+                    )
+                    .with_help(format!(
+                        "write a quantity: the value is {}",
+                        dimension.describe()
+                    )),
+                );
+                return None;
+            }
+        };
+        if unit.is_affine() || unit.dimension() != dimension {
+            self.error(
+                Diagnostic::new(
+                    Code::UnitMismatch,
+                    span,
+                    format!(
+                        "a value of {} cannot be compared with `{}`",
+                        dimension.describe(),
+                        unit.text()
+                    ),
+                    unit.dimension().describe(),
+                )
+                .with_help("write the threshold in a unit of the computed value's kind"),
+            );
+            return None;
+        }
+        Some((value, unit))
     }
 
     fn count_literal(&mut self, rhs: &ast::Value, rhs_span: Span) -> Option<Decimal> {

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::{Aspect, Rel, Side};
 use crate::ast::{CmpOp, Direction, DurationUnit, SelectMode};
 use crate::program::{
-    ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Program, Threshold, TimePoint,
+    Arith, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Program, Threshold, TimePoint,
     ValueTest, Window,
 };
 use crate::units::Unit;
@@ -103,7 +103,9 @@ pub(crate) fn compare(o: Side<'_>, n: Side<'_>, a: &Cond, b: &Cond) -> Option<Ve
             let wrel = window_rel(po, pn, aw, bw);
             if wrel != WinRel::Same {
                 let rel = match (bm, wrel) {
-                    (_, WinRel::Unknown) | (SelectMode::Latest, _) => Rel::Unknown,
+                    (_, WinRel::Unknown) | (SelectMode::Latest | SelectMode::Earliest, _) => {
+                        Rel::Unknown
+                    }
                     (SelectMode::Any, WinRel::Wider) => Rel::Weaker,
                     (SelectMode::Any, _) => Rel::Stronger,
                     (SelectMode::All | SelectMode::No, WinRel::Wider) => Rel::Stronger,
@@ -191,9 +193,71 @@ pub(crate) fn compare(o: Side<'_>, n: Side<'_>, a: &Cond, b: &Cond) -> Option<Ve
             count_detail(&y.target, *ao, *an, *bo, *bn, &mut out);
         }
         (CondKind::Dose(x), CondKind::Dose(y)) => dose(po, pn, x, y, &mut out)?,
+        (
+            CondKind::Arithmetic {
+                value: av,
+                op: ao,
+                threshold: at,
+                unit: au,
+            },
+            CondKind::Arithmetic {
+                value: bv,
+                op: bo,
+                threshold: bt,
+                unit: bu,
+            },
+        ) => {
+            // The same computation (results, modes and windows): only the threshold moved.
+            same_arith(po, pn, av, bv).then_some(())?;
+            let rel = bound(*ao, *bo, bu.compare(*bt, au, *at));
+            if rel != Rel::Same {
+                out.push(Detail::new(
+                    Aspect::Threshold,
+                    "computed value: threshold".to_string(),
+                    format!("{} {at} {}", ao.symbol(), au.text()),
+                    format!("{} {bt} {}", bo.symbol(), bu.text()),
+                    rel,
+                ));
+            }
+        }
         _ => return None,
     }
     Some(out)
+}
+
+/// Whether two computations take the same results (by name, mode and window) the same way.
+fn same_arith(po: &Program, pn: &Program, a: &Arith, b: &Arith) -> bool {
+    match (a, b) {
+        (
+            Arith::Result {
+                mode: am,
+                concept: ac,
+                window: aw,
+            },
+            Arith::Result {
+                mode: bm,
+                concept: bc,
+                window: bw,
+            },
+        ) => {
+            am == bm
+                && concept_name(po, *ac) == concept_name(pn, *bc)
+                && window_rel(po, pn, aw, bw) == WinRel::Same
+        }
+        (
+            Arith::Binary {
+                op: ao,
+                lhs: al,
+                rhs: ar,
+            },
+            Arith::Binary {
+                op: bo,
+                lhs: bl,
+                rhs: br,
+            },
+        ) => ao == bo && same_arith(po, pn, al, bl) && same_arith(po, pn, ar, br),
+        _ => false,
+    }
 }
 
 fn concept_name(p: &Program, id: ConceptId) -> &str {
@@ -275,8 +339,8 @@ fn mode_rel(old: SelectMode, new: SelectMode) -> Rel {
     match (old, new) {
         (a, b) if a == b => Rel::Same,
         // Whenever every result passes, the latest does; whenever the latest does, some does.
-        (Latest, Any) | (All, Latest) | (All, Any) => Rel::Weaker,
-        (Any, Latest) | (Latest, All) | (Any, All) => Rel::Stronger,
+        (Latest | Earliest, Any) | (All, Latest | Earliest) | (All, Any) => Rel::Weaker,
+        (Any, Latest | Earliest) | (Latest | Earliest, All) | (Any, All) => Rel::Stronger,
         _ => Rel::Unknown,
     }
 }

@@ -54,6 +54,21 @@ macro_rules! say {
 
 type Outcome = (Truth, String);
 
+mod arith;
+
+/// The latest result (among results of the same day, the one listed last) or the earliest
+/// (among those of the same day, the one listed first).
+fn pick<'o>(
+    mode: SelectMode,
+    results: impl Iterator<Item = &'o crate::facts::native::ObservationRecord>,
+) -> Option<&'o crate::facts::native::ObservationRecord> {
+    if mode == SelectMode::Earliest {
+        results.reduce(|a, b| if b.date < a.date { b } else { a })
+    } else {
+        results.reduce(|a, b| if b.date >= a.date { b } else { a })
+    }
+}
+
 /// A dated fact of any event kind, normalised.
 struct Event<'r> {
     concept: ConceptId,
@@ -164,6 +179,12 @@ impl Ctx<'_> {
                 window,
                 test,
             } => self.observation(*mode, *concept, window, test, explain),
+            CondKind::Arithmetic {
+                value,
+                op,
+                threshold,
+                unit,
+            } => self.arithmetic(value, *op, *threshold, unit, explain),
             CondKind::CountResults {
                 concept,
                 window,
@@ -304,13 +325,11 @@ impl Ctx<'_> {
             return (Truth::from_bool(value), detail);
         }
         match mode {
-            SelectMode::Latest => {
-                // The most recent; among results of the same day, the one listed last.
-                let Some(latest) = inside().reduce(|a, b| if b.date >= a.date { b } else { a })
-                else {
+            SelectMode::Latest | SelectMode::Earliest => {
+                let Some(one) = pick(mode, inside()) else {
                     return (Truth::Unknown, none_inside());
                 };
-                self.test(concept, latest, test, explain)
+                self.test(concept, one, test, explain)
             }
             SelectMode::Any | SelectMode::All | SelectMode::No => {
                 if inside().next().is_none() {
@@ -1892,6 +1911,7 @@ impl Ctx<'_> {
                     }
                 }
             }
+            CondKind::Arithmetic { value, .. } => self.settle_arithmetic(value, detail),
             CondKind::Event(q) | CondKind::CountEvents { query: q, .. } => {
                 self.settle_events(q, detail)
             }
@@ -1900,6 +1920,33 @@ impl Ctx<'_> {
             CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
                 detail.to_string()
             }
+        }
+    }
+
+    /// What a computation lacks: the results missing from their windows, else why the
+    /// results at hand cannot be computed with.
+    fn settle_arithmetic(&self, value: &crate::program::Arith, detail: &str) -> String {
+        let mut wanted: Vec<String> = Vec::new();
+        for (_, concept, window) in value.results() {
+            let span = match self.span(&window) {
+                Ok(span) => span,
+                Err(reason) => return settle_window(&reason),
+            };
+            let label = self.label(concept);
+            let present = self.facts.observations.as_ref().is_some_and(|obs| {
+                super::facts::of_concept(obs, concept)
+                    .iter()
+                    .any(|(_, o)| span.contains(o.date))
+            });
+            let want = format!("{} {label} result {}", article(label), span.describe());
+            if !present && !wanted.contains(&want) {
+                wanted.push(want);
+            }
+        }
+        if wanted.is_empty() {
+            format!("record results that can be computed with ({detail})")
+        } else {
+            format!("record {}", wanted.join(" and "))
         }
     }
 

@@ -563,10 +563,51 @@ impl Lowerer {
         }
     }
 
+    /// `sum`, `product`: operands separated by operators, folded to the left, so
+    /// `a - b - c` is `(a - b) - c`. Each fold counts as one level of nesting.
+    fn arith(&self, pair: Pair<'_, Rule>, depth: usize) -> Result<Expr> {
+        if depth > super::MAX_NESTING {
+            return Err(self.too_deep(&pair));
+        }
+        match pair.as_rule() {
+            Rule::sum | Rule::product => {
+                let mut inner = Children::of(&pair);
+                let first = self.next(&pair, &mut inner, "operand")?;
+                let mut expr = self.arith(first, depth + 1)?;
+                let mut level = depth;
+                while let Some(op_pair) = inner.next() {
+                    let op = match op_pair.as_str() {
+                        "+" => ArithOp::Add,
+                        "-" => ArithOp::Sub,
+                        "*" => ArithOp::Mul,
+                        "/" => ArithOp::Div,
+                        _ => return Err(self.internal(&op_pair, "arithmetic operator")),
+                    };
+                    level += 1;
+                    if level > super::MAX_NESTING {
+                        return Err(self.too_deep(&op_pair));
+                    }
+                    let rhs = self.arith(self.next(&pair, &mut inner, "operand")?, depth + 1)?;
+                    let span = expr.span.to(rhs.span);
+                    expr = Expr {
+                        kind: ExprKind::Arith {
+                            op,
+                            lhs: Box::new(expr),
+                            rhs: Box::new(rhs),
+                        },
+                        span,
+                    };
+                }
+                Ok(expr)
+            }
+            _ => self.operand(pair, depth),
+        }
+    }
+
     fn test_expr(&self, pair: Pair<'_, Rule>, depth: usize) -> Result<Expr> {
         let span = self.span(&pair);
         let mut inner = Children::of(&pair);
-        let operand = self.operand(self.next(&pair, &mut inner, "operand")?, depth)?;
+        let operand = self.arith(self.next(&pair, &mut inner, "operand")?, depth)?;
         let Some(test) = inner.next() else {
             return Ok(operand);
         };
@@ -695,6 +736,7 @@ impl Lowerer {
                 let mode_pair = self.next(&pair, &mut inner, "latest, any, all or no")?;
                 let mode = match mode_pair.as_str() {
                     "latest" => SelectMode::Latest,
+                    "earliest" => SelectMode::Earliest,
                     "any" => SelectMode::Any,
                     "all" => SelectMode::All,
                     _ => SelectMode::No,

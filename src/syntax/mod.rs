@@ -68,6 +68,7 @@ pub const KEYWORDS: &[&str] = &[
     "inclusion",
     "in",
     "latest",
+    "earliest",
     "any",
     "all",
     "count",

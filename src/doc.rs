@@ -473,11 +473,12 @@ impl Writer<'_> {
             ),
             CondKind::Observation {
                 mode,
-                concept,
+                concepts,
+                target,
                 window,
                 test,
             } => {
-                let label = self.concept_label(*concept);
+                let label = self.target(target, concepts);
                 let window = self.window(window, "on the date of");
                 let test = self.test(test);
                 match mode {

@@ -768,7 +768,17 @@ impl<'a> Printer<'a> {
                 mode,
                 target,
                 window,
-            } => format!("{} {}{}", mode.keyword(), target.name, opt_window(window)),
+            } => format!(
+                "{}{} {}{}",
+                mode.keyword(),
+                if self.has_in(start(e.span), start(target.span)) {
+                    " in"
+                } else {
+                    ""
+                },
+                target.name,
+                opt_window(window)
+            ),
             ExprKind::CountResults { target, window } => {
                 format!("count {}{}", target.name, opt_window(window))
             }

@@ -578,10 +578,13 @@ pub enum CondKind {
     },
     /// Results of an observation in a window.
     Observation {
-        /// latest / any / all / no.
+        /// latest / earliest / any / all / no.
         mode: SelectMode,
-        /// The observation or score.
-        concept: ConceptId,
+        /// The observation or score, or the members of a set of observations: their results
+        /// are taken together.
+        concepts: Vec<ConceptId>,
+        /// The name written (concept or set), for explanations.
+        target: String,
         /// When.
         window: Window,
         /// The test on each selected result.

@@ -409,3 +409,76 @@ fn diff_orders_a_moved_threshold_of_the_same_computation() {
         [(eligc::diff::Aspect::Threshold, eligc::diff::Effect::Widens)]
     );
 }
+
+fn qual(concept: &str, date: &str, result: &str) -> String {
+    format!(r#"{{"concept":"{concept}","date":"{date}","result":"{result}"}}"#)
+}
+
+const EITHER_TEST: &str = "any in pregnancy_tests within 7 days before screening is positive";
+
+#[test]
+fn a_set_of_observations_takes_the_results_of_every_member() {
+    let urine = qual("urine_hcg", "2026-03-30", "positive");
+    let serum = qual("serum_hcg_qual", "2026-03-29", "negative");
+    assert_eq!(
+        outcome(EITHER_TEST, &format!("{urine},{serum}")),
+        Outcome::Met
+    );
+    let urine = qual("urine_hcg", "2026-03-30", "negative");
+    assert_eq!(
+        outcome(EITHER_TEST, &format!("{urine},{serum}")),
+        Outcome::NotMet
+    );
+    assert_eq!(outcome(EITHER_TEST, ""), Outcome::Unknown);
+    // `in` is optional, as for events.
+    assert_eq!(
+        outcome(
+            "any pregnancy_tests within 7 days before screening is positive",
+            &urine
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn latest_of_a_set_is_the_most_recent_result_of_any_member() {
+    let rule = "latest in pregnancy_tests within 7 days before screening is negative";
+    let older_positive = qual("serum_hcg_qual", "2026-03-28", "positive");
+    let newer_negative = qual("urine_hcg", "2026-03-30", "negative");
+    assert_eq!(
+        outcome(rule, &format!("{older_positive},{newer_negative}")),
+        Outcome::Met
+    );
+    let earliest = "earliest in pregnancy_tests within 7 days before screening is negative";
+    assert_eq!(
+        outcome(earliest, &format!("{older_positive},{newer_negative}")),
+        Outcome::NotMet
+    );
+}
+
+#[test]
+fn a_set_test_must_suit_every_member() {
+    // A numeric and a qualitative hCG together cannot be tested `is positive`.
+    let text = "set hcg_any = observations { serum_hcg, urine_hcg }\ninclusion T1 \"t\": any in hcg_any within 7 days before screening is positive";
+    let c = compile(text);
+    let codes: Vec<&str> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code.name())
+        .collect();
+    assert_eq!(codes, ["elig::invalid-test"]);
+    // A set is not one number to compute with.
+    assert_eq!(
+        errors(
+            "latest in pregnancy_tests within 7 days before screening / latest hb within 7 days before screening > 1 dL/g"
+        ),
+        ["elig::arithmetic-operand"]
+    );
+}
+
+#[test]
+fn fmt_keeps_in_before_a_set_of_observations() {
+    let text = "protocol \"p\"\n\ninclusion I1 \"t\":\n  any in pregnancy_tests within 7 days before screening is positive\n";
+    assert_eq!(eligc::fmt::format(&source(text)).unwrap(), text);
+}

@@ -20,10 +20,15 @@ use crate::units;
 /// A value that must be compared or tested to give a condition.
 #[derive(Clone, Debug)]
 pub(super) enum ValueExpr {
-    /// `latest egfr within ...`
+    /// `latest egfr within ...`, `any in pregnancy_tests within ...`
     Select {
         mode: SelectMode,
-        concept: ConceptId,
+        /// The observation, or the members of a set of observations.
+        concepts: Vec<ConceptId>,
+        /// The name written.
+        target: String,
+        /// Whether the name is a set.
+        is_set: bool,
         window: Window,
     },
     /// `age at screening`
@@ -198,13 +203,15 @@ impl<'a> Checker<'a> {
             Typed::Cond(c) => Some(c),
             Typed::Value(ValueExpr::Select {
                 mode: mode @ (SelectMode::Any | SelectMode::No),
-                concept,
+                concepts,
+                target,
                 window,
                 ..
             }) => Some(Cond {
                 kind: CondKind::Observation {
                     mode,
-                    concept,
+                    concepts,
+                    target,
                     window,
                     test: ValueTest::Exists,
                 },
@@ -272,11 +279,13 @@ impl<'a> Checker<'a> {
                 target,
                 window,
             } => {
-                let concept = self.observation(target)?;
+                let (concepts, is_set) = self.observations(target)?;
                 let window = self.window_or_lint(window.as_ref(), span, target);
                 Some(Typed::Value(ValueExpr::Select {
                     mode: *mode,
-                    concept,
+                    concepts,
+                    target: target.name.clone(),
+                    is_set,
                     window: window?,
                 }))
             }
@@ -575,10 +584,24 @@ impl<'a> Checker<'a> {
         match self.expr(e)? {
             Typed::Value(ValueExpr::Arith { value, dimension }) => Some((value, dimension)),
             Typed::Value(ValueExpr::Select {
-                mode: mode @ (SelectMode::Latest | SelectMode::Earliest),
-                concept,
-                window,
+                is_set: true,
+                target,
+                ..
             }) => {
+                let what = format!("`{target}`, a set of observations,");
+                refuse(
+                    self,
+                    &what,
+                    "arithmetic takes the result of one observation: name the observation",
+                )
+            }
+            Typed::Value(ValueExpr::Select {
+                mode: mode @ (SelectMode::Latest | SelectMode::Earliest),
+                concepts,
+                window,
+                ..
+            }) => {
+                let concept = *concepts.first()?;
                 let c = self.concepts.get(concept.0 as usize)?.clone();
                 if c.qualitative {
                     let what = format!("`{}`, whose results are words,", c.name);
@@ -628,6 +651,16 @@ impl<'a> Checker<'a> {
                 "arithmetic takes the `latest` or `earliest` result of an observation or score",
             ),
         }
+    }
+
+    /// Resolves an observation or score name, or a set of observations (flattened, and
+    /// whether it was a set).
+    fn observations(&mut self, target: &ast::Ident) -> Option<(Vec<ConceptId>, bool)> {
+        if let Some((Symbol::Set(_), _)) = self.names.get(&target.name) {
+            let resolved = self.resolve(target, Expect::ConceptOrSet(ConceptKind::Observation))?;
+            return Some((self.members(&resolved), true));
+        }
+        Some((vec![self.observation(target)?], false))
     }
 
     /// Resolves an observation or score name.
@@ -1120,13 +1153,22 @@ impl<'a> Checker<'a> {
         let kind = match value {
             ValueExpr::Select {
                 mode,
-                concept,
+                concepts,
+                target,
                 window,
+                ..
             } => {
-                let threshold = self.threshold(concept, rhs, rhs_span)?;
+                // The threshold must suit every member of a set.
+                let thresholds: Vec<Option<Threshold>> = concepts
+                    .iter()
+                    .map(|c| self.threshold(*c, rhs, rhs_span))
+                    .collect();
+                let thresholds: Option<Vec<Threshold>> = thresholds.into_iter().collect();
+                let threshold = thresholds?.into_iter().next()?;
                 CondKind::Observation {
                     mode,
-                    concept,
+                    concepts,
+                    target,
                     window,
                     test: ValueTest::Compare { op, threshold },
                 }
@@ -1441,6 +1483,77 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `is WORD` or a range test on the results of one observation.
+    fn value_is_test(
+        &mut self,
+        concept: ConceptId,
+        negated: bool,
+        test: &IsTest,
+        span: Span,
+    ) -> Option<ValueTest> {
+        let c = self.concepts.get(concept.0 as usize)?.clone();
+        let test = match test {
+            IsTest::Word(word) => {
+                if !c.qualitative {
+                    self.error(
+                        Diagnostic::new(Code::InvalidTest, word.span, format!("`{}` has numeric results, which are not `{}`", c.name, word.name), "qualitative test on a number")
+                            .with_help("compare it with a value (`>= 30 mL/min/1.73m2`) or its range (`is above normal range`, `<= 3 x ULN`)"),
+                    );
+                    return None;
+                }
+                let Some((_, q)) = Qualitative::ALL.iter().find(|(w, _)| *w == word.name) else {
+                    let help = did_you_mean(&word.name, Qualitative::ALL.iter().map(|(w, _)| *w))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "write one of: {}",
+                                Qualitative::ALL
+                                    .iter()
+                                    .map(|(w, _)| *w)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        });
+                    self.error(
+                        Diagnostic::new(
+                            Code::InvalidTest,
+                            word.span,
+                            format!("`{}` is not a qualitative result", word.name),
+                            "unknown result",
+                        )
+                        .with_help(help),
+                    );
+                    return None;
+                };
+                ValueTest::Qualitative { negated, value: *q }
+            }
+            range => {
+                if c.qualitative || c.kind == ConceptKind::Score {
+                    self.error(
+                        Diagnostic::new(
+                            Code::InvalidTest,
+                            span,
+                            format!("`{}` has no reference range", c.name),
+                            "range test",
+                        )
+                        .with_help(if c.qualitative {
+                            "test the result: `is positive`"
+                        } else {
+                            "compare the score with points: `>= 8`"
+                        }),
+                    );
+                    return None;
+                }
+                let test = match range {
+                    IsTest::AboveNormal => RangeTest::AboveNormal,
+                    IsTest::BelowNormal => RangeTest::BelowNormal,
+                    _ => RangeTest::WithinNormal,
+                };
+                ValueTest::Range { negated, test }
+            }
+        };
+        Some(test)
+    }
+
     fn is_test(&mut self, lhs: Typed, negated: bool, test: &IsTest, span: Span) -> Option<Cond> {
         let wrap = |kind: CondKind, negated: bool| {
             let c = Cond { kind, span };
@@ -1485,75 +1598,23 @@ impl<'a> Checker<'a> {
             }
             Typed::Value(ValueExpr::Select {
                 mode,
-                concept,
+                concepts,
+                target,
                 window,
+                ..
             }) => {
-                let c = self.concepts.get(concept.0 as usize)?.clone();
-                let test = match test {
-                    IsTest::Word(word) => {
-                        if !c.qualitative {
-                            self.error(
-                                Diagnostic::new(Code::InvalidTest, word.span, format!("`{}` has numeric results, which are not `{}`", c.name, word.name), "qualitative test on a number")
-                                    .with_help("compare it with a value (`>= 30 mL/min/1.73m2`) or its range (`is above normal range`, `<= 3 x ULN`)"),
-                            );
-                            return None;
-                        }
-                        let Some((_, q)) = Qualitative::ALL.iter().find(|(w, _)| *w == word.name)
-                        else {
-                            let help =
-                                did_you_mean(&word.name, Qualitative::ALL.iter().map(|(w, _)| *w))
-                                    .unwrap_or_else(|| {
-                                        format!(
-                                            "write one of: {}",
-                                            Qualitative::ALL
-                                                .iter()
-                                                .map(|(w, _)| *w)
-                                                .collect::<Vec<_>>()
-                                                .join(", ")
-                                        )
-                                    });
-                            self.error(
-                                Diagnostic::new(
-                                    Code::InvalidTest,
-                                    word.span,
-                                    format!("`{}` is not a qualitative result", word.name),
-                                    "unknown result",
-                                )
-                                .with_help(help),
-                            );
-                            return None;
-                        };
-                        ValueTest::Qualitative { negated, value: *q }
-                    }
-                    range => {
-                        if c.qualitative || c.kind == ConceptKind::Score {
-                            self.error(
-                                Diagnostic::new(
-                                    Code::InvalidTest,
-                                    span,
-                                    format!("`{}` has no reference range", c.name),
-                                    "range test",
-                                )
-                                .with_help(if c.qualitative {
-                                    "test the result: `is positive`"
-                                } else {
-                                    "compare the score with points: `>= 8`"
-                                }),
-                            );
-                            return None;
-                        }
-                        let test = match range {
-                            IsTest::AboveNormal => RangeTest::AboveNormal,
-                            IsTest::BelowNormal => RangeTest::BelowNormal,
-                            _ => RangeTest::WithinNormal,
-                        };
-                        ValueTest::Range { negated, test }
-                    }
-                };
+                // The test must suit every member of a set.
+                let tests: Vec<Option<ValueTest>> = concepts
+                    .iter()
+                    .map(|c| self.value_is_test(*c, negated, test, span))
+                    .collect();
+                let tests: Option<Vec<ValueTest>> = tests.into_iter().collect();
+                let test = tests?.into_iter().next()?;
                 Some(Cond {
                     kind: CondKind::Observation {
                         mode,
-                        concept,
+                        concepts,
+                        target,
                         window,
                         test,
                     },

@@ -164,19 +164,23 @@ fn bound(cond: &Cond) -> Option<Bound<'_>> {
         }
         CondKind::Observation {
             mode: SelectMode::Latest,
-            concept,
+            concepts,
             window,
             test:
                 ValueTest::Compare {
                     op,
                     threshold: t @ Threshold::Quantity { .. },
                 },
-        } => Some(Bound {
-            subject: Subject::Latest(*concept, *window),
-            op: *op,
-            value: BoundValue::Quantity(t),
-            span: cond.span,
-        }),
+            ..
+        } => match concepts.as_slice() {
+            [concept] => Some(Bound {
+                subject: Subject::Latest(*concept, *window),
+                op: *op,
+                value: BoundValue::Quantity(t),
+                span: cond.span,
+            }),
+            _ => None,
+        },
         _ => None,
     }
 }

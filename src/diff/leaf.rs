@@ -78,19 +78,21 @@ pub(crate) fn compare(o: Side<'_>, n: Side<'_>, a: &Cond, b: &Cond) -> Option<Ve
         (
             CondKind::Observation {
                 mode: am,
-                concept: ac,
+                concepts: ac,
+                target: an,
                 window: aw,
                 test: at,
             },
             CondKind::Observation {
                 mode: bm,
-                concept: bc,
+                concepts: bc,
+                target: bn,
                 window: bw,
                 test: bt,
             },
         ) => {
-            (concept_name(po, *ac) == concept_name(pn, *bc)).then_some(())?;
-            let label = concept_label(pn, *bc);
+            (an == bn).then_some(())?;
+            let label = bn.clone();
             if am != bm {
                 out.push(Detail::new(
                     Aspect::Mode,
@@ -128,7 +130,14 @@ pub(crate) fn compare(o: Side<'_>, n: Side<'_>, a: &Cond, b: &Cond) -> Option<Ve
                     rel,
                 ));
             }
-            codes(po, pn, &[*ac], &[*bc], Rel::Unknown, &mut out);
+            // More members give more results: the latest may change, `any` finds more.
+            let grows = match bm {
+                SelectMode::Any => Rel::Weaker,
+                SelectMode::All | SelectMode::No => Rel::Stronger,
+                SelectMode::Latest | SelectMode::Earliest => Rel::Unknown,
+            };
+            members(po, pn, &label, ac, bc, grows, &mut out);
+            codes(po, pn, ac, bc, Rel::Unknown, &mut out);
         }
         (
             CondKind::CountResults {

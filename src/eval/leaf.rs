@@ -56,16 +56,17 @@ type Outcome = (Truth, String);
 
 mod arith;
 
-/// The latest result (among results of the same day, the one listed last) or the earliest
-/// (among those of the same day, the one listed first).
-fn pick<'o>(
+/// The latest result (among results of the same day, the one that comes last) or the
+/// earliest (among those of the same day, the one that comes first).
+fn pick<T>(
     mode: SelectMode,
-    results: impl Iterator<Item = &'o crate::facts::native::ObservationRecord>,
-) -> Option<&'o crate::facts::native::ObservationRecord> {
+    results: impl Iterator<Item = T>,
+    date: impl Fn(&T) -> NaiveDate,
+) -> Option<T> {
     if mode == SelectMode::Earliest {
-        results.reduce(|a, b| if b.date < a.date { b } else { a })
+        results.reduce(|a, b| if date(&b) < date(&a) { b } else { a })
     } else {
-        results.reduce(|a, b| if b.date >= a.date { b } else { a })
+        results.reduce(|a, b| if date(&b) >= date(&a) { b } else { a })
     }
 }
 
@@ -110,6 +111,20 @@ impl Ctx<'_> {
 
     fn label(&self, id: ConceptId) -> &str {
         self.concept(id).map_or("?", |c| c.label.as_str())
+    }
+
+    /// The label of one concept, or of the set named `target`.
+    fn target_label<'s>(&'s self, concepts: &[ConceptId], target: &'s str) -> &'s str {
+        match concepts {
+            [one] if self.concept(*one).is_some_and(|c| c.name == target) => self.label(*one),
+            _ => self
+                .plan
+                .program
+                .sets
+                .iter()
+                .find(|s| s.name == target)
+                .map_or(target, |s| s.label.as_str()),
+        }
     }
 
     fn anchor_date(&self, id: AnchorId) -> Result<NaiveDate, WindowError> {
@@ -175,10 +190,11 @@ impl Ctx<'_> {
             } => self.age(*anchor, *op, *duration, explain),
             CondKind::Observation {
                 mode,
-                concept,
+                concepts,
+                target,
                 window,
                 test,
-            } => self.observation(*mode, *concept, window, test, explain),
+            } => self.observation(*mode, concepts, target, window, test, explain),
             CondKind::Arithmetic {
                 value,
                 op,
@@ -274,12 +290,13 @@ impl Ctx<'_> {
     fn observation(
         &self,
         mode: SelectMode,
-        concept: ConceptId,
+        concepts: &[ConceptId],
+        target: &str,
         window: &Window,
         test: &ValueTest,
         explain: bool,
     ) -> Outcome {
-        let label = self.label(concept);
+        let label = self.target_label(concepts, target);
         let Some(obs) = &self.facts.observations else {
             return (Truth::Unknown, say!(explain, "no observations recorded"));
         };
@@ -287,15 +304,17 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(reason) => return (Truth::Unknown, reason),
         };
-        // Iterators, not vectors: this runs for every lab test of every patient.
+        // Iterators, not vectors: this runs for every lab test of every patient. The results
+        // of a set's members are taken together, each tested as its own member's.
         let all = || {
-            super::facts::of_concept(obs, concept)
+            concepts
                 .iter()
-                .map(|(_, o)| *o)
+                .flat_map(|c| super::facts::of_concept(obs, *c).iter())
+                .map(|(id, o)| (*id, *o))
         };
-        let inside = || all().filter(|o| span.contains(o.date));
+        let inside = || all().filter(|(_, o)| span.contains(o.date));
         let none_inside = || {
-            let latest_outside = all().map(|o| o.date).max();
+            let latest_outside = all().map(|(_, o)| o.date).max();
             match latest_outside {
                 Some(d) => say!(
                     explain,
@@ -326,7 +345,7 @@ impl Ctx<'_> {
         }
         match mode {
             SelectMode::Latest | SelectMode::Earliest => {
-                let Some(one) = pick(mode, inside()) else {
+                let Some((concept, one)) = pick(mode, inside(), |(_, o)| o.date) else {
                     return (Truth::Unknown, none_inside());
                 };
                 self.test(concept, one, test, explain)
@@ -336,7 +355,7 @@ impl Ctx<'_> {
                     return (Truth::Unknown, none_inside());
                 }
                 let results: Vec<Outcome> = inside()
-                    .map(|o| self.test(concept, o, test, explain))
+                    .map(|(concept, o)| self.test(concept, o, test, explain))
                     .collect();
                 let value = match mode {
                     SelectMode::All => Truth::all(results.iter().map(|r| r.0)),
@@ -1829,7 +1848,6 @@ impl Ctx<'_> {
     /// attribute a record lacks. Falls back to what the check found (`detail`).
     pub(super) fn settle(&self, c: &Cond, detail: &str) -> String {
         let record = self.facts.record;
-        let missing_anchor = |window: &Window| self.span(window).err().map(|r| settle_window(&r));
         match &c.kind {
             CondKind::Attested(id) => {
                 let (name, label, by) = self.concept(*id).map_or(("?", "?", None), |c| {
@@ -1852,65 +1870,24 @@ impl Ctx<'_> {
                 }
             }
             CondKind::Observation {
+                concepts,
+                target,
+                window,
+                ..
+            } => self.settle_results(
+                concepts,
+                self.target_label(concepts, target),
+                window,
+                detail,
+            ),
+            CondKind::CountResults {
                 concept, window, ..
-            }
-            | CondKind::CountResults {
-                concept, window, ..
-            } => {
-                if let Some(s) = missing_anchor(window) {
-                    return s;
-                }
-                let label = self.label(*concept);
-                let inside = self.span(window).ok().is_some_and(|span| {
-                    self.facts.observations.as_ref().is_some_and(|obs| {
-                        super::facts::of_concept(obs, *concept)
-                            .iter()
-                            .any(|(_, o)| span.contains(o.date))
-                    })
-                });
-                match self.span(window) {
-                    Ok(span) if !inside => {
-                        let latest = self.facts.observations.as_ref().and_then(|obs| {
-                            super::facts::of_concept(obs, *concept)
-                                .iter()
-                                .map(|(_, o)| o.date)
-                                .max()
-                        });
-                        format!(
-                            "record {} {label} result {}{}",
-                            article(label),
-                            span.describe(),
-                            latest
-                                .map(|d| format!(" (the latest is from {d})"))
-                                .unwrap_or_default()
-                        )
-                    }
-                    // A result is there but cannot decide: say which and why, once.
-                    _ => {
-                        let (id, reason) =
-                            detail
-                                .split_once("]: ")
-                                .map_or(("", detail), |(head, reason)| {
-                                    (head.rsplit_once('[').map_or("", |(_, id)| id), reason)
-                                });
-                        let which = if id.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" [{id}]")
-                        };
-                        if reason.contains("has no ULN") || reason.contains("has no LLN") {
-                            format!(
-                                "record the reference range of the {label} result{which}, or a `normal` range for it in the protocol"
-                            )
-                        } else {
-                            format!(
-                                "record {} {label} result that can be compared ({reason})",
-                                article(label)
-                            )
-                        }
-                    }
-                }
-            }
+            } => self.settle_results(
+                std::slice::from_ref(concept),
+                self.label(*concept),
+                window,
+                detail,
+            ),
             CondKind::Arithmetic { value, .. } => self.settle_arithmetic(value, detail),
             CondKind::Event(q) | CondKind::CountEvents { query: q, .. } => {
                 self.settle_events(q, detail)
@@ -1919,6 +1896,70 @@ impl Ctx<'_> {
             CondKind::Dose(d) => self.settle_dose(d, detail),
             CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
                 detail.to_string()
+            }
+        }
+    }
+
+    /// What the results of an observation (or a set's members) lack in a window.
+    fn settle_results(
+        &self,
+        concepts: &[ConceptId],
+        label: &str,
+        window: &Window,
+        detail: &str,
+    ) -> String {
+        if let Err(reason) = self.span(window) {
+            return settle_window(&reason);
+        }
+        let inside = self.span(window).ok().is_some_and(|span| {
+            self.facts.observations.as_ref().is_some_and(|obs| {
+                concepts.iter().any(|c| {
+                    super::facts::of_concept(obs, *c)
+                        .iter()
+                        .any(|(_, o)| span.contains(o.date))
+                })
+            })
+        });
+        match self.span(window) {
+            Ok(span) if !inside => {
+                let latest = self.facts.observations.as_ref().and_then(|obs| {
+                    concepts
+                        .iter()
+                        .flat_map(|c| super::facts::of_concept(obs, *c).iter())
+                        .map(|(_, o)| o.date)
+                        .max()
+                });
+                format!(
+                    "record {} {label} result {}{}",
+                    article(label),
+                    span.describe(),
+                    latest
+                        .map(|d| format!(" (the latest is from {d})"))
+                        .unwrap_or_default()
+                )
+            }
+            // A result is there but cannot decide: say which and why, once.
+            _ => {
+                let (id, reason) = detail
+                    .split_once("]: ")
+                    .map_or(("", detail), |(head, reason)| {
+                        (head.rsplit_once('[').map_or("", |(_, id)| id), reason)
+                    });
+                let which = if id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{id}]")
+                };
+                if reason.contains("has no ULN") || reason.contains("has no LLN") {
+                    format!(
+                        "record the reference range of the {label} result{which}, or a `normal` range for it in the protocol"
+                    )
+                } else {
+                    format!(
+                        "record {} {label} result that can be compared ({reason})",
+                        article(label)
+                    )
+                }
             }
         }
     }

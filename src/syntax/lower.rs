@@ -741,6 +741,7 @@ impl Lowerer {
                     "all" => SelectMode::All,
                     _ => SelectMode::No,
                 };
+                let _ = self.optional(&mut inner, Rule::in_kw);
                 let target = self.expect_ident(&pair, &mut inner)?;
                 let window = self.opt_window(&mut inner)?;
                 ExprKind::Select {

@@ -202,8 +202,8 @@ impl Ctx<'_> {
             .iter()
             .map(|(_, o)| *o)
             .filter(|o| span.contains(o.date));
-        let o =
-            pick(mode, inside).ok_or_else(|| format!("no {label} result {}", span.describe()))?;
+        let o = pick(mode, inside, |o| o.date)
+            .ok_or_else(|| format!("no {label} result {}", span.describe()))?;
         let at = format!(
             " on {}{}",
             o.date,

@@ -482,3 +482,22 @@ fn fmt_keeps_in_before_a_set_of_observations() {
     let text = "protocol \"p\"\n\ninclusion I1 \"t\":\n  any in pregnancy_tests within 7 days before screening is positive\n";
     assert_eq!(eligc::fmt::format(&source(text)).unwrap(), text);
 }
+
+#[test]
+fn a_definition_naming_a_result_can_be_computed_with() {
+    let crp = format!(
+        "{},{}",
+        obs("crp", "2026-03-01", "10", "mg/L"),
+        obs("crp", "2026-03-30", "25", "mg/L")
+    );
+    let plan = plan(
+        "define baseline_crp = earliest crp within 30 days before screening\ninclusion T1 \"t\": latest crp within 30 days before screening / baseline_crp >= 2",
+    );
+    let json =
+        format!(r#"{{"id":"p","anchors":{{"screening":"2026-03-31"}},"observations":[{crp}]}}"#);
+    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    assert_eq!(
+        plan.evaluate(&record, false).criteria[0].outcome,
+        Outcome::Met
+    );
+}

@@ -44,6 +44,10 @@ fn names<'e>(e: &'e ast::Expr, out: &mut Vec<&'e ast::Ident>) {
         }
         ExprKind::Not(inner) => names(inner, out),
         ExprKind::Compare { lhs, .. } | ExprKind::Is { lhs, .. } => names(lhs, out),
+        ExprKind::Arith { lhs, rhs, .. } => {
+            names(lhs, out);
+            names(rhs, out);
+        }
         ExprKind::Name(name) => out.push(name),
         ExprKind::Attested(_)
         | ExprKind::Age(_)
@@ -216,6 +220,7 @@ fn measure(c: &Cond, sizes: &[Option<(u32, u64)>]) -> Option<(u32, u64)> {
         | CondKind::SexIs(_)
         | CondKind::Age { .. }
         | CondKind::Observation { .. }
+        | CondKind::Arithmetic { .. }
         | CondKind::CountResults { .. }
         | CondKind::Event(_)
         | CondKind::CountEvents { .. }

@@ -899,6 +899,9 @@ pub enum ExprKind {
     CountEvents(EventQuery),
     /// `condition sle`, `medication glucocorticoid at screening`
     Event(EventQuery),
+    /// `any medication within 1 month before screening`: a record of that kind, whatever
+    /// it is. The query's target is the word `any`.
+    AnyEvent(EventQuery),
     /// `dose glucocorticoid as prednisone >= 1 mg/kg/d sustained 3 months within 6 months before screening`
     Dose(DoseQuery),
 }

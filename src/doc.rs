@@ -338,7 +338,11 @@ impl Writer<'_> {
     }
 
     fn event(&self, q: &EventQuery) -> String {
-        let target = self.target(&q.target, &q.concepts);
+        let target = if q.every {
+            "anything".to_string()
+        } else {
+            self.target(&q.target, &q.concepts)
+        };
         let taken = q
             .taken_for
             .map(|(op, d)| format!(", taken for {} {d} in total", op_words(op)))

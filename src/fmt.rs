@@ -794,6 +794,12 @@ impl<'a> Printer<'a> {
             ),
             ExprKind::CountEvents(q) => format!("count {}", self.event(q, e.span)),
             ExprKind::Event(q) => self.event(q, e.span),
+            // The query prints as `medication any ...`: the word `any` goes first.
+            ExprKind::AnyEvent(q) => self.event(q, e.span).replacen(
+                &format!("{} any", q.kind.keyword()),
+                &format!("any {}", q.kind.keyword()),
+                1,
+            ),
             ExprKind::Dose(d) => {
                 let mut s = format!("dose {}", d.target.name);
                 if let Some(a) = &d.as_drug {

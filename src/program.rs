@@ -535,6 +535,9 @@ pub struct EventQuery {
     pub concepts: Vec<ConceptId>,
     /// The name written (concept or set), for explanations.
     pub target: String,
+    /// `any medication ...`: every record of the kind matches, whatever its code
+    /// (`concepts` is then empty).
+    pub every: bool,
     /// Minimum total exposure.
     pub taken_for: Option<(CmpOp, Dur)>,
     /// When.

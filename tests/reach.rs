@@ -501,3 +501,59 @@ fn a_definition_naming_a_result_can_be_computed_with() {
         Outcome::Met
     );
 }
+
+/// The outcome of `rule` for a patient screened on 2026-03-31 with `facts` (JSON members).
+fn outcome_with(rule: &str, facts: &str) -> Outcome {
+    let plan = plan(&format!("inclusion T1 \"test\": {rule}"));
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31"}},{facts}}}"#
+    );
+    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    plan.evaluate(&record, true).criteria[0].outcome
+}
+
+const ANY_DRUG: &str = "any medication within 1 month before screening";
+
+#[test]
+fn any_medication_is_a_record_of_any_drug_whatever_its_code() {
+    let aspirin =
+        r#""medications":[{"code":"rxnorm:1191","display":"Aspirin","start":"2026-03-20"}]"#;
+    assert_eq!(outcome_with(ANY_DRUG, aspirin), Outcome::Met);
+    let long_ago =
+        r#""medications":[{"code":"rxnorm:1191","start":"2025-01-01","end":"2025-01-10"}]"#;
+    assert_eq!(outcome_with(ANY_DRUG, long_ago), Outcome::NotMet);
+    assert_eq!(
+        outcome_with(ANY_DRUG, r#""medications":[]"#),
+        Outcome::NotMet
+    );
+    // No medication list at all: unknown, not "none".
+    assert_eq!(
+        outcome_with(ANY_DRUG, r#""conditions":[]"#),
+        Outcome::Unknown
+    );
+    // A record entered in error is not a fact.
+    let error = r#""medications":[{"code":"rxnorm:1191","start":"2026-03-20","status":"entered-in-error"}]"#;
+    assert_eq!(outcome_with(ANY_DRUG, error), Outcome::NotMet);
+}
+
+#[test]
+fn any_allergy_keeps_where_filters_and_refuted_allergies_do_not_count() {
+    let rule = "any allergy within 1 month before screening where severity is severe";
+    let severe =
+        r#""allergies":[{"code":"snomed:91936005","onset":"2026-03-25","severity":"severe"}]"#;
+    assert_eq!(outcome_with(rule, severe), Outcome::Met);
+    let mild = r#""allergies":[{"code":"snomed:91936005","onset":"2026-03-25","severity":"mild"}]"#;
+    assert_eq!(outcome_with(rule, mild), Outcome::NotMet);
+    let refuted = r#""allergies":[{"code":"snomed:91936005","onset":"2026-03-25","severity":"severe","verification":"refuted"}]"#;
+    assert_eq!(outcome_with(rule, refuted), Outcome::NotMet);
+}
+
+#[test]
+fn fmt_and_doc_write_any_before_the_kind() {
+    let text =
+        "protocol \"p\"\n\ninclusion I1 \"t\":\n  any medication within 1 month before screening\n";
+    assert_eq!(eligc::fmt::format(&source(text)).unwrap(), text);
+    let c = compile(&format!("inclusion T1 \"test\": {ANY_DRUG}"));
+    let doc = eligc::doc::markdown(&eligc::doc::document(&c.program.unwrap()));
+    assert!(doc.contains("treatment with anything"), "{doc}");
+}

@@ -395,6 +395,10 @@ impl<'a> Checker<'a> {
                 let query = self.event_query(q)?;
                 cond(CondKind::Event(query))
             }
+            ExprKind::AnyEvent(q) => {
+                let query = self.query(q, true)?;
+                cond(CondKind::Event(query))
+            }
             ExprKind::Dose(d) => {
                 let dose = self.dose(d)?;
                 cond(CondKind::Dose(dose))
@@ -829,7 +833,17 @@ impl<'a> Checker<'a> {
     }
 
     fn event_query(&mut self, q: &ast::EventQuery) -> Option<EventQuery> {
-        let resolved = self.resolve(&q.target, Expect::ConceptOrSet(q.kind.concept_kind()));
+        self.query(q, false)
+    }
+
+    /// An event query; `every`: `any medication ...`, every record of the kind, no target.
+    fn query(&mut self, q: &ast::EventQuery, every: bool) -> Option<EventQuery> {
+        let resolved = if every {
+            Some(None)
+        } else {
+            self.resolve(&q.target, Expect::ConceptOrSet(q.kind.concept_kind()))
+                .map(Some)
+        };
         let taken_for = match &q.taken_for {
             Some(t) if q.kind != EventKind::Medication => {
                 self.error(
@@ -854,11 +868,15 @@ impl<'a> Checker<'a> {
         for f in &q.filters {
             filters.push(self.filter(q.kind, f)?);
         }
-        let concepts = self.members(&resolved?);
+        let concepts = match resolved? {
+            Some(r) => self.members(&r),
+            None => Vec::new(),
+        };
         Some(EventQuery {
             kind: q.kind,
             concepts,
             target: q.target.name.clone(),
+            every,
             taken_for,
             window,
             filters,

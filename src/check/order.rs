@@ -57,6 +57,7 @@ fn names<'e>(e: &'e ast::Expr, out: &mut Vec<&'e ast::Ident>) {
         | ExprKind::CountDistinct { .. }
         | ExprKind::CountEvents(_)
         | ExprKind::Event(_)
+        | ExprKind::AnyEvent(_)
         | ExprKind::Dose(_) => {}
     }
 }

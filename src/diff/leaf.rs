@@ -755,7 +755,8 @@ fn event(
     grows: Rel,
     out: &mut Vec<Detail>,
 ) -> Option<()> {
-    if x.kind != y.kind {
+    // `any medication` against named drugs: not comparable member by member.
+    if x.kind != y.kind || x.every != y.every {
         return None;
     }
     let (old, new) = (names(po, &x.concepts), names(pn, &y.concepts));

@@ -808,7 +808,7 @@ impl Ctx<'_> {
         q: &EventQuery,
         explain: bool,
     ) -> Result<(Vec<Event<'_>>, Span), Outcome> {
-        let Some(events) = self.events(q.kind, &q.concepts) else {
+        let Some(events) = self.query_records(q) else {
             return Err((
                 Truth::Unknown,
                 say!(explain, "no {} records in the record", q.kind.keyword()),
@@ -933,6 +933,83 @@ impl Ctx<'_> {
     }
 
     /// Whether the record has facts of this kind that eligc cannot place.
+    /// The records a query looks at: those of its concepts, or for `any medication ...`
+    /// every record of the kind.
+    fn query_records(&self, q: &EventQuery) -> Option<Vec<Event<'_>>> {
+        if q.every {
+            self.every_event(q.kind)
+        } else {
+            self.events(q.kind, &q.concepts)
+        }
+    }
+
+    /// Every record of a kind, whatever its code; records that are not facts (entered in
+    /// error, refuted, not done: as in [`super::facts`]) left out. `None` when the record
+    /// has no list of that kind.
+    fn every_event(&self, kind: EventKind) -> Option<Vec<Event<'_>>> {
+        let r = self.facts.record;
+        // Not tied to a concept: named by the record's own display.
+        let none = ConceptId(u32::MAX);
+        let refuted = |v: Option<&str>| matches!(v, Some("refuted" | "entered-in-error"));
+        let not_done = |v: Option<&str>| matches!(v, Some("not-done" | "entered-in-error"));
+        let cancelled =
+            |v: Option<&str>| matches!(v, Some("planned" | "cancelled" | "entered-in-error"));
+        Some(match kind {
+            EventKind::Condition => r
+                .conditions
+                .as_ref()?
+                .iter()
+                .filter(|c| !refuted(c.verification.as_deref()))
+                .map(|c| condition_event(none, c, None))
+                .collect(),
+            EventKind::Allergy => r
+                .allergies
+                .as_ref()?
+                .iter()
+                .filter(|a| !refuted(a.verification.as_deref()))
+                .map(|a| condition_event(none, a, None))
+                .collect(),
+            EventKind::Medication => r
+                .medications
+                .as_ref()?
+                .iter()
+                .filter(|m| m.status.as_deref() != Some("entered-in-error"))
+                .map(|m| medication_event(none, m, None))
+                .collect(),
+            EventKind::Immunization => r
+                .immunizations
+                .as_ref()?
+                .iter()
+                .filter(|v| !not_done(v.status.as_deref()))
+                .map(|v| immunization_event(none, v, None))
+                .collect(),
+            EventKind::Procedure => r
+                .procedures
+                .as_ref()?
+                .iter()
+                .filter(|p| !not_done(p.status.as_deref()))
+                .map(|p| procedure_event(none, p, None))
+                .collect(),
+            EventKind::Encounter => r
+                .encounters
+                .as_ref()?
+                .iter()
+                .filter(|x| !cancelled(x.status.as_deref()))
+                .map(|x| encounter_event(none, x, None))
+                .collect(),
+        })
+    }
+
+    /// An event's name in explanations: its concept's label, or for a record taken by
+    /// `any ...`, what the record itself says it is.
+    fn event_label<'e>(&'e self, e: &Event<'e>) -> &'e str {
+        if e.concept == ConceptId(u32::MAX) {
+            e.display.unwrap_or("a record")
+        } else {
+            self.label(e.concept)
+        }
+    }
+
     fn has_unplaced(&self, kind: EventKind) -> bool {
         [&self.facts.unplaced, &self.facts.elsewhere]
             .iter()
@@ -1192,7 +1269,7 @@ impl Ctx<'_> {
                 "{code}{display} {when}{id}, not placed: {}",
                 self.unplaced_reason()
             ),
-            None => format!("{} {when}{id}", self.label(e.concept)),
+            None => format!("{} {when}{id}", self.event_label(e)),
         }
     }
 
@@ -1223,6 +1300,8 @@ impl Ctx<'_> {
         };
         let detail = if !explain {
             String::new()
+        } else if shown().next().is_none() && q.every {
+            format!("no {} in the record", q.kind.keyword())
         } else if shown().next().is_none() {
             format!(
                 "no {} in `{}` in the record{}",
@@ -1993,7 +2072,7 @@ impl Ctx<'_> {
 
     /// What the events of a query lack: a list of each record's missing date or attribute.
     fn settle_events(&self, q: &EventQuery, detail: &str) -> String {
-        let Some(events) = self.events(q.kind, &q.concepts) else {
+        let Some(events) = self.query_records(q) else {
             return format!(
                 "record the patient's {} list (the record has none), even if empty",
                 q.kind.keyword()
@@ -2008,7 +2087,7 @@ impl Ctx<'_> {
         for e in events.iter().filter(|e| e.unplaced.is_none()) {
             let name = format!(
                 "{}{}",
-                self.label(e.concept),
+                self.event_label(e),
                 e.id.map(|i| format!(" [{i}]")).unwrap_or_default()
             );
             if Self::in_window(e, &span) == Truth::Unknown {

@@ -774,6 +774,7 @@ impl Lowerer {
                 }
             }
             Rule::event_expr => ExprKind::Event(self.event_query(&pair, inner)?),
+            Rule::any_event_expr => ExprKind::AnyEvent(self.event_query(&pair, inner)?),
             Rule::dose_expr => {
                 let target = self.expect_ident(&pair, &mut inner)?;
                 let as_drug = match self.optional(&mut inner, Rule::dose_as) {
@@ -826,8 +827,20 @@ impl Lowerer {
             "encounter" => EventKind::Encounter,
             _ => return Err(self.internal(&kind_pair, "event kind")),
         };
-        let _ = self.optional(&mut inner, Rule::in_kw);
-        let target = self.expect_ident(pair, &mut inner)?;
+        let target = if pair.as_rule() == Rule::any_event_expr {
+            // `any medication ...`: the target is the word `any` that opens the query.
+            let at = self.span(pair);
+            Ident {
+                name: "any".to_string(),
+                span: Span {
+                    end: at.start.saturating_add(3),
+                    ..at
+                },
+            }
+        } else {
+            let _ = self.optional(&mut inner, Rule::in_kw);
+            self.expect_ident(pair, &mut inner)?
+        };
         let taken_for = self.opt_taken_for(&mut inner)?;
         let window = self.opt_window(&mut inner)?;
         let mut filters = Vec::new();

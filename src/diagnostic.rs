@@ -81,6 +81,8 @@ codes! {
     UnitMismatch = "unit-mismatch", Error;
     /// A quantity given without the unit its observation needs.
     MissingUnit = "missing-unit", Error;
+    /// A date in a window that is not a day of the calendar (`2023-02-30`).
+    InvalidDate = "invalid-date", Error;
     /// Arithmetic on something that is not a single result (a selection of several, a
     /// qualitative result, a count, a condition) or on a shifted temperature.
     ArithmeticOperand = "arithmetic-operand", Error;

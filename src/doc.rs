@@ -192,6 +192,7 @@ impl Writer<'_> {
 
     fn anchor(&self, id: crate::program::AnchorId) -> String {
         match self.p.anchor(id) {
+            Some(a) if a.fixed.is_some() => a.name.clone(),
             Some(a) => match &a.label {
                 Some(l) => format!("the {}", lower_first(l)),
                 None => format!("the {} date", a.name.replace('_', " ")),

@@ -87,6 +87,9 @@ pub struct AnchorInfo {
     pub name: String,
     /// What it is.
     pub label: Option<String>,
+    /// For a calendar date written in a window (`after 2010-01-01`): that date, the same for
+    /// every patient. Its name is the date as written.
+    pub fixed: Option<chrono::NaiveDate>,
     /// Its declaration.
     pub span: Span,
 }

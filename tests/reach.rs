@@ -557,3 +557,45 @@ fn fmt_and_doc_write_any_before_the_kind() {
     let doc = eligc::doc::markdown(&eligc::doc::document(&c.program.unwrap()));
     assert!(doc.contains("treatment with anything"), "{doc}");
 }
+
+#[test]
+fn a_calendar_date_bounds_a_window_for_every_patient() {
+    let since = "condition sle from 2010-01-01 to screening";
+    let before = "condition sle before 2020-01-01";
+    let onset = |d: &str| format!(r#""conditions":[{{"code":"icd10:M32","onset":"{d}"}}]"#);
+    let p = |criteria: &str| {
+        format!("condition sle \"SLE\" codes [icd10:M32]\ninclusion T1 \"t\": {criteria}")
+    };
+    let run = |criteria: &str, facts: &str| {
+        let plan = plan(&p(criteria));
+        let json = format!(r#"{{"id":"p","anchors":{{"screening":"2026-03-31"}},{facts}}}"#);
+        let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+        plan.evaluate(&record, false).criteria[0].outcome
+    };
+    // A condition still active counts in a window it overlaps; one that ended does not.
+    assert_eq!(run(since, &onset("2012-05-01")), Outcome::Met);
+    let ended = r#""conditions":[{"code":"icd10:M32","onset":"2005-01-01","end":"2009-12-31"}]"#;
+    assert_eq!(run(since, ended), Outcome::NotMet);
+    assert_eq!(run(before, &onset("2019-12-31")), Outcome::Met);
+    assert_eq!(run(before, &onset("2020-01-02")), Outcome::NotMet);
+}
+
+#[test]
+fn a_date_that_is_not_a_day_is_refused() {
+    assert_eq!(
+        errors("latest crp before 2023-02-30 > 5 mg/L"),
+        ["elig::invalid-date"]
+    );
+}
+
+#[test]
+fn fmt_and_doc_keep_a_calendar_date() {
+    let text = "protocol \"p\"\n\nanchor screening\n\ninclusion I1 \"t\":\n  latest crp from 2010-01-01 to screening > 5 mg/L\n";
+    assert_eq!(eligc::fmt::format(&source(text)).unwrap(), text);
+    let c = compile("inclusion T1 \"t\": latest crp from 2010-01-01 to screening > 5 mg/L");
+    let doc = eligc::doc::markdown(&eligc::doc::document(&c.program.unwrap()));
+    assert!(
+        doc.contains("from 2010-01-01 to the screening date"),
+        "{doc}"
+    );
+}

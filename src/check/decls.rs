@@ -133,6 +133,7 @@ impl<'a> Checker<'a> {
                     self.anchors.push(AnchorInfo {
                         name: anchor.name.name.clone(),
                         label: anchor.label.as_ref().map(|l| l.value.clone()),
+                        fixed: None,
                         span: anchor.name.span,
                     });
                 }

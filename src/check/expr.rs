@@ -817,9 +817,30 @@ impl<'a> Checker<'a> {
     /// Warns about windows that end after their anchor: facts from after the anchor date
     /// are not normally in the record when the patient is screened.
     fn lint_future(&mut self, w: &ast::Window, window: &Window) {
-        let Window::Range { to, .. } = window else {
+        let Window::Range { from, to } = window else {
             return;
         };
+        let fixed = |p: &TimePoint| {
+            self.anchors
+                .get(p.anchor.0 as usize)
+                .and_then(|a| a.fixed.map(|_| a.name.clone()))
+        };
+        // A window ending at a calendar date is over before screening, or meant to reach it.
+        if to.as_ref().and_then(fixed).is_some() {
+            return;
+        }
+        if let (None, Some(date)) = (to, from.as_ref().and_then(fixed)) {
+            let anchor = self
+                .anchors
+                .iter()
+                .find(|a| a.fixed.is_none())
+                .map_or_else(|| "screening".to_string(), |a| a.name.clone());
+            self.error(
+                Diagnostic::new(Code::WindowAfterAnchor, w.span, format!("this window runs on from {date} without end: it takes facts dated after screening too"), "no end")
+                    .with_help(format!("end it at an anchor: `from {date} to {anchor}`")),
+            );
+            return;
+        }
         let reaches_after = match to {
             None => true,
             Some(p) => matches!(p.offset, Some((d, Direction::After)) if d.amount > 0),

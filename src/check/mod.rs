@@ -334,6 +334,32 @@ impl<'a> Checker<'a> {
         if self.recovered.contains(&name.name) {
             return None;
         }
+        // A calendar date (the grammar allows only `YYYY-MM-DD` here): an anchor whose date
+        // is the same for every patient.
+        if name.name.starts_with(|c: char| c.is_ascii_digit()) {
+            let Ok(date) = chrono::NaiveDate::parse_from_str(&name.name, "%Y-%m-%d") else {
+                self.error(
+                    Diagnostic::new(
+                        Code::InvalidDate,
+                        name.span,
+                        format!("`{}` is not a date of the calendar", name.name),
+                        "no such day",
+                    )
+                    .with_help("write a day that exists, as YEAR-MONTH-DAY: `2010-01-01`"),
+                );
+                return None;
+            };
+            let id = AnchorId(u32::try_from(self.anchors.len()).unwrap_or(u32::MAX));
+            self.anchor_ids.insert(name.name.clone(), id);
+            self.used_anchors.insert(id);
+            self.anchors.push(AnchorInfo {
+                name: name.name.clone(),
+                label: None,
+                fixed: Some(date),
+                span: name.span,
+            });
+            return Some(id);
+        }
         let mut d = Diagnostic::new(
             Code::UnknownName,
             name.span,

@@ -157,7 +157,7 @@ impl<'r> Facts<'r> {
             .program
             .anchors
             .iter()
-            .map(|a| record.anchors.get(&a.name).copied())
+            .map(|a| a.fixed.or_else(|| record.anchors.get(&a.name).copied()))
             .collect();
         Facts {
             record,

@@ -518,6 +518,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
             "an attribute test such as `grade >= 2` or `laterality in {left, bilateral}`"
         }
         Rule::time_point => "a date such as `6 months before screening`",
+        Rule::date_lit => "a date such as `2010-01-01`",
         Rule::anchor_item => "an anchor name",
         Rule::ref_bound => "`ULN` or `LLN`",
         Rule::molar_mass => "`molar mass ... g/mol`",

@@ -529,6 +529,8 @@ pub enum SelectMode {
     Latest,
     /// The first result in the window: a baseline.
     Earliest,
+    /// The mean of the results in the window: a value, compared like one.
+    Average,
     /// Some result in the window satisfies the test.
     Any,
     /// Every result in the window satisfies the test.
@@ -543,6 +545,7 @@ impl SelectMode {
         match self {
             SelectMode::Latest => "latest",
             SelectMode::Earliest => "earliest",
+            SelectMode::Average => "average",
             SelectMode::Any => "any",
             SelectMode::All => "all",
             SelectMode::No => "no",

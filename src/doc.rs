@@ -411,10 +411,10 @@ impl Writer<'_> {
                 concept,
                 window,
             } => {
-                let which = if *mode == SelectMode::Earliest {
-                    "first"
-                } else {
-                    "most recent"
+                let which = match mode {
+                    SelectMode::Earliest => "first",
+                    SelectMode::Average => "average",
+                    _ => "most recent",
                 };
                 format!(
                     "the {which} {} {}",
@@ -489,6 +489,9 @@ impl Writer<'_> {
                 match mode {
                     SelectMode::Latest => format!("the most recent {label} {window} is {test}"),
                     SelectMode::Earliest => format!("the first {label} {window} is {test}"),
+                    SelectMode::Average => {
+                        format!("the average of the {label} results {window} is {test}")
+                    }
                     SelectMode::Any => format!("some {label} result {window} is {test}"),
                     SelectMode::All => format!("every {label} result {window} is {test}"),
                     SelectMode::No => format!("no {label} result {window} is {test}"),

@@ -21,6 +21,7 @@ observation lymphocytes "Lymphocytes" unit 10*9/L codes [loinc:731-0]
 observation wbc "Leukocytes" unit 10*3/uL codes [loinc:6690-2]
 observation inr "INR" unit 1 codes [loinc:6301-6]
 observation stools "Stools per day" unit 1/d codes [local:stools]
+observation hot_flashes "Hot flashes in a day" unit /d codes [local:hot-flashes]
 observation symptom_days "Duration of symptoms" unit d codes [local:symptom-days]
 observation hb "Haemoglobin" unit g/dL codes [loinc:718-7]
 observation crp "CRP" unit mg/L codes [loinc:1988-5]
@@ -598,4 +599,66 @@ fn fmt_and_doc_keep_a_calendar_date() {
         doc.contains("from 2010-01-01 to the screening date"),
         "{doc}"
     );
+}
+
+fn flashes(counts: &[&str]) -> String {
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| obs("hot_flashes", &format!("2026-03-{:02}", 24 + i), n, "/d"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+const DAILY_AVERAGE: &str = "average hot_flashes within 7 days before screening >= 4 /d";
+
+#[test]
+fn an_average_is_the_exact_mean_of_the_results_in_the_window() {
+    // 28 in 7 days is exactly 4 a day.
+    assert_eq!(
+        outcome(
+            DAILY_AVERAGE,
+            &flashes(&["2", "6", "4", "4", "3", "5", "4"])
+        ),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(
+            DAILY_AVERAGE,
+            &flashes(&["2", "6", "4", "4", "3", "5", "3"])
+        ),
+        Outcome::NotMet
+    );
+    // 11 / 3 is less than 3.666666666666666666666666667: an exact mean, never rounded up.
+    let thirds =
+        "average hot_flashes within 7 days before screening >= 3.666666666666666666666666667 /d";
+    assert_eq!(outcome(thirds, &flashes(&["3", "4", "4"])), Outcome::NotMet);
+    assert_eq!(outcome(DAILY_AVERAGE, ""), Outcome::Unknown);
+}
+
+#[test]
+fn an_average_with_a_result_that_cannot_be_computed_with_is_unknown() {
+    let bound = format!(
+        "{},{}",
+        flashes(&["5", "6"]),
+        r#"{"concept":"hot_flashes","date":"2026-03-30","value":10,"comparator":">","unit":"/d"}"#
+    );
+    assert_eq!(outcome(DAILY_AVERAGE, &bound), Outcome::Unknown);
+}
+
+#[test]
+fn an_average_is_compared_not_tested_and_can_be_computed_with() {
+    assert_eq!(
+        errors("average urine_hcg within 7 days before screening is positive"),
+        ["elig::type-mismatch"]
+    );
+    let rise = "latest crp within 30 days before screening / average crp within 30 days before screening >= 2";
+    let crp = format!(
+        "{},{},{}",
+        obs("crp", "2026-03-01", "10", "mg/L"),
+        obs("crp", "2026-03-10", "10", "mg/L"),
+        obs("crp", "2026-03-30", "30", "mg/L")
+    );
+    // 30 / ((10 + 10 + 30) / 3) = 1.8
+    assert_eq!(outcome(rise, &crp), Outcome::NotMet);
 }

@@ -59,6 +59,10 @@ impl ValueExpr {
                 mode: SelectMode::Earliest,
                 ..
             } => "the earliest result",
+            ValueExpr::Select {
+                mode: SelectMode::Average,
+                ..
+            } => "an average",
             ValueExpr::Select { .. } => "a selection of results",
             ValueExpr::Arith { .. } => "a computed value",
             ValueExpr::Age { .. } => "an age",
@@ -573,11 +577,17 @@ impl<'a> Checker<'a> {
     /// An operand of arithmetic: the latest or earliest result of a quantitative observation
     /// or score, or arithmetic itself; with its dimension.
     fn arith_operand(&mut self, e: &ast::Expr) -> Option<(Arith, units::Dimension)> {
+        let typed = self.expr(e)?;
+        self.single_value(typed, e.span)
+    }
+
+    /// A value as one number to compute with (see [`Self::arith_operand`]).
+    fn single_value(&mut self, typed: Typed, span: Span) -> Option<(Arith, units::Dimension)> {
         let refuse = |this: &mut Self, what: &str, help: &str| {
             this.error(
                 Diagnostic::new(
                     Code::ArithmeticOperand,
-                    e.span,
+                    span,
                     format!("{what} cannot be computed with"),
                     "not a single number",
                 )
@@ -585,7 +595,7 @@ impl<'a> Checker<'a> {
             );
             None
         };
-        match self.expr(e)? {
+        match typed {
             Typed::Value(ValueExpr::Arith { value, dimension }) => Some((value, dimension)),
             Typed::Value(ValueExpr::Select {
                 is_set: true,
@@ -600,7 +610,7 @@ impl<'a> Checker<'a> {
                 )
             }
             Typed::Value(ValueExpr::Select {
-                mode: mode @ (SelectMode::Latest | SelectMode::Earliest),
+                mode: mode @ (SelectMode::Latest | SelectMode::Earliest | SelectMode::Average),
                 concepts,
                 window,
                 ..
@@ -1190,6 +1200,20 @@ impl<'a> Checker<'a> {
             }
         };
         let kind = match value {
+            // An average is a computed value: the mean of the results, compared exactly.
+            v @ ValueExpr::Select {
+                mode: SelectMode::Average,
+                ..
+            } => {
+                let (value, dimension) = self.single_value(Typed::Value(v), span)?;
+                let (threshold, unit) = self.arith_threshold(dimension, rhs, rhs_span)?;
+                CondKind::Arithmetic {
+                    value,
+                    op,
+                    threshold,
+                    unit,
+                }
+            }
             ValueExpr::Select {
                 mode,
                 concepts,
@@ -1634,6 +1658,21 @@ impl<'a> Checker<'a> {
                     return None;
                 };
                 Some(wrap(CondKind::SexIs(*sex), negated))
+            }
+            Typed::Value(ValueExpr::Select {
+                mode: SelectMode::Average,
+                ..
+            }) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        span,
+                        "an average cannot be tested with `is`",
+                        "a number",
+                    )
+                    .with_help("compare it with a quantity (`>= 4 /d`), or test each result: `all ... is ...`"),
+                );
+                None
             }
             Typed::Value(ValueExpr::Select {
                 mode,

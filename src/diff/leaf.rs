@@ -105,7 +105,8 @@ pub(crate) fn compare(o: Side<'_>, n: Side<'_>, a: &Cond, b: &Cond) -> Option<Ve
             let wrel = window_rel(po, pn, aw, bw);
             if wrel != WinRel::Same {
                 let rel = match (bm, wrel) {
-                    (_, WinRel::Unknown) | (SelectMode::Latest | SelectMode::Earliest, _) => {
+                    (_, WinRel::Unknown)
+                    | (SelectMode::Latest | SelectMode::Earliest | SelectMode::Average, _) => {
                         Rel::Unknown
                     }
                     (SelectMode::Any, WinRel::Wider) => Rel::Weaker,
@@ -134,7 +135,7 @@ pub(crate) fn compare(o: Side<'_>, n: Side<'_>, a: &Cond, b: &Cond) -> Option<Ve
             let grows = match bm {
                 SelectMode::Any => Rel::Weaker,
                 SelectMode::All | SelectMode::No => Rel::Stronger,
-                SelectMode::Latest | SelectMode::Earliest => Rel::Unknown,
+                SelectMode::Latest | SelectMode::Earliest | SelectMode::Average => Rel::Unknown,
             };
             members(po, pn, &label, ac, bc, grows, &mut out);
             codes(po, pn, ac, bc, Rel::Unknown, &mut out);

@@ -344,6 +344,11 @@ impl Ctx<'_> {
             return (Truth::from_bool(value), detail);
         }
         match mode {
+            // The checker makes an average a computed value (see `arith`).
+            SelectMode::Average => (
+                Truth::Unknown,
+                say!(explain, "an average is compared as a computed value"),
+            ),
             SelectMode::Latest | SelectMode::Earliest => {
                 let Some((concept, one)) = pick(mode, inside(), |(_, o)| o.date) else {
                     return (Truth::Unknown, none_inside());

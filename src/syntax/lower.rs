@@ -737,6 +737,7 @@ impl Lowerer {
                 let mode = match mode_pair.as_str() {
                     "latest" => SelectMode::Latest,
                     "earliest" => SelectMode::Earliest,
+                    "average" => SelectMode::Average,
                     "any" => SelectMode::Any,
                     "all" => SelectMode::All,
                     _ => SelectMode::No,

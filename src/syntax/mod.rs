@@ -68,6 +68,7 @@ pub const KEYWORDS: &[&str] = &[
     "inclusion",
     "in",
     "latest",
+    "average",
     "earliest",
     "any",
     "all",

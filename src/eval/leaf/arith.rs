@@ -61,7 +61,17 @@ impl Fraction {
                 den: mul(self.den, o.den)?,
             })
         };
+        let same = |sum: fn(Decimal, Decimal) -> Option<Decimal>| -> Result<Fraction, String> {
+            Ok(Fraction {
+                num: sum(self.num, o.num).ok_or_else(|| TOO_LARGE.to_string())?,
+                den: self.den,
+            })
+        };
         let f = match op {
+            // Results in units of one kind share a denominator: keep it, so that summing
+            // many results does not multiply denominators.
+            ArithOp::Add if self.den == o.den => same(Decimal::checked_add)?,
+            ArithOp::Sub if self.den == o.den => same(Decimal::checked_sub)?,
             ArithOp::Add => cross(Decimal::checked_add)?,
             ArithOp::Sub => cross(Decimal::checked_sub)?,
             ArithOp::Mul => Fraction {
@@ -78,14 +88,42 @@ impl Fraction {
                 }
             }
         };
-        Ok(Some(if f.den.is_sign_negative() {
+        let f = if f.den.is_sign_negative() {
             Fraction {
                 num: -f.num,
                 den: -f.den,
             }
         } else {
             f
-        }))
+        };
+        Ok(Some(f.reduced()))
+    }
+
+    /// In lowest terms when both parts are whole numbers (the usual case: unit factors are
+    /// whole), so that a chain of operations stays small.
+    fn reduced(self) -> Fraction {
+        let whole = |d: Decimal| {
+            let d = d.normalize();
+            (d.scale() == 0).then(|| d.mantissa())
+        };
+        let (Some(n), Some(d)) = (whole(self.num), whole(self.den)) else {
+            return self;
+        };
+        let (mut a, mut b) = (n.unsigned_abs(), d.unsigned_abs());
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        if a <= 1 {
+            return self;
+        }
+        let g = i128::try_from(a).ok();
+        match g.and_then(|g| Some((n.checked_div(g)?, d.checked_div(g)?))) {
+            Some((n, d)) => Fraction {
+                num: Decimal::from_i128_with_scale(n, 0),
+                den: Decimal::from_i128_with_scale(d, 0),
+            },
+            None => self,
+        }
     }
 
     /// Orders the fraction against `value` in `unit`, exactly.
@@ -127,6 +165,10 @@ impl Ctx<'_> {
         };
         let word = match value {
             Arith::Binary { op, .. } => op.result_word(),
+            Arith::Result {
+                mode: SelectMode::Average,
+                ..
+            } => "average",
             Arith::Result { .. } => "value",
         };
         match x.order(threshold, unit) {
@@ -181,7 +223,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// One result, in base units.
+    /// One result (or the average of the results), in base units.
     fn operand(
         &self,
         mode: SelectMode,
@@ -198,12 +240,54 @@ impl Ctx<'_> {
             .as_ref()
             .ok_or_else(|| "no observations recorded".to_string())?;
         let span = self.span(window)?;
-        let inside = crate::eval::facts::of_concept(obs, concept)
-            .iter()
-            .map(|(_, o)| *o)
-            .filter(|o| span.contains(o.date));
-        let o = pick(mode, inside, |o| o.date)
-            .ok_or_else(|| format!("no {label} result {}", span.describe()))?;
+        let inside = || {
+            crate::eval::facts::of_concept(obs, concept)
+                .iter()
+                .map(|(_, o)| *o)
+                .filter(|o| span.contains(o.date))
+        };
+        let none = || format!("no {label} result {}", span.describe());
+        if mode != SelectMode::Average {
+            let o = pick(mode, inside(), |o| o.date).ok_or_else(none)?;
+            return self.one(c, o, mode.keyword(), explain, shown);
+        }
+        // The mean: every result counts, so one that cannot be computed with makes it unknown.
+        let mut sum: Option<Fraction> = None;
+        let mut n: u32 = 0;
+        for o in inside() {
+            let x = self.one(c, o, "", explain, shown)?;
+            sum = Some(match sum {
+                None => x,
+                Some(s) => s.combine(ArithOp::Add, x)?.ok_or_else(String::new)?,
+            });
+            n = n.saturating_add(1);
+        }
+        let sum = sum.ok_or_else(none)?;
+        let count = Fraction {
+            num: Decimal::from(n),
+            den: Decimal::ONE,
+        };
+        let mean = sum.combine(ArithOp::Div, count)?.ok_or_else(none)?;
+        if explain {
+            shown.push(format!(
+                "the average of {n} {label} result{} {}",
+                if n == 1 { "" } else { "s" },
+                span.describe()
+            ));
+        }
+        Ok(mean)
+    }
+
+    /// One result in base units, noted (`which` says which it is: `latest`, ...).
+    fn one(
+        &self,
+        c: &crate::program::Concept,
+        o: &crate::facts::native::ObservationRecord,
+        which: &str,
+        explain: bool,
+        shown: &mut Vec<String>,
+    ) -> Result<Fraction, String> {
+        let label = c.label.as_str();
         let at = format!(
             " on {}{}",
             o.date,
@@ -213,9 +297,13 @@ impl Ctx<'_> {
         );
         let (value, unit) = self.quantity(c, o).map_err(|e| format!("{e}{at}"))?;
         if explain {
+            let which = if which.is_empty() {
+                String::new()
+            } else {
+                format!("{which} ")
+            };
             shown.push(format!(
-                "{} {label} {}{value} {}{at}",
-                mode.keyword(),
+                "{which}{label} {}{value} {}{at}",
                 o.comparator.as_deref().unwrap_or(""),
                 unit.text()
             ));

@@ -117,11 +117,13 @@ impl Fraction {
             return self;
         }
         let g = i128::try_from(a).ok();
-        match g.and_then(|g| Some((n.checked_div(g)?, d.checked_div(g)?))) {
-            Some((n, d)) => Fraction {
-                num: Decimal::from_i128_with_scale(n, 0),
-                den: Decimal::from_i128_with_scale(d, 0),
-            },
+        let parts = g.and_then(|g| {
+            let n = Decimal::try_from_i128_with_scale(n.checked_div(g)?, 0).ok()?;
+            let d = Decimal::try_from_i128_with_scale(d.checked_div(g)?, 0).ok()?;
+            Some((n, d))
+        });
+        match parts {
+            Some((num, den)) => Fraction { num, den },
             None => self,
         }
     }

@@ -662,3 +662,9 @@ fn an_average_is_compared_not_tested_and_can_be_computed_with() {
     // 30 / ((10 + 10 + 30) / 3) = 1.8
     assert_eq!(outcome(rise, &crp), Outcome::NotMet);
 }
+
+#[test]
+fn a_chain_of_ten_thousand_subtractions_gives_a_diagnostic_not_a_stack_overflow() {
+    let chain = vec!["latest crp within 7 days before screening"; 10_000].join(" - ");
+    assert!(errors(&format!("{chain} > 1 mg/L")).contains(&"elig::nesting-too-deep".to_string()));
+}

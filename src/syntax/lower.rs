@@ -564,7 +564,8 @@ impl Lowerer {
     }
 
     /// `sum`, `product`: operands separated by operators, folded to the left, so
-    /// `a - b - c` is `(a - b) - c`. Each fold counts as one level of nesting.
+    /// `a - b - c` is `(a - b) - c`. Each fold counts as one level of nesting (brackets
+    /// count where they are lowered, as everywhere).
     fn arith(&self, pair: Pair<'_, Rule>, depth: usize) -> Result<Expr> {
         if depth > super::MAX_NESTING {
             return Err(self.too_deep(&pair));
@@ -573,7 +574,7 @@ impl Lowerer {
             Rule::sum | Rule::product => {
                 let mut inner = Children::of(&pair);
                 let first = self.next(&pair, &mut inner, "operand")?;
-                let mut expr = self.arith(first, depth + 1)?;
+                let mut expr = self.arith(first, depth)?;
                 let mut level = depth;
                 while let Some(op_pair) = inner.next() {
                     let op = match op_pair.as_str() {
@@ -587,7 +588,7 @@ impl Lowerer {
                     if level > super::MAX_NESTING {
                         return Err(self.too_deep(&op_pair));
                     }
-                    let rhs = self.arith(self.next(&pair, &mut inner, "operand")?, depth + 1)?;
+                    let rhs = self.arith(self.next(&pair, &mut inner, "operand")?, depth)?;
                     let span = expr.span.to(rhs.span);
                     expr = Expr {
                         kind: ExprKind::Arith {

@@ -3,7 +3,12 @@
 
 use std::fmt::Write as _;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use std::collections::HashMap;
+
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::SourceMap;
@@ -15,7 +20,7 @@ struct Rendered<'a> {
     /// The message and help with user text escaped.
     message: String,
     help: Option<String>,
-    source: NamedSource<String>,
+    source: Excerpt<'a>,
     notes: Option<String>,
     labels: Vec<LabeledSpan>,
 }
@@ -64,11 +69,49 @@ impl miette::Diagnostic for Rendered<'_> {
     }
 }
 
+/// A file's shown text, from which miette reads the lines around a span. miette reads a
+/// span by scanning the text from its start: for a diagnostic near the end of a long file,
+/// and thousands of them, that was quadratic. Here the scan starts a few lines before the
+/// span, found by binary search, and line numbers are shifted back to the file's.
+struct Excerpt<'a> {
+    name: String,
+    shown: &'a Shown,
+}
+
+impl SourceCode for Excerpt<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let starts = &self.shown.line_starts;
+        let line = starts
+            .partition_point(|s| *s <= span.offset())
+            .saturating_sub(1);
+        let first = line.saturating_sub(context_lines_before + 1);
+        let from = starts.get(first).copied().unwrap_or(0);
+        let window = self.shown.text.get(from..).unwrap_or("");
+        let local = SourceSpan::new(span.offset().saturating_sub(from).into(), span.len());
+        let inner = window.read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            SourceSpan::new((inner.span().offset() + from).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count() + first,
+        )))
+    }
+}
+
 /// A file's text as shown in excerpts: control and bidirectional characters escaped
 /// (`terminal::escape_char`), so the excerpt cannot drive the terminal or reorder the line,
 /// with what is needed to move spans from the file's offsets to the shown text's.
 struct Shown {
     text: String,
+    /// Where each line of `text` starts.
+    line_starts: Vec<usize>,
     /// For each escaped character: its offset in the file, and how many bytes longer the
     /// shown text is than the file after it.
     shifts: Vec<(usize, usize)>,
@@ -94,8 +137,12 @@ impl Shown {
                 None => shown.push(c),
             }
         }
+        let line_starts = std::iter::once(0)
+            .chain(shown.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Shown {
             text: shown,
+            line_starts,
             shifts,
         }
     }
@@ -117,10 +164,9 @@ impl Shown {
     }
 }
 
-fn rendered<'a>(diagnostic: &'a Diagnostic, sources: &SourceMap) -> Rendered<'a> {
+fn rendered<'a>(diagnostic: &'a Diagnostic, sources: &SourceMap, shown: &'a Shown) -> Rendered<'a> {
     let file = sources.get(diagnostic.span.file);
     let name = file.map_or_else(|| "<unknown>".to_string(), |f| escape(&f.name).into_owned());
-    let shown = Shown::new(file.map_or("", |f| &f.text));
     let mut labels = vec![LabeledSpan::new_primary_with_span(
         Some(escape(&diagnostic.label).into_owned()),
         shown.span(diagnostic.span),
@@ -148,7 +194,7 @@ fn rendered<'a>(diagnostic: &'a Diagnostic, sources: &SourceMap) -> Rendered<'a>
             .help
             .as_deref()
             .map(|h| escape_keeping_lines(h).into_owned()),
-        source: NamedSource::new(name, shown.text),
+        source: Excerpt { name, shown },
         notes: if notes.is_empty() {
             None
         } else {
@@ -175,8 +221,16 @@ pub fn render_human(
         .with_width(width)
         .with_links(false);
     let mut out = String::new();
+    // Each file's shown text once, not once per diagnostic.
+    let mut shown: HashMap<crate::source::FileId, Shown> = HashMap::new();
     for d in diagnostics {
-        let r = rendered(d, sources);
+        shown
+            .entry(d.span.file)
+            .or_insert_with(|| Shown::new(sources.get(d.span.file).map_or("", |f| &f.text)));
+    }
+    let empty = Shown::new("");
+    for d in diagnostics {
+        let r = rendered(d, sources, shown.get(&d.span.file).unwrap_or(&empty));
         if handler.render_report(&mut out, &r).is_err() {
             let _ = writeln!(out, "{}: {}", d.code.name(), escape(&d.message));
         }
@@ -198,17 +252,28 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
 
 /// One JSON object per diagnostic, with file, 1-based line and column, and byte offsets.
 pub fn to_json(diagnostics: &[Diagnostic], sources: &SourceMap) -> serde_json::Value {
+    // Each file indexed once: a line found from the file's start per diagnostic was
+    // quadratic.
+    let index: Vec<crate::source::LineIndex> = sources
+        .files()
+        .iter()
+        .map(|f| crate::source::LineIndex::new(&f.text))
+        .collect();
+    let line_col = |file: Option<&crate::source::Source>, offset: u32| {
+        file.and_then(|f| Some((f, index.get(f.id.0 as usize)?)))
+            .map_or((0, 0), |(f, i)| i.line_col(&f.text, offset))
+    };
     let items: Vec<serde_json::Value> = diagnostics
         .iter()
         .map(|d| {
             let file = sources.get(d.span.file);
-            let (line, column) = file.map_or((0, 0), |f| f.line_col(d.span.start));
+            let (line, column) = line_col(file, d.span.start);
             let related: Vec<serde_json::Value> = d
                 .related
                 .iter()
                 .map(|r| {
                     let f = sources.get(r.span.file);
-                    let (line, column) = f.map_or((0, 0), |f| f.line_col(r.span.start));
+                    let (line, column) = line_col(f, r.span.start);
                     serde_json::json!({
                         "file": f.map(|f| f.name.clone()),
                         "line": line,

@@ -161,3 +161,31 @@ impl SourceMap {
             .map(|f| f.id)
     }
 }
+
+/// Where each line of a text starts, to find the line and column of many offsets without
+/// reading the text from its start for each ([`Source::line_col`] does).
+#[derive(Clone, Debug)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes `text`.
+    pub fn new(text: &str) -> LineIndex {
+        LineIndex {
+            starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        }
+    }
+
+    /// 1-based line and column (in chars) of a byte offset in the indexed `text`, as
+    /// [`Source::line_col`] gives them.
+    pub fn line_col(&self, text: &str, offset: u32) -> (usize, usize) {
+        let offset = (offset as usize).min(text.len());
+        let line = self.starts.partition_point(|s| *s <= offset).max(1);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let col = text.get(start..offset).map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+}

@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// Stop at the first malformed record.
     #[arg(long)]
     strict: bool,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; at most the number of cores, as more only
+    /// compete for them).
     #[arg(long)]
     jobs: Option<usize>,
     /// Benchmark floor: read and validate the records, evaluate nothing (see docs/performance.md).
@@ -122,6 +123,17 @@ pub enum OutputFormat {
     Csv,
 }
 
+/// The worker threads for `--jobs asked`: at least one, and no more than the machine runs
+/// at once (`cores`, or [`MAX_JOBS`] when unknown). Screening is computation: threads beyond
+/// the cores only compete for them, and thousands of them took a minute to start and stop.
+fn worker_threads(asked: usize, cores: Option<std::num::NonZeroUsize>) -> usize {
+    let limit = cores.map_or(MAX_JOBS, std::num::NonZeroUsize::get);
+    asked.clamp(1, limit.clamp(1, MAX_JOBS))
+}
+
+/// The most worker threads `--jobs` starts on any machine.
+const MAX_JOBS: usize = 256;
+
 pub fn run(args: &RunArgs) -> u8 {
     let plan = match super::load_plan(&args.protocol, args.vocabulary.as_deref()) {
         // Explanations printed as text show computed numbers rounded; JSON keeps them exact.
@@ -130,9 +142,15 @@ pub fn run(args: &RunArgs) -> u8 {
             .with_as_of(args.as_of),
         Err(code) => return code,
     };
-    if let Some(jobs) = args.jobs {
+    if let Some(asked) = args.jobs {
+        let jobs = worker_threads(asked, std::thread::available_parallelism().ok());
+        if jobs < asked {
+            eprintln!(
+                "warning: --jobs {asked}: this machine runs {jobs} threads at once; using {jobs} worker threads"
+            );
+        }
         if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs.max(1))
+            .num_threads(jobs)
             .build_global()
         {
             eprintln!("warning: cannot set {jobs} worker threads: {e}");

@@ -76,16 +76,23 @@ impl Plan {
                 }
             }
         }
+        // Lines found through an index of each file: criterion by criterion from the start
+        // of the file, it was quadratic.
+        let index: Vec<crate::source::LineIndex> = sources
+            .files()
+            .iter()
+            .map(|f| crate::source::LineIndex::new(&f.text))
+            .collect();
         let lines = program
             .all_criteria()
             .iter()
             .map(|c| {
-                (
-                    (c.span.file.0, c.span.start),
-                    sources
-                        .get(c.span.file)
-                        .map_or(0, |s| s.line_col(c.span.start).0),
-                )
+                let file = c.span.file.0 as usize;
+                let line = match (sources.files().get(file), index.get(file)) {
+                    (Some(f), Some(i)) => i.line_col(&f.text, c.span.start).0,
+                    _ => 0,
+                };
+                ((c.span.file.0, c.span.start), line)
             })
             .collect();
         Plan {
@@ -493,13 +500,14 @@ impl PatientResult {
     /// Criteria matching `pred` that have no child matching it.
     fn most_specific(&self, pred: impl Fn(&CriterionResult) -> bool) -> Vec<&str> {
         let matching: Vec<&CriterionResult> = self.criteria.iter().filter(|c| pred(c)).collect();
+        // Looked up, not searched: with every criterion matching, a search was quadratic.
+        let parents: rustc_hash::FxHashSet<&str> = matching
+            .iter()
+            .filter_map(|c| c.parent.as_deref())
+            .collect();
         matching
             .iter()
-            .filter(|c| {
-                !matching
-                    .iter()
-                    .any(|other| other.parent.as_deref() == Some(&*c.id))
-            })
+            .filter(|c| !parents.contains(&*c.id))
             .map(|c| &*c.id)
             .collect()
     }

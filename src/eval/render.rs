@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use rustc_hash::FxHashMap as HashMap;
+
 use super::{CriterionResult, Node, Outcome, Part, PatientResult, Truth, Verdict};
 use crate::ast::CriterionKind;
 use crate::terminal::escape;
@@ -236,12 +238,20 @@ pub fn to_settle(r: &PatientResult) -> Vec<Settle> {
     if r.verdict != Verdict::NeedsReview {
         return items;
     }
+    // Each criterion's sub-criteria, found once: searching all criteria for the children
+    // of each unknown one was quadratic in the number of criteria.
+    let mut children: HashMap<&str, Vec<&CriterionResult>> = HashMap::default();
+    for c in &r.criteria {
+        if let Some(parent) = c.parent.as_deref() {
+            children.entry(parent).or_default().push(c);
+        }
+    }
     for c in r
         .criteria
         .iter()
         .filter(|c| c.depth == 0 && c.outcome == Outcome::Unknown)
     {
-        settle_criterion(r, c, &mut items);
+        settle_criterion(&children, c, &mut items);
     }
     items
 }
@@ -255,12 +265,12 @@ pub fn worklist(r: &PatientResult) -> Vec<(String, String)> {
 }
 
 /// The unknown checks of an unknown criterion that can change its outcome.
-fn settle_criterion(r: &PatientResult, c: &CriterionResult, items: &mut Vec<Settle>) {
-    let children: Vec<&CriterionResult> = r
-        .criteria
-        .iter()
-        .filter(|x| x.parent.as_deref() == Some(&*c.id))
-        .collect();
+fn settle_criterion(
+    by_parent: &HashMap<&str, Vec<&CriterionResult>>,
+    c: &CriterionResult,
+    items: &mut Vec<Settle>,
+) {
+    let children: &[&CriterionResult] = by_parent.get(&*c.id).map_or(&[], Vec::as_slice);
     let root = |part: Part| c.logic.iter().find(|n| part_of(c, n) == Some(part));
     let value = |part: Part| root(part).map(|n| n.result(&c.checks));
     // The body's value: a group's from its children, a rule's from its rule and `unless`.
@@ -298,27 +308,33 @@ fn settle_criterion(r: &PatientResult, c: &CriterionResult, items: &mut Vec<Sett
             }
         }
     }
-    let first = items.len();
+    // One item per action: six checks of E3 waiting for the same condition list.
+    let mut by_action: HashMap<&str, usize> = HashMap::default();
     for k in leaves.iter().filter_map(|i| c.checks.get(*i)) {
         let action = if k.settle.is_empty() {
             &k.detail
         } else {
             &k.settle
         };
-        // One item per action: six checks of E3 waiting for the same condition list.
-        match items.iter_mut().skip(first).find(|s| s.action == *action) {
+        match by_action
+            .get(action.as_str())
+            .and_then(|i| items.get_mut(*i))
+        {
             Some(same) => same.others += 1,
-            None => items.push(Settle {
-                criterion: c.id.to_string(),
-                action: action.clone(),
-                check: k.text.clone(),
-                others: 0,
-            }),
+            None => {
+                by_action.insert(action, items.len());
+                items.push(Settle {
+                    criterion: c.id.to_string(),
+                    action: action.clone(),
+                    check: k.text.clone(),
+                    others: 0,
+                });
+            }
         }
     }
     if body == Truth::Unknown {
         for child in children.iter().filter(|x| x.outcome == Outcome::Unknown) {
-            settle_criterion(r, child, items);
+            settle_criterion(by_parent, child, items);
         }
     }
 }

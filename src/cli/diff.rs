@@ -12,8 +12,11 @@ use eligc::diff::{self, render};
 use eligc::eval::Plan;
 use eligc::facts;
 
-/// How many records are screened together.
+/// How many records are screened together ...
 const BATCH: usize = 1024;
+
+/// ... at most, and how many bytes of them (FHIR Bundles are large: see `run`).
+const BATCH_BYTES: usize = 32 << 20;
 
 #[derive(Args, Debug)]
 pub struct DiffArgs {
@@ -148,8 +151,12 @@ fn screen(
         let mut records = records.peekable();
         while records.peek().is_some() {
             batch.clear();
-            for raw in records.by_ref().take(BATCH) {
-                batch.push(raw.map_err(|e| format!("cannot read {}: {e}", file.display()))?);
+            let mut bytes = 0;
+            while batch.len() < BATCH && bytes < BATCH_BYTES {
+                let Some(raw) = records.next() else { break };
+                let raw = raw.map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                bytes += raw.text.len();
+                batch.push(raw);
             }
             let screened: Vec<impact::Screened> = batch
                 .par_iter()

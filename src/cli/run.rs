@@ -15,6 +15,11 @@ use eligc::facts::{self, RecordError};
 /// How many records are read before they are evaluated together: bounds memory.
 const BATCH: usize = 1024;
 
+/// How many bytes of records are read before they are evaluated together, if fewer than
+/// [`BATCH`] records: FHIR Bundles are a thousand times the size of native records, so a
+/// count alone does not bound memory (1,024 Synthea Bundles are 500 MB).
+const BATCH_BYTES: usize = 32 << 20;
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The protocol (`.elig`).
@@ -293,7 +298,7 @@ enum Output {
 
 /// What the reader thread sends.
 enum Input {
-    /// Up to [`BATCH`] records, in file order.
+    /// Up to [`BATCH`] records (and about [`BATCH_BYTES`] bytes), in file order.
     Batch(Vec<facts::RawRecord>),
     /// A file that could not be opened or read.
     Failed(String),
@@ -322,9 +327,13 @@ fn read_batches(
             }
         };
         let mut batch = Vec::with_capacity(BATCH);
+        let mut bytes = 0;
         for raw in records {
             match raw {
-                Ok(raw) => batch.push(raw),
+                Ok(raw) => {
+                    bytes += raw.text.len();
+                    batch.push(raw);
+                }
                 Err(e) => {
                     let _ = sender.send(Input::Failed(format!(
                         "cannot read {}: {e}",
@@ -333,13 +342,17 @@ fn read_batches(
                     break;
                 }
             }
-            if batch.len() == BATCH
-                && sender
-                    .send(Input::Batch(std::mem::replace(
-                        &mut batch,
-                        Vec::with_capacity(BATCH),
-                    )))
-                    .is_err()
+            if batch.len() == BATCH || bytes >= BATCH_BYTES {
+                bytes = 0;
+            } else {
+                continue;
+            }
+            if sender
+                .send(Input::Batch(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(BATCH),
+                )))
+                .is_err()
             {
                 return;
             }

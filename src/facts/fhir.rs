@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::native::{
@@ -456,120 +457,417 @@ pub fn bundle_to_record(
     bundle: &Value,
     recorded: &[&str],
 ) -> Result<(PatientRecord, Stats), FhirError> {
+    bundle_text_to_record(&bundle.to_string(), recorded).map_err(|(e, _)| e)
+}
+
+/// An object's members as written: each key and its value's text, repeated keys kept.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    out.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> Members<'a> {
+    /// The members of `raw`; `None` when it is not an object.
+    fn of(raw: &'a RawValue) -> Option<Members<'a>> {
+        serde_json::from_str(raw.get()).ok()
+    }
+
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// The first key given twice, with its second value.
+    fn repeated(&self) -> Option<(&str, &'a RawValue)> {
+        self.0.iter().enumerate().find_map(|(i, (k, v))| {
+            self.0
+                .get(..i)
+                .is_some_and(|before| before.iter().any(|(b, _)| b == k))
+                .then_some((k.as_str(), *v))
+        })
+    }
+}
+
+/// The members of the object `raw` (a slice of `text`), refusing a repeated key (`path`
+/// names the object); `None` when it is not an object.
+fn members<'a>(
+    text: &str,
+    raw: &'a RawValue,
+    path: &str,
+) -> Result<Option<Members<'a>>, (FhirError, usize)> {
+    let Some(m) = Members::of(raw) else {
+        return Ok(None);
+    };
+    if let Some((key, value)) = m.repeated() {
+        return Err((
+            FhirError {
+                entry: None,
+                field: path.to_string(),
+                patient: None,
+                reason: format!("repeated key `{key}`: a key may appear once in an object"),
+            },
+            offset_in(text, value.get()),
+        ));
+    }
+    Ok(Some(m))
+}
+
+/// Whether `text` is a JSON object with a `resourceType` at its top (FHIR, not a native
+/// record), found without building the object.
+pub(crate) fn has_resource_type(text: &str) -> bool {
+    serde_json::from_str::<Members<'_>>(text).is_ok_and(|m| m.get("resourceType").is_some())
+}
+
+/// What kind of JSON value `raw` is, for messages.
+fn raw_kind(raw: &RawValue) -> &'static str {
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// A small value (a `resourceType`, an `id`, a `fullUrl`) as a string, if it is one.
+fn raw_str(raw: Option<&RawValue>) -> Option<String> {
+    raw.and_then(|r| serde_json::from_str::<String>(r.get()).ok())
+}
+
+/// Where `part` (a slice of `text`) starts in `text`.
+fn offset_in(text: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize)
+}
+
+/// serde_json's message without its " at line L column C" (the place is given apart).
+fn serde_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    text.rfind(" at line ")
+        .and_then(|i| text.get(..i))
+        .unwrap_or(&text)
+        .to_string()
+}
+
+/// A resource of the Bundle, kept as its text until it is converted.
+struct EntryText<'a> {
+    resource: &'a RawValue,
+    rtype: String,
+}
+
+/// [`bundle_to_record`] on the Bundle's JSON text, which is never held as a whole tree:
+/// the Bundle is read as the text of each resource, and each resource eligc uses is parsed,
+/// converted and dropped in turn (resources of other types are only checked). On error,
+/// also the byte offset in `text` of what is at fault: the field when it can be found,
+/// else its resource, else the start.
+pub fn bundle_text_to_record(
+    text: &str,
+    recorded: &[&str],
+) -> Result<(PatientRecord, Stats), (FhirError, usize)> {
     let top = |field: &str, reason: String| FhirError {
         entry: None,
         field: field.to_string(),
         patient: None,
         reason,
     };
-    let Some(object) = bundle.as_object() else {
-        return Err(top(
-            "",
-            format!("not a FHIR resource: {} is not a JSON object", kind(bundle)),
+    // The offset of `field` in the value `raw` (the whole text when not found there).
+    let at_field = |raw: &RawValue, field: &str| {
+        let start = offset_in(text, raw.get());
+        start + super::locate::offset_of(raw.get(), field).unwrap_or(0)
+    };
+    // A problem found by serde_json inside `raw` (not JSON, a repeated key, a number).
+    let serde_error =
+        |e: &serde_json::Error, raw: &RawValue, entry: Option<usize>, field: String| {
+            let reason = serde_message(e);
+            let offset = offset_in(text, raw.get())
+                + super::locate::offset_at(raw.get(), e.line(), e.column());
+            let reason = if e.is_data() {
+                reason
+            } else {
+                format!("not JSON: {reason}")
+            };
+            (
+                FhirError {
+                    entry,
+                    field,
+                    patient: None,
+                    reason,
+                },
+                offset,
+            )
+        };
+    let root: &RawValue = serde_json::from_str(text).map_err(|e| {
+        let offset = super::locate::offset_at(text, e.line(), e.column());
+        let reason = serde_message(&e);
+        let reason = if e.is_data() {
+            reason
+        } else {
+            format!("not JSON: {reason}")
+        };
+        (top("", reason), offset)
+    })?;
+    // Members eligc does not read are checked for repeated keys, and not kept.
+    let check = |raw: &RawValue, entry: Option<usize>, path: &str| {
+        super::strict::check(raw.get()).map_err(|(e, inner)| {
+            let field = match (path.is_empty(), inner.is_empty()) {
+                (_, true) => path.to_string(),
+                (true, false) => inner,
+                (false, false) => format!("{path}.{inner}"),
+            };
+            serde_error(&e, raw, entry, field)
+        })
+    };
+    let Some(object) = members(text, root, "")? else {
+        return Err((
+            top(
+                "",
+                format!(
+                    "not a FHIR resource: {} is not a JSON object",
+                    raw_kind(root)
+                ),
+            ),
+            0,
         ));
     };
-    match object.get("resourceType").and_then(Value::as_str) {
+    let resource_type = object.get("resourceType");
+    match raw_str(resource_type).as_deref() {
         Some("Bundle") => {}
         Some(other) => {
-            return Err(top(
-                "resourceType",
-                format!(
-                    "a {other} resource on its own: eligc reads one Bundle per patient, or a Bulk Data export folder (Patient.ndjson, Observation.ndjson, ...)"
+            return Err((
+                top(
+                    "resourceType",
+                    format!(
+                        "a {other} resource on its own: eligc reads one Bundle per patient, or a Bulk Data export folder (Patient.ndjson, Observation.ndjson, ...)"
+                    ),
                 ),
+                resource_type.map_or(0, |r| offset_in(text, r.get())),
             ));
         }
         None => {
-            return Err(top(
-                "resourceType",
-                "not FHIR: no `resourceType` (a native record has no `resourceType`; a FHIR Bundle has \"resourceType\": \"Bundle\")".into(),
+            return Err((
+                top(
+                    "resourceType",
+                    "not FHIR: no `resourceType` (a native record has no `resourceType`; a FHIR Bundle has \"resourceType\": \"Bundle\")".into(),
+                ),
+                0,
             ));
         }
     }
-    let entries: &[Value] = match object.get("entry") {
-        None | Some(Value::Null) => &[],
-        Some(Value::Array(a)) => a,
-        Some(other) => {
-            return Err(top(
-                "entry",
-                format!("`entry` must be an array, not {}", kind(other)),
-            ));
+    for (key, raw) in &object.0 {
+        if key != "entry" {
+            check(raw, None, key)?;
         }
+    }
+    let entries: Vec<&RawValue> = match object.get("entry") {
+        None => Vec::new(),
+        Some(raw) if raw.get().trim() == "null" => Vec::new(),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+            (
+                top(
+                    "entry",
+                    format!("`entry` must be an array, not {}", raw_kind(raw)),
+                ),
+                offset_in(text, raw.get()),
+            )
+        })?,
     };
-    // First pass: the resources, the patient, and the Medication resources by reference.
-    let mut resources: Vec<(usize, &Map<String, Value>)> = Vec::with_capacity(entries.len());
-    let mut patient: Option<(usize, &Map<String, Value>, Option<&str>)> = None;
-    let mut medications: BTreeMap<String, &Value> = BTreeMap::new();
-    // Conditions by reference, for the `reasonReference` of treatments.
-    let mut conditions: BTreeMap<String, &Value> = BTreeMap::new();
+    // First pass: each entry's resource as text and its type; the patient, and the
+    // Medication resources by reference, parsed.
+    let mut resources: Vec<EntryText<'_>> = Vec::with_capacity(entries.len());
+    let mut patient: Option<(usize, Value, Option<String>)> = None;
+    let mut medication_values: Vec<(Vec<String>, Value)> = Vec::new();
+    // Conditions by reference, for the `reasonReference` of treatments: only their codes.
+    let mut condition_codes: Vec<(Vec<String>, Value)> = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        let Some(entry_object) = entry.as_object() else {
-            return Err(top(
-                &format!("entry[{i}]"),
-                format!("a Bundle entry must be an object, not {}", kind(entry)),
+        let Some(entry_object) = members(text, entry, &format!("entry[{i}]"))? else {
+            return Err((
+                top(
+                    &format!("entry[{i}]"),
+                    format!("a Bundle entry must be an object, not {}", raw_kind(entry)),
+                ),
+                offset_in(text, entry.get()),
             ));
         };
-        let Some(resource) = entry_object.get("resource").and_then(Value::as_object) else {
-            return Err(top(
-                &format!("entry[{i}].resource"),
-                "a Bundle entry needs a `resource` object".into(),
+        for (key, raw) in &entry_object.0 {
+            if key != "resource" {
+                check(raw, None, &format!("entry[{i}].{key}"))?;
+            }
+        }
+        let resource = entry_object.get("resource");
+        let Some(fields) = resource.and_then(Members::of) else {
+            return Err((
+                top(
+                    &format!("entry[{i}].resource"),
+                    "a Bundle entry needs a `resource` object".into(),
+                ),
+                resource.map_or(offset_in(text, entry.get()), |r| offset_in(text, r.get())),
             ));
         };
-        let Some(rtype) = resource.get("resourceType").and_then(Value::as_str) else {
-            return Err(top(
-                &format!("entry[{i}].resource.resourceType"),
-                "a resource needs a `resourceType`".into(),
+        let Some(resource) = resource else { continue };
+        let Some(rtype) = raw_str(fields.get("resourceType")) else {
+            return Err((
+                top(
+                    &format!("entry[{i}].resource.resourceType"),
+                    "a resource needs a `resourceType`".into(),
+                ),
+                offset_in(text, resource.get()),
             ));
         };
-        let id = resource.get("id").and_then(Value::as_str);
-        let full_url = entry_object.get("fullUrl").and_then(Value::as_str);
-        match rtype {
+        let parse = |raw: &RawValue| {
+            super::strict::value(raw.get())
+                .map_err(|(e, inner)| serde_error(&e, raw, Some(i), inner))
+        };
+        let id = raw_str(fields.get("id"));
+        let full_url = raw_str(entry_object.get("fullUrl"));
+        match rtype.as_str() {
             "Patient" => {
                 if let Some((first, _, _)) = &patient {
-                    return Err(top(
-                        &format!("entry[{i}].resource"),
-                        format!(
-                            "a second Patient (the first is entry[{first}]): a Bundle holds one patient; give several Bundles (one per line of an .ndjson file) or a Bulk Data export"
+                    return Err((
+                        top(
+                            &format!("entry[{i}].resource"),
+                            format!(
+                                "a second Patient (the first is entry[{first}]): a Bundle holds one patient; give several Bundles (one per line of an .ndjson file) or a Bulk Data export"
+                            ),
                         ),
+                        offset_in(text, resource.get()),
                     ));
                 }
-                patient = Some((
-                    i,
-                    resource,
-                    full_url.map(str::trim).filter(|u| !u.is_empty()),
-                ));
+                let url = full_url
+                    .map(|u| u.trim().to_string())
+                    .filter(|u| !u.is_empty());
+                patient = Some((i, parse(resource)?, url));
             }
             "Medication" => {
-                for key in [
-                    id.map(|i| format!("Medication/{i}")),
-                    full_url.map(str::to_string),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    if let Some(r) = entry_object.get("resource") {
-                        medications.insert(key, r);
-                    }
-                }
+                let keys = [id.map(|i| format!("Medication/{i}")), full_url]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                medication_values.push((keys, parse(resource)?));
             }
             "Condition" => {
-                for key in [
-                    id.map(|i| format!("Condition/{i}")),
-                    full_url.map(str::to_string),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    if let Some(r) = entry_object.get("resource") {
-                        conditions.insert(key, r);
-                    }
-                }
+                let keys = [id.map(|i| format!("Condition/{i}")), full_url]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                // A bad `code` is reported when the Condition itself is read.
+                let code = fields
+                    .get("code")
+                    .and_then(|raw| super::strict::value(raw.get()).ok())
+                    .unwrap_or(Value::Null);
+                let mut only = Map::new();
+                only.insert("code".to_string(), code);
+                condition_codes.push((keys, Value::Object(only)));
             }
             _ => {}
         }
-        resources.push((i, resource));
+        resources.push(EntryText { resource, rtype });
     }
-    let Some((patient_entry, patient_resource, patient_full_url)) = patient else {
-        return Err(top("entry", "the Bundle has no Patient resource".into()));
+    drop(entries);
+    let mut medications: BTreeMap<String, &Value> = BTreeMap::new();
+    for (keys, value) in &medication_values {
+        for key in keys {
+            medications.insert(key.clone(), value);
+        }
+    }
+    let mut reasons: BTreeMap<String, &Value> = BTreeMap::new();
+    for (keys, value) in &condition_codes {
+        for key in keys {
+            reasons.insert(key.clone(), value);
+        }
+    }
+    // Errors of the conversion are placed at their field, in their resource.
+    let place = |e: FhirError| {
+        let offset = match e.entry.and_then(|i| resources.get(i)) {
+            Some(r) => at_field(r.resource, &e.field),
+            None => super::locate::offset_of(text, &e.field).unwrap_or(0),
+        };
+        (e, offset)
+    };
+    convert_entries(
+        &resources,
+        patient,
+        &medications,
+        &reasons,
+        recorded,
+        &|raw, i| {
+            super::strict::value(raw.get())
+                .map_err(|(e, inner)| serde_error(&e, raw, Some(i), inner))
+        },
+        &|raw, i| check(raw, Some(i), ""),
+    )
+    .map_err(|e| match e {
+        Located::Placed(e, offset) => (e, offset),
+        Located::Conversion(e) => place(e),
+    })
+}
+
+/// An error of the conversion, placed (found while reading) or to be placed at its field.
+enum Located {
+    Placed(FhirError, usize),
+    Conversion(FhirError),
+}
+
+impl From<FhirError> for Located {
+    fn from(e: FhirError) -> Located {
+        Located::Conversion(e)
+    }
+}
+
+impl From<(FhirError, usize)> for Located {
+    fn from((e, offset): (FhirError, usize)) -> Located {
+        Located::Placed(e, offset)
+    }
+}
+
+/// Parses a resource's text (refusing repeated keys), or only checks it.
+type ParseResource<'f> = dyn Fn(&RawValue, usize) -> Result<Value, (FhirError, usize)> + 'f;
+type CheckResource<'f> = dyn Fn(&RawValue, usize) -> Result<(), (FhirError, usize)> + 'f;
+
+/// The second pass of [`bundle_text_to_record`]: the patient, then each resource parsed,
+/// converted and dropped in turn.
+fn convert_entries(
+    resources: &[EntryText<'_>],
+    patient: Option<(usize, Value, Option<String>)>,
+    medications: &BTreeMap<String, &Value>,
+    reasons: &BTreeMap<String, &Value>,
+    recorded: &[&str],
+    parse: &ParseResource<'_>,
+    check: &CheckResource<'_>,
+) -> Result<(PatientRecord, Stats), Located> {
+    let top = |field: &str, reason: String| FhirError {
+        entry: None,
+        field: field.to_string(),
+        patient: None,
+        reason,
+    };
+    let Some((patient_entry, patient_value, patient_full_url)) = patient else {
+        return Err(top("entry", "the Bundle has no Patient resource".into()).into());
+    };
+    let Some(patient_resource) = patient_value.as_object() else {
+        return Err(top(
+            &format!("entry[{patient_entry}].resource"),
+            "the Patient is not an object".into(),
+        )
+        .into());
     };
     let id = match patient_resource
         .get("id")
@@ -581,7 +879,8 @@ pub fn bundle_to_record(
             return Err(top(
                 &format!("entry[{patient_entry}].resource.id"),
                 "the Patient has no `id`".into(),
-            ));
+            )
+            .into());
         }
     };
     let mut stats = Stats {
@@ -608,10 +907,12 @@ pub fn bundle_to_record(
         Some("other") => Some(RecordedSex::Other),
         Some("unknown") => Some(RecordedSex::Unknown),
         Some(other) => {
-            return Err(at_patient.err(
-                "gender",
-                format!("`{other}` is not a FHIR gender (male, female, other, unknown)"),
-            ));
+            return Err(at_patient
+                .err(
+                    "gender",
+                    format!("`{other}` is not a FHIR gender (male, female, other, unknown)"),
+                )
+                .into());
         }
         None => None,
     };
@@ -633,8 +934,8 @@ pub fn bundle_to_record(
     let mut present: BTreeSet<&str> = recorded.iter().copied().collect();
     let mut c = Converter {
         stats: &mut stats,
-        medications: &medications,
-        reasons: &conditions,
+        medications,
+        reasons,
         observations: Vec::new(),
         conditions: Vec::new(),
         meds: Vec::new(),
@@ -643,46 +944,57 @@ pub fn bundle_to_record(
         allergies: Vec::new(),
         encounters: Vec::new(),
     };
-    for (entry, resource) in resources {
+    for (entry, item) in resources.iter().enumerate() {
         c.stats.resources += 1;
-        let rtype = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let rtype = item.rtype.as_str();
         if matches!(rtype, "Patient" | "Medication") {
             continue;
         }
         if !DOMAIN_TYPES.contains(&rtype) {
+            check(item.resource, entry)?;
             *c.stats.skipped.entry(rtype.to_string()).or_default() += 1;
             continue;
         }
+        let value = parse(item.resource, entry)?;
+        let Some(resource) = value.as_object() else {
+            continue;
+        };
         let at = At {
             entry,
             patient: &id,
         };
         let subject_field = subject_field(rtype);
         let Some(subject) = reference(resource.get(subject_field)) else {
-            return Err(at.err(
-                subject_field,
-                format!("the {rtype} has no `{subject_field}` reference to its patient"),
-            ));
+            return Err(at
+                .err(
+                    subject_field,
+                    format!("the {rtype} has no `{subject_field}` reference to its patient"),
+                )
+                .into());
         };
         // The Patient entry's fullUrl (a `urn:uuid:` or an absolute URL), or `Patient/ID`:
         // never another type's reference that happens to end in the patient's id.
-        if patient_full_url.is_none_or(|u| u != subject.trim()) {
+        if patient_full_url
+            .as_deref()
+            .is_none_or(|u| u != subject.trim())
+        {
             match patient_reference(subject) {
                 Ok(target) if target == id => {}
                 Ok(_) => {
-                    return Err(at.err(
-                        &format!("{subject_field}.reference"),
-                        format!("`{subject}` is not this Bundle's Patient (`{id}`)"),
-                    ));
+                    return Err(at
+                        .err(
+                            &format!("{subject_field}.reference"),
+                            format!("`{subject}` is not this Bundle's Patient (`{id}`)"),
+                        )
+                        .into());
                 }
                 Err(reason) => {
-                    return Err(at.err(
-                        &format!("{subject_field}.reference"),
-                        format!("the {rtype}'s `{subject_field}`: {reason}"),
-                    ));
+                    return Err(at
+                        .err(
+                            &format!("{subject_field}.reference"),
+                            format!("the {rtype}'s `{subject_field}`: {reason}"),
+                        )
+                        .into());
                 }
             }
         }
@@ -743,17 +1055,6 @@ pub fn bundle_to_record(
     record.allergies = has(&["AllergyIntolerance"]).then_some(allergies);
     record.encounters = has(&["Encounter"]).then_some(encounters);
     Ok((record, stats))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 struct Converter<'a> {

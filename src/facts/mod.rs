@@ -5,6 +5,7 @@ mod bulk;
 pub mod codes;
 pub mod fhir;
 pub mod lines;
+mod locate;
 pub mod native;
 pub mod strict;
 
@@ -384,30 +385,19 @@ impl RawRecord {
             .options
             .as_ref()
             .map_or(InputFormat::Detect, |o| o.format);
-        let fhir_value = match format {
-            InputFormat::Native => None,
-            InputFormat::Fhir => Some(self.json()?),
+        let is_fhir = match format {
+            InputFormat::Native => false,
+            InputFormat::Fhir => true,
+            InputFormat::Detect if self.bulk.is_some() => true,
             // A native record cannot have a `resourceType` (unknown fields are refused).
-            InputFormat::Detect if self.bulk.is_some() => Some(self.json()?),
-            InputFormat::Detect if self.text.contains("\"resourceType\"") => {
-                match strict::value(&self.text) {
-                    Ok(v) if v.get("resourceType").is_some() => Some(v),
-                    Ok(_) => None,
-                    // FHIR that is refused (a repeated key) is reported as FHIR.
-                    Err(_)
-                        if serde_json::from_str::<serde_json::Value>(&self.text)
-                            .is_ok_and(|v| v.get("resourceType").is_some()) =>
-                    {
-                        Some(self.json()?)
-                    }
-                    Err(_) => None,
-                }
+            InputFormat::Detect => {
+                self.text.contains("\"resourceType\"") && fhir::has_resource_type(&self.text)
             }
-            InputFormat::Detect => None,
         };
-        let (mut record, is_fhir) = match fhir_value {
-            Some(value) => (self.convert(&value)?, true),
-            None => (native::parse(self)?, false),
+        let mut record = if is_fhir {
+            self.convert()?
+        } else {
+            native::parse(self)?
         };
         if let Some(options) = &self.options {
             options.supplement(&mut record, is_fhir);
@@ -415,55 +405,35 @@ impl RawRecord {
         Ok(record)
     }
 
-    /// The text as JSON, for FHIR.
-    fn json(&self) -> Result<serde_json::Value, RecordError> {
-        strict::value(&self.text).map_err(|(e, path)| {
-            let reason = e.to_string();
-            // serde_json appends " at line L column C"; the line is reported on its own.
-            let reason = reason
-                .rfind(" at line ")
-                .and_then(|i| reason.get(..i))
-                .unwrap_or(&reason);
-            RecordError {
-                file: self.file.to_string(),
-                line: self.line + e.line().saturating_sub(1),
-                patient: None,
-                path,
-                reason: if e.is_data() {
-                    reason.to_string()
-                } else {
-                    format!("not JSON: {reason}")
-                },
-            }
-        })
-    }
-
     /// Converts a FHIR Bundle (see [`fhir`]) and checks the result as a native record.
-    fn convert(&self, value: &serde_json::Value) -> Result<PatientRecord, RecordError> {
+    fn convert(&self) -> Result<PatientRecord, RecordError> {
         let recorded: &[&str] = self.bulk.as_ref().map_or(&[], |b| &b.recorded);
-        let (record, stats) = fhir::bundle_to_record(value, recorded).map_err(|e| {
-            let origin = self
-                .bulk
-                .as_ref()
-                .and_then(|b| b.origins.get(e.entry?).cloned());
-            match origin {
-                // From a Bulk Data export: the resource's own file and line.
-                Some((file, line)) => RecordError {
-                    file: file.to_string(),
-                    line,
-                    patient: e.patient.clone(),
-                    path: e.field.clone(),
-                    reason: e.reason.clone(),
-                },
-                None => RecordError {
-                    file: self.file.to_string(),
-                    line: self.line,
-                    patient: e.patient.clone(),
-                    path: e.path(),
-                    reason: e.reason.clone(),
-                },
-            }
-        })?;
+        let (record, stats) =
+            fhir::bundle_text_to_record(&self.text, recorded).map_err(|(e, offset)| {
+                let origin = self
+                    .bulk
+                    .as_ref()
+                    .and_then(|b| b.origins.get(e.entry?).cloned());
+                match origin {
+                    // From a Bulk Data export: the resource's own file and line.
+                    Some((file, line)) => RecordError {
+                        file: file.to_string(),
+                        line,
+                        patient: e.patient.clone(),
+                        path: e.field.clone(),
+                        reason: e.reason.clone(),
+                    },
+                    // The line of the field at fault (of its resource when the field is not
+                    // written, e.g. a missing one), counted from the record's first line.
+                    None => RecordError {
+                        file: self.file.to_string(),
+                        line: self.line + locate::lines_before(&self.text, offset),
+                        patient: e.patient.clone(),
+                        path: e.path(),
+                        reason: e.reason.clone(),
+                    },
+                }
+            })?;
         if let Some(options) = &self.options {
             if let Ok(mut total) = options.fhir.lock() {
                 total.add(&stats);

@@ -565,7 +565,10 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
         }
     };
     if let Err((path, reason)) = normalise_codes(&mut record).and_then(|()| validate(&record)) {
-        return Err(error(raw.line, Some(record.id.clone()), path, reason));
+        // The line of the field at fault, in a record that spans many lines (a `.json` file).
+        let offset = super::locate::offset_of(&raw.text, &path).unwrap_or(0);
+        let line = raw.line + super::locate::lines_before(&raw.text, offset);
+        return Err(error(line, Some(record.id.clone()), path, reason));
     }
     Ok(record)
 }

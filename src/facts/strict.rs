@@ -316,6 +316,134 @@ pub fn value(text: &str) -> Result<Value, (serde_json::Error, String)> {
     }
 }
 
+/// A JSON value checked for repeated keys at any depth, and not kept: for the parts of a
+/// FHIR Bundle eligc does not read (an Encounter, a Claim), so that they cost no memory.
+pub struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
+        d.deserialize_any(CheckVisitor)
+    }
+}
+
+/// An object key, borrowed from the text when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct CheckVisitor;
+
+impl<'de> Visitor<'de> for CheckVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Checked, D::Error> {
+        Checked::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        // Few keys: compared in a list; many: in a set (a hostile object has 100,000).
+        let mut keys: Vec<std::borrow::Cow<'de, str>> = Vec::new();
+        let mut many: std::collections::HashSet<std::borrow::Cow<'de, str>> =
+            std::collections::HashSet::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if key == NUMBER_TOKEN && keys.is_empty() {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            let seen = if many.is_empty() {
+                keys.contains(&key)
+            } else {
+                many.contains(&key)
+            };
+            if seen {
+                return Err(de::Error::custom(repeated(&key)));
+            }
+            if keys.len() < 32 {
+                keys.push(key);
+            } else {
+                if many.is_empty() {
+                    many.extend(keys.iter().cloned());
+                }
+                many.insert(key);
+            }
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
+    }
+}
+
+/// Checks that JSON text has no repeated key, as [`value`] does, without keeping it.
+pub fn check(text: &str) -> Result<(), (serde_json::Error, String)> {
+    match serde_json::from_str::<Checked>(text) {
+        Ok(Checked) => Ok(()),
+        Err(plain) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            match serde_path_to_error::deserialize::<_, Checked>(&mut de) {
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let path = if path == "." { String::new() } else { path };
+                    Err((e.into_inner(), path))
+                }
+                Ok(_) => Err((plain, String::new())),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
@@ -352,6 +480,18 @@ mod tests {
         assert!(e.to_string().contains("repeated key `d`"), "{e}");
         assert_eq!(path, "a.c[0]");
         assert!(value(r#"{"a": 1, "b": {"a": 2}}"#).is_ok());
+    }
+
+    #[test]
+    fn checking_refuses_repeated_keys_as_reading_does() {
+        let (e, path) = check(r#"{"a": {"b": 1, "c": [{"d": 1, "d": 2}]}}"#).unwrap_err();
+        assert!(e.to_string().contains("repeated key `d`"), "{e}");
+        assert_eq!(path, "a.c[0]");
+        assert!(check(r#"{"a": 1, "b": {"a": 2}, "n": 1.5, "s": "x\"y"}"#).is_ok());
+        let many: Vec<String> = (0..100).map(|i| format!("\"k{i}\": {i}")).collect();
+        assert!(check(&format!("{{{}}}", many.join(","))).is_ok());
+        let (e, _) = check(&format!("{{{}, \"k7\": 0}}", many.join(","))).unwrap_err();
+        assert!(e.to_string().contains("repeated key `k7`"), "{e}");
     }
 
     #[test]

@@ -24,7 +24,8 @@ const BATCH_BYTES: usize = 32 << 20;
 pub struct RunArgs {
     /// The protocol (`.elig`).
     protocol: PathBuf,
-    /// Patient data: `.json` (one patient), `.jsonl` (one per line), or folders of them.
+    /// Patient data: `.json` (one patient), `.jsonl` (one per line), folders of them, a FHIR
+    /// Bulk Data export folder, or an OMOP CDM CSV export folder (docs/omop.md).
     #[arg(required = true)]
     data: Vec<PathBuf>,
     /// Output format.
@@ -94,6 +95,10 @@ pub enum InputArg {
 /// The read options from `--input`, `--anchor` and `--side`.
 fn read_options(args: &RunArgs) -> Result<facts::ReadOptions, String> {
     let mut options = facts::ReadOptions {
+        omop: facts::omop::OmopOptions {
+            concepts_dir: args.vocabulary.clone(),
+            ..facts::omop::OmopOptions::default()
+        },
         format: match args.input {
             InputArg::Detect => facts::InputFormat::Detect,
             InputArg::Native => facts::InputFormat::Native,
@@ -140,7 +145,14 @@ fn worker_threads(asked: usize, cores: Option<std::num::NonZeroUsize>) -> usize 
 const MAX_JOBS: usize = 256;
 
 pub fn run(args: &RunArgs) -> u8 {
-    let plan = match super::load_plan(&args.protocol, args.vocabulary.as_deref()) {
+    // An OMOP export with its vocabulary tables is its own vocabulary, unless one is given.
+    let vocabulary = args.vocabulary.clone().or_else(|| {
+        args.data
+            .iter()
+            .find(|d| facts::omop::is_export(d) && facts::omop::has_concepts(d))
+            .cloned()
+    });
+    let plan = match super::load_plan(&args.protocol, vocabulary.as_deref()) {
         // Explanations printed as text show computed numbers rounded; JSON keeps them exact.
         Ok(plan) => plan
             .round_for_reading(args.format != OutputFormat::Json)
@@ -271,6 +283,11 @@ pub fn run(args: &RunArgs) -> u8 {
     let fhir = options.fhir_stats();
     if fhir.patients > 0 || fhir.resources > 0 {
         eprintln!("{}", fhir.summary());
+    }
+    if let Ok(omop) = options.omop.stats.lock() {
+        if !omop.rows.is_empty() {
+            eprintln!("{}", omop.summary());
+        }
     }
     if let Err(e) = screen.finish(&mut out) {
         eprintln!("error: cannot write the results: {e}");

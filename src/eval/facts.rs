@@ -291,6 +291,11 @@ impl Plan {
                 .as_ref()
                 .is_some_and(|v| v.knows(system, value));
             relevant |= kinds.iter().any(|k| self.systems.contains(&(*k, system)));
+            // An OMOP fact without a concept eligc can name might be any concept of its kind.
+            relevant |= system == CodeSystem::Url
+                && value
+                    .strip_prefix(crate::facts::omop::UNMAPPED)
+                    .is_some_and(|v| v.starts_with('|'));
         }
         match (relevant, known) {
             (false, _) => Placement::Irrelevant,

@@ -1093,7 +1093,7 @@ const INTERPRETATION_SYSTEMS: &[&str] = &[
 /// values and findings, LOINC answer codes (LA...), and HL7 interpretation codes used as a
 /// value. Each code was checked against published FHIR value sets (e.g. DICOM CID 3677
 /// "Summary Codes ECG" for 164854000 / 102594003); see docs/fhir.md.
-fn answer_word(system: &str, code: &str) -> Option<&'static str> {
+pub(crate) fn answer_word(system: &str, code: &str) -> Option<&'static str> {
     if INTERPRETATION_SYSTEMS.contains(&system) {
         return match interpretation_word(system, code)? {
             "high" | "low" => None,

@@ -7,6 +7,7 @@ pub mod fhir;
 pub mod lines;
 mod locate;
 pub mod native;
+pub mod omop;
 pub mod strict;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -68,6 +69,8 @@ pub struct RawRecord {
     pub options: Option<Arc<ReadOptions>>,
     /// For a patient assembled from a FHIR Bulk Data export: where its resources came from.
     pub bulk: Option<Box<BulkOrigin>>,
+    /// A record already converted (an OMOP person), or why it was rejected: not parsed.
+    pub prepared: Option<Box<Result<PatientRecord, RecordError>>>,
 }
 
 /// Where the resources of a patient assembled from a Bulk Data export came from.
@@ -192,6 +195,8 @@ pub struct ReadOptions {
     /// The largest record read, in bytes (`--max-record-bytes`): a JSON Lines line, a
     /// `.json` file, an assembled Bulk Data patient. A larger one is a rejected record.
     pub max_record_bytes: u64,
+    /// Where OMOP exports find `CONCEPT`, and what their reading counted.
+    pub omop: omop::OmopOptions,
 }
 
 impl Default for ReadOptions {
@@ -203,6 +208,7 @@ impl Default for ReadOptions {
             complete: BTreeSet::new(),
             fhir: Mutex::default(),
             max_record_bytes: lines::DEFAULT_MAX_RECORD_BYTES,
+            omop: omop::OmopOptions::default(),
         }
     }
 }
@@ -367,11 +373,19 @@ impl RawRecord {
             unreadable: None,
             options: None,
             bulk: None,
+            prepared: None,
         }
     }
 
     /// Parses and validates the record.
     pub fn parse(&self) -> Result<PatientRecord, RecordError> {
+        if let Some(prepared) = &self.prepared {
+            let mut record = prepared.as_ref().clone()?;
+            if let Some(options) = &self.options {
+                options.supplement(&mut record, false);
+            }
+            return Ok(record);
+        }
         if let Some(reason) = &self.unreadable {
             return Err(RecordError {
                 file: self.file.to_string(),
@@ -459,7 +473,7 @@ impl RawRecord {
 pub fn data_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        if path.is_dir() && path.join("Patient.ndjson").is_file() {
+        if (path.is_dir() && path.join("Patient.ndjson").is_file()) || omop::is_export(path) {
             files.push(path.clone());
         } else if path.is_dir() {
             let mut inside: Vec<PathBuf> = std::fs::read_dir(path)?
@@ -495,6 +509,9 @@ pub fn read_file(path: &Path) -> std::io::Result<Records> {
 /// is read as a FHIR Bulk Data export: one record per patient of `Patient.ndjson`, with
 /// the resources of the other `.ndjson` files that refer to it.
 pub fn read_file_with(path: &Path, options: Option<Arc<ReadOptions>>) -> std::io::Result<Records> {
+    if omop::is_export(path) {
+        return omop::read_export(path, options, BulkSettings::default());
+    }
     if path.is_dir() {
         return bulk::read_export(path, options, BulkSettings::default());
     }
@@ -552,6 +569,16 @@ pub fn read_bulk_export(
     settings: BulkSettings,
 ) -> std::io::Result<Records> {
     bulk::read_export(dir, options, settings)
+}
+
+/// Reads the OMOP CDM export in `dir` as [`read_file_with`] does, partitioned as `settings`
+/// says (see [`omop`]).
+pub fn read_omop_export(
+    dir: &Path,
+    options: Option<Arc<ReadOptions>>,
+    settings: BulkSettings,
+) -> std::io::Result<Records> {
+    omop::read_export(dir, options, settings)
 }
 
 /// Iterates over the non-blank lines of a JSON Lines file, each at most `cap` bytes.
@@ -624,6 +651,7 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                 unreadable,
                 options: self.options.clone(),
                 bulk: None,
+                prepared: None,
             }));
         }
     }

@@ -8,7 +8,7 @@
 //! unknown. Only what the protocol needs is kept: a full Athena download is read once as a
 //! stream, never held whole. See docs/terminology.md.
 
-mod table;
+pub(crate) mod table;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -180,7 +180,7 @@ fn link(relationship_id: &str) -> Option<Link> {
 }
 
 /// Finds a table in the folder: `NAME.csv`, `NAME.tsv` or `NAME.txt`, any case.
-fn find(dir: &Path, name: &str) -> Result<Option<PathBuf>, VocabError> {
+pub(crate) fn find(dir: &Path, name: &str) -> Result<Option<PathBuf>, VocabError> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| VocabError::new(dir, 0, format!("cannot list: {e}")))?;
     let mut found: Vec<PathBuf> = entries

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::VocabError;
 
 /// An open table: the header read, rows to come.
-pub(super) struct Table {
+pub(crate) struct Table {
     path: PathBuf,
     reader: BufReader<std::fs::File>,
     tab: bool,
@@ -22,7 +22,7 @@ pub(super) struct Table {
 }
 
 impl Table {
-    pub(super) fn open(path: &Path) -> Result<Table, VocabError> {
+    pub(crate) fn open(path: &Path) -> Result<Table, VocabError> {
         let file = std::fs::File::open(path)
             .map_err(|e| VocabError::new(path, 0, format!("cannot open: {e}")))?;
         let mut table = Table {
@@ -59,7 +59,7 @@ impl Table {
     }
 
     /// The position of a column, by name (case does not matter).
-    pub(super) fn column(&self, name: &str) -> Result<usize, VocabError> {
+    pub(crate) fn column(&self, name: &str) -> Result<usize, VocabError> {
         self.columns.iter().position(|c| c == name).ok_or_else(|| {
             self.error(
                 1,
@@ -72,13 +72,13 @@ impl Table {
     }
 
     /// The position of a column that may be absent.
-    pub(super) fn optional_column(&self, name: &str) -> Option<usize> {
+    pub(crate) fn optional_column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == name)
     }
 
     /// The next row's fields and the line it starts on; `None` at the end. Blank lines are
     /// skipped.
-    pub(super) fn next_row(&mut self) -> Result<Option<(usize, &[String])>, VocabError> {
+    pub(crate) fn next_row(&mut self) -> Result<Option<(usize, &[String])>, VocabError> {
         loop {
             self.buf.clear();
             let start = self.line;

@@ -180,10 +180,12 @@ fn partition_of(key: &str, level: u32, k: usize) -> usize {
 }
 
 /// A temporary folder, removed when dropped.
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn create(parent: &Path) -> std::io::Result<TempDir> {
+    /// A new folder under `parent`, readable by this user only (0700: the partition files
+    /// hold patient data), registered for removal on SIGINT and SIGTERM.
+    pub(super) fn create(parent: &Path, prefix: &str) -> std::io::Result<TempDir> {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -191,9 +193,15 @@ impl TempDir {
         let mut last = None;
         for _ in 0..100 {
             let n = COUNT.fetch_add(1, Ordering::Relaxed);
-            let dir = parent.join(format!("eligc-bulk-{}-{n}-{nanos}", std::process::id()));
-            match std::fs::create_dir(&dir) {
-                Ok(()) => return Ok(TempDir(dir)),
+            let dir = parent.join(format!("{prefix}-{}-{n}-{nanos}", std::process::id()));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&dir) {
+                Ok(()) => {
+                    signals::watch(&dir);
+                    return Ok(TempDir(dir));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => return Err(temp_error(parent, e)),
             }
@@ -205,9 +213,62 @@ impl TempDir {
     }
 }
 
+/// A new partition file, readable and writable by this user only (0600).
+pub(super) fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Removal of the temporary folders when the process is interrupted: `Drop` does not run
+/// on SIGINT (Ctrl-C) or SIGTERM, so a thread waits for those signals, removes every folder
+/// still alive and exits with 128 + the signal's number, as a shell reports it.
+mod signals {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, Once};
+
+    static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static HANDLER: Once = Once::new();
+
+    fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+        LIVE.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers `dir` for removal on a signal (and starts the watching thread once).
+    pub(super) fn watch(dir: &Path) {
+        live().push(dir.to_path_buf());
+        HANDLER.call_once(|| {
+            use signal_hook::consts::{SIGINT, SIGTERM};
+            // Without the handler (it cannot be installed) the folders are still removed
+            // on every normal end; only an interrupted run would leave them.
+            let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+                return;
+            };
+            let _ = std::thread::Builder::new()
+                .name("eligc-signals".to_owned())
+                .spawn(move || {
+                    if let Some(signal) = signals.forever().next() {
+                        for dir in live().iter() {
+                            let _ = std::fs::remove_dir_all(dir);
+                        }
+                        std::process::exit(128 + signal);
+                    }
+                });
+        });
+    }
+
+    /// `dir` was removed normally.
+    pub(super) fn forget(dir: &Path) {
+        live().retain(|d| d != dir);
+    }
+}
+
 /// An error of the temporary files, saying where they are (a full disk, a read-only
 /// folder: set `TMPDIR`).
-fn temp_error(dir: &Path, e: std::io::Error) -> std::io::Error {
+pub(super) fn temp_error(dir: &Path, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(
         e.kind(),
         format!(
@@ -220,6 +281,7 @@ fn temp_error(dir: &Path, e: std::io::Error) -> std::io::Error {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        signals::forget(&self.0);
     }
 }
 
@@ -295,12 +357,15 @@ pub(super) fn read_export(
     let k = usize::try_from(planned.div_ceil(partition_bytes))
         .unwrap_or(usize::MAX)
         .clamp(1, settings.max_partitions.max(1));
-    let temp = TempDir::create(&settings.temp_dir)?;
+    let temp = TempDir::create(&settings.temp_dir, "eligc-bulk")?;
     let mut writers = Vec::with_capacity(k);
     let mut parts = VecDeque::with_capacity(k);
     for i in 0..k {
         let path = temp.0.join(format!("part-{i}"));
-        writers.push(BufWriter::with_capacity(WRITE_BUFFER, File::create(&path)?));
+        writers.push(BufWriter::with_capacity(
+            WRITE_BUFFER,
+            create_private(&path)?,
+        ));
         parts.push_back(Part {
             path,
             level: 0,
@@ -555,7 +620,10 @@ impl Export {
             let mut name = part.path.clone().into_os_string();
             name.push(format!(".{i}"));
             let path = PathBuf::from(name);
-            writers.push(BufWriter::with_capacity(WRITE_BUFFER, File::create(&path)?));
+            writers.push(BufWriter::with_capacity(
+                WRITE_BUFFER,
+                create_private(&path)?,
+            ));
             subs.push(path);
         }
         // Per sub-partition: its first patient id, and whether it holds another.

@@ -21,13 +21,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::bulk::{TempDir, create_private, temp_error};
 use super::native::{
     ConditionRecord, EncounterRecord, ImmunizationRecord, MedicationRecord, ObservationRecord,
     PatientRecord, ProcedureRecord, RangeRecord, RecordedSex,
@@ -333,44 +333,6 @@ fn partition_of(person: i64, k: usize) -> usize {
     (h % k.max(1) as u64) as usize
 }
 
-/// A temporary folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn create(parent: &Path) -> std::io::Result<TempDir> {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        for _ in 0..100 {
-            let n = COUNT.fetch_add(1, Ordering::Relaxed);
-            let dir = parent.join(format!("eligc-omop-{}-{n}-{nanos}", std::process::id()));
-            match std::fs::create_dir(&dir) {
-                Ok(()) => return Ok(TempDir(dir)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(temp_error(parent, e)),
-            }
-        }
-        Err(temp_error(parent, std::io::Error::other("no free name")))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_error(dir: &Path, e: std::io::Error) -> std::io::Error {
-    std::io::Error::new(
-        e.kind(),
-        format!(
-            "temporary partition files in {} (set TMPDIR to use another folder): {e}",
-            dir.display()
-        ),
-    )
-}
-
 /// A concept as `CONCEPT` gives it.
 #[derive(Clone, Debug)]
 struct Concept {
@@ -440,14 +402,14 @@ pub(super) fn read_export(
     let k = usize::try_from(total.div_ceil(settings.partition_bytes.max(1)))
         .unwrap_or(usize::MAX)
         .clamp(1, settings.max_partitions.max(1));
-    let temp = TempDir::create(&settings.temp_dir)?;
+    let temp = TempDir::create(&settings.temp_dir, "eligc-omop")?;
     let mut writers = Vec::with_capacity(k);
     let mut parts = VecDeque::with_capacity(k);
     for i in 0..k {
         let path = temp.0.join(format!("part-{i}"));
         writers.push(BufWriter::with_capacity(
             32 << 10,
-            File::create(&path).map_err(|e| temp_error(&settings.temp_dir, e))?,
+            create_private(&path).map_err(|e| temp_error(&settings.temp_dir, e))?,
         ));
         parts.push_back(path);
     }

@@ -142,3 +142,70 @@ fn omop_partition_folder_is_0700_and_its_files_0600() {
         eligc::facts::read_omop_export(&omop, None, settings).unwrap()
     });
 }
+
+/// Runs `eligc run` on the seed protocol and `data`; returns exit code and stderr.
+fn run_on(data: &Path) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_eligc"))
+        .args(["run", "protocols/sle-car-t/protocol.elig"])
+        .arg(data)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn json_and_jsonl_patients_beside_a_bulk_export_are_reported_as_skipped() {
+    let export = tempfile::tempdir().unwrap();
+    std::fs::write(export.path().join("Patient.ndjson"), format!("{PATIENT}\n")).unwrap();
+    std::fs::write(export.path().join("extra.json"), "{}").unwrap();
+    std::fs::write(export.path().join("more.jsonl"), "{}\n").unwrap();
+    let (code, stderr) = run_on(export.path());
+    assert_eq!(code, Some(0), "{stderr}");
+    for name in ["extra.json", "more.jsonl"] {
+        assert!(
+            stderr.contains(&format!(
+                "skipped: {}: a Bulk Data export (a folder with Patient.ndjson) reads only its .ndjson files",
+                export.path().join(name).display()
+            )),
+            "{name} not reported: {stderr}"
+        );
+    }
+    assert!(stderr.contains("read 1:"), "{stderr}");
+}
+
+#[test]
+fn a_folder_without_any_data_file_is_an_error_naming_what_it_holds() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("notes.txt"), "not patients").unwrap();
+    std::fs::create_dir(folder.path().join("sub")).unwrap();
+    let (code, stderr) = run_on(folder.path());
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no .json, .jsonl or .ndjson file, no Patient.ndjson (Bulk Data) and no PERSON \
+             table (OMOP) in this folder; it holds notes.txt, sub"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("read 0"), "{stderr}");
+}
+
+#[test]
+fn other_files_in_a_folder_of_patients_are_reported_and_the_patients_read() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "protocols/sle-car-t/patients.jsonl",
+        folder.path().join("patients.jsonl"),
+    )
+    .unwrap();
+    std::fs::write(folder.path().join("README.md"), "about").unwrap();
+    let (_, stderr) = run_on(folder.path());
+    assert!(
+        stderr.contains("README.md: not a .json, .jsonl or .ndjson file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("read 98:"), "{stderr}");
+}

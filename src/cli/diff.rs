@@ -137,7 +137,9 @@ fn screen(
     cap: u64,
     complete: std::collections::BTreeSet<&'static str>,
 ) -> Result<Impact, String> {
-    let files = facts::data_files(data).map_err(|e| format!("cannot list the data: {e}"))?;
+    let found = facts::data_files(data).map_err(|e| format!("cannot list the data: {e}"))?;
+    found.report_skipped();
+    let files = found.files;
     let options = std::sync::Arc::new(facts::ReadOptions {
         max_record_bytes: cap,
         complete,

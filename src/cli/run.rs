@@ -182,7 +182,10 @@ pub fn run(args: &RunArgs) -> u8 {
     };
     let reader_options = options.clone();
     let files = match facts::data_files(&args.data) {
-        Ok(f) => f,
+        Ok(found) => {
+            found.report_skipped();
+            found.files
+        }
         Err(e) => {
             eprintln!("error: cannot list the data: {e}");
             return EXIT_USAGE;

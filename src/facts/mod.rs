@@ -470,29 +470,105 @@ impl RawRecord {
 /// Expands the paths given on the command line into data files: directories are read for
 /// `*.json`, `*.jsonl` and `*.ndjson` files, in name order. A directory holding
 /// `Patient.ndjson` is a FHIR Bulk Data export: it stays one entry, read by [`read_file`].
-pub fn data_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+///
+/// Nothing in a folder is left out silently: every entry that is not read is in
+/// [`DataFiles::skipped`] with the reason, for the caller to report. A folder that gives no
+/// data file at all is an error (a wrong folder must not read as "0 patients").
+pub fn data_files(paths: &[PathBuf]) -> std::io::Result<DataFiles> {
+    let mut found = DataFiles::default();
     for path in paths {
-        if (path.is_dir() && path.join("Patient.ndjson").is_file()) || omop::is_export(path) {
-            files.push(path.clone());
+        if path.is_dir() && path.join("Patient.ndjson").is_file() {
+            found.files.push(path.clone());
+            // A Bulk Data export reads its `.ndjson` files only.
+            for entry in sorted_entries(path)? {
+                if !(entry.is_file() && has_extension(&entry, &["ndjson"])) {
+                    let reason = if entry.is_file() {
+                        "a Bulk Data export (a folder with Patient.ndjson) reads only its .ndjson files"
+                    } else {
+                        "not a regular file"
+                    };
+                    found.skipped.push((entry, reason));
+                }
+            }
+        } else if omop::is_export(path) {
+            found.files.push(path.clone());
         } else if path.is_dir() {
-            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && matches!(
-                            p.extension().and_then(|e| e.to_str()),
-                            Some("json" | "jsonl" | "ndjson")
-                        )
-                })
-                .collect();
-            inside.sort();
-            files.append(&mut inside);
+            let before = found.files.len();
+            for entry in sorted_entries(path)? {
+                if entry.is_file() && has_extension(&entry, &["json", "jsonl", "ndjson"]) {
+                    found.files.push(entry);
+                } else if entry.is_file() {
+                    found
+                        .skipped
+                        .push((entry, "not a .json, .jsonl or .ndjson file"));
+                } else {
+                    found.skipped.push((entry, "not a regular file"));
+                }
+            }
+            if found.files.len() == before {
+                let held: Vec<String> = found
+                    .skipped
+                    .iter()
+                    .filter(|(p, _)| p.parent() == Some(path.as_path()))
+                    .map(|(p, _)| {
+                        p.file_name()
+                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                    })
+                    .collect();
+                let held = if held.is_empty() {
+                    "it is empty".to_owned()
+                } else {
+                    format!("it holds {}", crate::terminal::escape(&held.join(", ")))
+                };
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "{}: no .json, .jsonl or .ndjson file, no Patient.ndjson (Bulk Data) \
+                         and no PERSON table (OMOP) in this folder; {held}",
+                        path.display()
+                    ),
+                ));
+            }
         } else {
-            files.push(path.clone());
+            found.files.push(path.clone());
         }
     }
-    Ok(files)
+    Ok(found)
+}
+
+/// What [`data_files`] found: the files to read, and the folder entries not read, with why.
+#[derive(Debug, Default)]
+pub struct DataFiles {
+    /// The data files (and Bulk Data / OMOP folders), in the order to read them.
+    pub files: Vec<PathBuf>,
+    /// Entries of the folders given that are not read, and the reason.
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+impl DataFiles {
+    /// Writes one `skipped: PATH: reason` line per entry not read, on standard error.
+    pub fn report_skipped(&self) {
+        for (path, reason) in &self.skipped {
+            eprintln!(
+                "skipped: {}: {reason}",
+                crate::terminal::escape(&path.display().to_string())
+            );
+        }
+    }
+}
+
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut entries = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<PathBuf>>>()?;
+    entries.sort();
+    Ok(entries)
+}
+
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| extensions.contains(&e))
 }
 
 /// The records of one file, as [`read_file_with`] gives them.

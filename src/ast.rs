@@ -113,15 +113,49 @@ pub struct AnchorDecl {
     pub span: Span,
 }
 
-/// One named date supplied with each patient's data.
+/// One named date supplied with each patient's data, or taken from the record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Anchor {
     /// Its name.
     pub name: Ident,
     /// What the date is, in words.
     pub label: Option<StrLit>,
+    /// `= last procedure in surgery before screening`: the date is the start of the first
+    /// or last matching event in the record, not a date the record supplies.
+    pub event: Option<AnchorEvent>,
     /// Name and label.
     pub span: Span,
+}
+
+/// The event an anchor's date is taken from: `last procedure in surgery before screening`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnchorEvent {
+    /// First or last.
+    pub select: EventSelect,
+    /// The events it chooses among.
+    pub query: EventQuery,
+    /// The whole clause after `=`.
+    pub span: Span,
+}
+
+/// Which of the matching events, by start date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSelect {
+    /// The earliest.
+    First,
+    /// The most recent.
+    Last,
+}
+
+impl EventSelect {
+    /// The keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            EventSelect::First => "first",
+            EventSelect::Last => "last",
+        }
+    }
 }
 
 /// What a `use` brings in.
@@ -905,6 +939,14 @@ pub enum ExprKind {
     /// `any medication within 1 month before screening`: a record of that kind, whatever
     /// it is. The query's target is the word `any`.
     AnyEvent(EventQuery),
+    /// `last condition stroke from 5 years before screening to 3 months before screening`:
+    /// the first or last matching event starts inside the window.
+    SelectEvent {
+        /// First or last.
+        select: EventSelect,
+        /// The events (the window is where the chosen one must start).
+        query: EventQuery,
+    },
     /// `dose glucocorticoid as prednisone >= 1 mg/kg/d sustained 3 months within 6 months before screening`
     Dose(DoseQuery),
 }

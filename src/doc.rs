@@ -193,6 +193,10 @@ impl Writer<'_> {
     fn anchor(&self, id: crate::program::AnchorId) -> String {
         match self.p.anchor(id) {
             Some(a) if a.fixed.is_some() => a.name.clone(),
+            Some(a) if a.event.is_some() => match &a.label {
+                Some(l) => format!("the start of the {}", lower_first(l)),
+                None => format!("the {} date", a.name.replace('_', " ")),
+            },
             Some(a) => match &a.label {
                 Some(l) => format!("the {}", lower_first(l)),
                 None => format!("the {} date", a.name.replace('_', " ")),
@@ -520,6 +524,21 @@ impl Writer<'_> {
                 number_words(*op, *n)
             ),
             CondKind::Event(q) => format!("there is {}", self.event(q)),
+            CondKind::SelectEvent { select, query } => {
+                let unwindowed = EventQuery {
+                    window: Window::Ever,
+                    ..query.clone()
+                };
+                let which = match select {
+                    crate::ast::EventSelect::First => "the first",
+                    crate::ast::EventSelect::Last => "the most recent",
+                };
+                format!(
+                    "{which} record of {} began {}",
+                    self.event(&unwindowed).trim_end_matches(", at any time"),
+                    self.window(&query.window, "on")
+                )
+            }
             CondKind::CountEvents { query, op, n } => format!(
                 "the number of records of {} is {}",
                 self.event(query),

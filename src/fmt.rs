@@ -402,9 +402,19 @@ impl<'a> Printer<'a> {
         let parts: Vec<String> = a
             .anchors
             .iter()
-            .map(|x| match &x.label {
-                Some(l) => format!("{} {}", x.name.name, string(l)),
-                None => x.name.name.clone(),
+            .map(|x| {
+                let mut s = match &x.label {
+                    Some(l) => format!("{} {}", x.name.name, string(l)),
+                    None => x.name.name.clone(),
+                };
+                if let Some(e) = &x.event {
+                    s.push_str(&format!(
+                        " = {} {}",
+                        e.select.keyword(),
+                        self.event(&e.query, e.span)
+                    ));
+                }
+                s
             })
             .collect();
         let flat = format!("anchor {}", parts.join(", "));
@@ -800,6 +810,9 @@ impl<'a> Printer<'a> {
                 &format!("any {}", q.kind.keyword()),
                 1,
             ),
+            ExprKind::SelectEvent { select, query } => {
+                format!("{} {}", select.keyword(), self.event(query, e.span))
+            }
             ExprKind::Dose(d) => {
                 let mut s = format!("dose {}", d.target.name);
                 if let Some(a) = &d.as_drug {
@@ -940,7 +953,9 @@ fn with_parens<'e>(parent: &ExprKind, ops: &'e [Expr]) -> Vec<(&'e Expr, bool)> 
 
 fn ends_with_where(e: &Expr) -> bool {
     match &e.kind {
-        ExprKind::Event(q) | ExprKind::CountEvents(q) => !q.filters.is_empty(),
+        ExprKind::Event(q) | ExprKind::CountEvents(q) | ExprKind::SelectEvent { query: q, .. } => {
+            !q.filters.is_empty()
+        }
         ExprKind::Not(x) => ends_with_where(x),
         _ => false,
     }

@@ -5,8 +5,8 @@
 use rust_decimal::Decimal;
 
 use crate::ast::{
-    ArithOp, CmpOp, ConceptKind, CriterionKind, Direction, DurationUnit, EventKind, RefBound,
-    SelectMode, SetKind,
+    ArithOp, CmpOp, ConceptKind, CriterionKind, Direction, DurationUnit, EventKind, EventSelect,
+    RefBound, SelectMode, SetKind,
 };
 use crate::source::Span;
 use crate::units::Unit;
@@ -90,6 +90,10 @@ pub struct AnchorInfo {
     /// For a calendar date written in a window (`after 2010-01-01`): that date, the same for
     /// every patient. Its name is the date as written.
     pub fixed: Option<chrono::NaiveDate>,
+    /// For an anchor taken from the record (`= last procedure in surgery before screening`):
+    /// the start of the first or last event the query matches. Its window refers only to
+    /// anchors the record supplies.
+    pub event: Option<(EventSelect, EventQuery)>,
     /// Its declaration.
     pub span: Span,
 }
@@ -621,6 +625,14 @@ pub enum CondKind {
     },
     /// Some event matches.
     Event(EventQuery),
+    /// The first or last event the query matches (ignoring its window) starts inside the
+    /// query's window.
+    SelectEvent {
+        /// First or last.
+        select: EventSelect,
+        /// The events, and the window the chosen one must start in.
+        query: EventQuery,
+    },
     /// Number of matching events.
     CountEvents {
         /// The query.

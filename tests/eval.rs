@@ -1527,3 +1527,123 @@ fn without_a_screening_date_the_as_of_date_is_today() {
     let detail = &result.criteria[0].checks[0].detail;
     assert!(detail.contains("(today)"), "{detail}");
 }
+
+/// As [`outcome`], with declarations (`anchor ... = ...`) before the criterion.
+fn outcome_with(items: &str, rule: &str, facts: &str) -> Outcome {
+    let plan = plan(&format!("{items}\ninclusion T1 \"test\": {rule}"));
+    let sep = if facts.is_empty() { "" } else { "," };
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31","infusion":"2026-04-30"}}{sep}{facts}}}"#
+    );
+    plan.evaluate(&patient(&json), true).criteria[0].outcome
+}
+
+#[test]
+fn last_chooses_the_most_recent_episode_and_tests_its_start() {
+    let rule = "last condition gvhd from 5 years before screening to 3 months before screening";
+    let old_and_mid = r#""conditions":[{"concept":"gvhd","onset":"2020-01-01","end":"2020-02-01"},{"concept":"gvhd","onset":"2025-06-01"}]"#;
+    assert_eq!(outcome(rule, old_and_mid), Outcome::Met);
+    let recent_too = r#""conditions":[{"concept":"gvhd","onset":"2025-06-01","end":"2025-07-01"},{"concept":"gvhd","onset":"2026-03-01"}]"#;
+    assert_eq!(
+        outcome(rule, recent_too),
+        Outcome::NotMet,
+        "the most recent episode is a month old"
+    );
+    assert_eq!(outcome(rule, r#""conditions":[]"#), Outcome::NotMet);
+    assert_eq!(outcome(rule, ""), Outcome::Unknown);
+}
+
+#[test]
+fn first_chooses_the_earliest_start_of_any_member_of_a_set() {
+    let rule = "first medication in dmard within 3 months before screening";
+    let new_start = r#""medications":[{"concept":"methotrexate","start":"2026-02-01"}]"#;
+    assert_eq!(outcome(rule, new_start), Outcome::Met);
+    let earlier_other = r#""medications":[{"concept":"methotrexate","start":"2026-02-01"},{"concept":"azathioprine","start":"2020-05-01","end":"2021-05-01"}]"#;
+    assert_eq!(outcome(rule, earlier_other), Outcome::NotMet);
+}
+
+#[test]
+fn an_episode_without_a_date_or_with_an_untested_attribute_leaves_the_choice_unknown() {
+    let rule = "last condition gvhd from 5 years before screening to 3 months before screening";
+    let undated = r#""conditions":[{"concept":"gvhd","onset":"2025-06-01","end":"2025-07-01"},{"concept":"gvhd"}]"#;
+    assert_eq!(
+        outcome(rule, undated),
+        Outcome::Unknown,
+        "the undated episode may be the most recent"
+    );
+    let graded = "last condition gvhd from 5 years before screening to 3 months before screening where grade >= 2";
+    let ungraded_recent = r#""conditions":[{"concept":"gvhd","onset":"2025-06-01","end":"2025-07-01","grade":3},{"concept":"gvhd","onset":"2026-03-01"}]"#;
+    assert_eq!(
+        outcome(graded, ungraded_recent),
+        Outcome::Unknown,
+        "the recent episode's grade is not recorded: it may be the last of grade 2"
+    );
+    let low_recent = r#""conditions":[{"concept":"gvhd","onset":"2025-06-01","end":"2025-07-01","grade":3},{"concept":"gvhd","onset":"2026-03-01","grade":1}]"#;
+    assert_eq!(outcome(graded, low_recent), Outcome::Met);
+}
+
+const LAST_DIALYSIS: &str =
+    "anchor last_dialysis \"Last dialysis\" = last procedure dialysis before screening";
+
+#[test]
+fn a_window_can_be_counted_from_an_event_taken_from_the_record() {
+    let rule = "condition gvhd within 6 months after last_dialysis";
+    let after = r#""procedures":[{"concept":"dialysis","date":"2024-01-01"},{"concept":"dialysis","date":"2025-01-01"}],"conditions":[{"concept":"gvhd","onset":"2025-03-01","end":"2025-04-01"}]"#;
+    assert_eq!(outcome_with(LAST_DIALYSIS, rule, after), Outcome::Met);
+    let before = r#""procedures":[{"concept":"dialysis","date":"2025-01-01"}],"conditions":[{"concept":"gvhd","onset":"2024-03-01","end":"2024-04-01"}]"#;
+    assert_eq!(outcome_with(LAST_DIALYSIS, rule, before), Outcome::NotMet);
+}
+
+#[test]
+fn a_window_from_an_event_the_record_does_not_have_is_empty_and_one_not_known_is_unknown() {
+    let rule = "condition gvhd within 6 months after last_dialysis";
+    let gvhd = r#""conditions":[{"concept":"gvhd","onset":"2025-03-01"}]"#;
+    let none = format!(r#"{gvhd},"procedures":[]"#);
+    assert_eq!(outcome_with(LAST_DIALYSIS, rule, &none), Outcome::NotMet);
+    assert_eq!(
+        outcome_with(LAST_DIALYSIS, &format!("not {rule}"), &none),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome_with(LAST_DIALYSIS, rule, gvhd),
+        Outcome::Unknown,
+        "no procedure list: the last dialysis is not known"
+    );
+    let no_screening = r#"{"id":"p","anchors":{},"procedures":[{"concept":"dialysis","date":"2025-01-01"}],"conditions":[]}"#;
+    let plan = plan(&format!("{LAST_DIALYSIS}\ninclusion T1 \"test\": {rule}"));
+    assert_eq!(
+        plan.evaluate(&patient(no_screening), true).criteria[0].outcome,
+        Outcome::Unknown,
+        "the anchor's own window needs the screening date"
+    );
+}
+
+#[test]
+fn an_anchor_taken_from_the_record_cannot_be_counted_from_another() {
+    let text = format!(
+        "{VOCABULARY}\n{LAST_DIALYSIS}\nanchor next \"Next\" = first condition gvhd after last_dialysis\ninclusion T1 \"t\": condition gvhd within 1 month after next\n"
+    );
+    let c = compile_text("t.elig", &text, None);
+    assert!(
+        c.diagnostics.iter().any(|d| d.is_error()
+            && d.message
+                .contains("refers to an anchor taken from the record")),
+        "{:?}",
+        c.diagnostics
+    );
+}
+
+#[test]
+fn windows_after_an_anchor_taken_from_the_record_are_not_warned_about() {
+    let text = format!(
+        "{VOCABULARY}\n{LAST_DIALYSIS}\ninclusion T1 \"t\": condition gvhd within 6 months after last_dialysis\n"
+    );
+    let c = compile_text("t.elig", &text, None);
+    assert!(
+        !c.diagnostics
+            .iter()
+            .any(|d| d.code == eligc::diagnostic::Code::WindowAfterAnchor),
+        "{:?}",
+        c.diagnostics
+    );
+}

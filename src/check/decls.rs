@@ -130,10 +130,14 @@ impl<'a> Checker<'a> {
                     }
                     let id = AnchorId(u32::try_from(self.anchors.len()).unwrap_or(u32::MAX));
                     self.anchor_ids.insert(anchor.name.name.clone(), id);
+                    if anchor.event.is_some() {
+                        self.derived_anchors.insert(id);
+                    }
                     self.anchors.push(AnchorInfo {
                         name: anchor.name.name.clone(),
                         label: anchor.label.as_ref().map(|l| l.value.clone()),
                         fixed: None,
+                        event: None,
                         span: anchor.name.span,
                     });
                 }

@@ -403,6 +403,13 @@ impl<'a> Checker<'a> {
                 let query = self.query(q, true)?;
                 cond(CondKind::Event(query))
             }
+            ExprKind::SelectEvent { select, query } => {
+                let query = self.event_query(query)?;
+                cond(CondKind::SelectEvent {
+                    select: *select,
+                    query,
+                })
+            }
             ExprKind::Dose(d) => {
                 let dose = self.dose(d)?;
                 cond(CondKind::Dose(dose))
@@ -843,12 +850,21 @@ impl<'a> Checker<'a> {
             let anchor = self
                 .anchors
                 .iter()
-                .find(|a| a.fixed.is_none())
+                .find(|a| a.fixed.is_none() && a.event.is_none())
                 .map_or_else(|| "screening".to_string(), |a| a.name.clone());
             self.error(
                 Diagnostic::new(Code::WindowAfterAnchor, w.span, format!("this window runs on from {date} without end: it takes facts dated after screening too"), "no end")
                     .with_help(format!("end it at an anchor: `from {date} to {anchor}`")),
             );
+            return;
+        }
+        // Facts after an event taken from the record (`after last_surgery`) are known.
+        let anchors = from.iter().chain(to.iter()).map(|p| p.anchor);
+        if anchors.clone().count() > 0
+            && anchors
+                .into_iter()
+                .all(|a| self.derived_anchors.contains(&a))
+        {
             return;
         }
         let reaches_after = match to {
@@ -1784,5 +1800,60 @@ fn attribute_test_shape(e: &ast::Expr) -> Option<&ast::Ident> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+impl Checker<'_> {
+    /// Checks the events that anchors taken from the record are defined by. Their windows
+    /// may refer only to anchors the record supplies, so that no anchor depends on itself.
+    pub(super) fn derived_anchor_events(&mut self) {
+        let loaded = self.loaded;
+        for l in loaded {
+            for item in &l.module.items {
+                let ast::Item::Anchor(decl) = item else {
+                    continue;
+                };
+                for anchor in &decl.anchors {
+                    let Some(event) = &anchor.event else {
+                        continue;
+                    };
+                    let Some(id) = self.anchor_ids.get(&anchor.name.name).copied() else {
+                        continue;
+                    };
+                    // A duplicate declaration keeps the first one's meaning.
+                    if self.anchors.get(id.0 as usize).map(|a| a.span) != Some(anchor.name.span) {
+                        continue;
+                    }
+                    let Some(query) = self.event_query(&event.query) else {
+                        continue;
+                    };
+                    let mut points = Vec::new();
+                    if let Window::Range { from, to } = &query.window {
+                        points.extend(from.iter().chain(to.iter()).map(|p| p.anchor));
+                    } else if let Window::At(a) = &query.window {
+                        points.push(*a);
+                    }
+                    if points.iter().any(|a| self.derived_anchors.contains(a)) {
+                        let span = event.query.window.as_ref().map_or(event.span, |w| w.span);
+                        self.error(
+                            Diagnostic::new(
+                                Code::InvalidDeclaration,
+                                span,
+                                format!(
+                                    "the window of `{}` refers to an anchor taken from the record",
+                                    anchor.name.name
+                                ),
+                                "an anchor defined by an event",
+                            )
+                            .with_help("an anchor taken from the record is found in windows of anchors the record supplies (`before screening`)"),
+                        );
+                        continue;
+                    }
+                    if let Some(info) = self.anchors.get_mut(id.0 as usize) {
+                        info.event = Some((event.select, query));
+                    }
+                }
+            }
+        }
     }
 }

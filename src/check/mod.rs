@@ -140,6 +140,8 @@ struct Checker<'a> {
     equivalences: Vec<Equivalence>,
     used: HashSet<Symbol>,
     used_anchors: HashSet<AnchorId>,
+    /// Anchors taken from the record's events (`anchor x = last ...`).
+    derived_anchors: HashSet<AnchorId>,
     criterion_ids: HashMap<String, Span>,
     /// Names declared in parts that did not parse: not reported again as unknown.
     recovered: HashSet<String>,
@@ -166,6 +168,7 @@ impl<'a> Checker<'a> {
             equivalences: Vec::new(),
             used: HashSet::new(),
             used_anchors: HashSet::new(),
+            derived_anchors: HashSet::new(),
             criterion_ids: HashMap::new(),
             define_stack: Vec::new(),
             code_systems: Vec::new(),
@@ -207,6 +210,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        self.derived_anchor_events();
         self.check_definitions();
         let (title, version) = self.header();
         let mut criteria = Vec::new();
@@ -356,6 +360,7 @@ impl<'a> Checker<'a> {
                 name: name.name.clone(),
                 label: None,
                 fixed: Some(date),
+                event: None,
                 span: name.span,
             });
             return Some(id);

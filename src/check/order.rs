@@ -58,6 +58,7 @@ fn names<'e>(e: &'e ast::Expr, out: &mut Vec<&'e ast::Ident>) {
         | ExprKind::CountEvents(_)
         | ExprKind::Event(_)
         | ExprKind::AnyEvent(_)
+        | ExprKind::SelectEvent { .. }
         | ExprKind::Dose(_) => {}
     }
 }
@@ -224,6 +225,7 @@ fn measure(c: &Cond, sizes: &[Option<(u32, u64)>]) -> Option<(u32, u64)> {
         | CondKind::Arithmetic { .. }
         | CondKind::CountResults { .. }
         | CondKind::Event(_)
+        | CondKind::SelectEvent { .. }
         | CondKind::CountEvents { .. }
         | CondKind::CountDistinct { .. }
         | CondKind::Dose(_) => Some((1, 1)),

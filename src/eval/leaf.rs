@@ -10,7 +10,7 @@ use super::facts::Facts;
 use super::logic::Truth;
 use super::time::{self, Span, WindowError};
 use super::{Check, Part, Plan};
-use crate::ast::{CmpOp, ConceptKind, Direction, EventKind, RefBound, SelectMode};
+use crate::ast::{CmpOp, ConceptKind, Direction, EventKind, EventSelect, RefBound, SelectMode};
 use crate::program::{
     AnchorId, Concept, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Filter, Qualitative,
     RangeTest, ReferenceRange, Threshold, ValueTest, Window,
@@ -128,6 +128,9 @@ impl Ctx<'_> {
     }
 
     fn anchor_date(&self, id: AnchorId) -> Result<NaiveDate, WindowError> {
+        if let Some((select, query)) = self.plan.program.anchor(id).and_then(|a| a.event.as_ref()) {
+            return self.event_anchor(id, *select, query);
+        }
         self.facts
             .anchors
             .get(id.0 as usize)
@@ -155,6 +158,8 @@ impl Ctx<'_> {
         let span = time::resolve(window, &|a| self.anchor_date(a)).map_err(|e| match e {
             WindowError::MissingAnchor(name) => format!("the record has no `{name}` date"),
             WindowError::OutOfRange => "the window falls outside the calendar".to_string(),
+            WindowError::NoEvent => "the event it is counted from is not in the record".to_string(),
+            WindowError::UnknownEvent(reason) => reason,
         })?;
         if let Ok(mut spans) = self.spans.try_borrow_mut() {
             spans.push((*window, span));
@@ -235,6 +240,9 @@ impl Ctx<'_> {
                 )
             }
             CondKind::Event(query) => self.placing(query.kind, explain, |x| self.event(query, x)),
+            CondKind::SelectEvent { select, query } => self.placing(query.kind, explain, |x| {
+                self.select_event(*select, query, x)
+            }),
             CondKind::CountEvents { query, op, n } => self.placing(query.kind, explain, |x| {
                 self.count_events(query, *op, *n, x)
             }),
@@ -1977,6 +1985,7 @@ impl Ctx<'_> {
                 self.settle_events(q, detail)
             }
             CondKind::CountDistinct { query: q, .. } => self.settle_events(q, detail),
+            CondKind::SelectEvent { query: q, .. } => self.settle_events(q, detail),
             CondKind::Dose(d) => self.settle_dose(d, detail),
             CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
                 detail.to_string()
@@ -2311,5 +2320,188 @@ fn encounter_event<'r>(
         unplaced,
         elsewhere: false,
         display: x.display.as_deref(),
+    }
+}
+
+/// The start dates the first (or last) of a query's events may have, for three-valued
+/// selection: events whose membership (window of the anchor, `where` tests, placement) or
+/// start date is uncertain widen the set.
+struct Chosen {
+    /// The earliest (latest) start among the events that certainly match, with a date.
+    sure: Option<NaiveDate>,
+    /// Other start dates the chosen event may have: those of uncertain events before (after)
+    /// `sure`.
+    others: Vec<NaiveDate>,
+    /// Some candidate has no start date: the chosen one may start any day before (after)
+    /// `sure`, or any day at all without it.
+    open: bool,
+    /// Some event certainly matches.
+    exists: bool,
+    /// Some event may match.
+    any: bool,
+}
+
+impl Chosen {
+    /// Whether every date the chosen event may start on is in `span`, and one is chosen.
+    fn all_in(&self, select: EventSelect, span: &Span) -> bool {
+        if !self.exists || span.is_empty() {
+            return false;
+        }
+        let ray_in = match (self.open, self.sure, select) {
+            (false, _, _) => true,
+            (true, None, _) => span.from.is_none() && span.to.is_none(),
+            (true, Some(s), EventSelect::First) => span.from.is_none() && span.contains(s),
+            (true, Some(s), EventSelect::Last) => span.to.is_none() && span.contains(s),
+        };
+        ray_in
+            && self.sure.is_none_or(|s| span.contains(s))
+            && self.others.iter().all(|d| span.contains(*d))
+    }
+
+    /// Whether no date the chosen event may start on is in `span` (or none is chosen).
+    fn none_in(&self, select: EventSelect, span: &Span) -> bool {
+        if !self.any || span.is_empty() {
+            return true;
+        }
+        let ray_out = match (self.open, self.sure, select) {
+            (false, _, _) => true,
+            (true, None, _) => false,
+            (true, Some(s), EventSelect::First) => span.from.is_some_and(|f| f > s),
+            (true, Some(s), EventSelect::Last) => span.to.is_some_and(|t| t < s),
+        };
+        ray_out
+            && self.sure.is_none_or(|s| !span.contains(s))
+            && self.others.iter().all(|d| !span.contains(*d))
+    }
+}
+
+impl Ctx<'_> {
+    /// The candidates for the first or last event of a query; `within` limits them to the
+    /// query's window (for an anchor), else every date counts.
+    fn choose<'e>(
+        &self,
+        select: EventSelect,
+        q: &EventQuery,
+        events: &'e [Event<'e>],
+        within: Option<&Span>,
+    ) -> (Chosen, Vec<&'e Event<'e>>) {
+        let earlier = |a: NaiveDate, b: NaiveDate| match select {
+            EventSelect::First => a < b,
+            EventSelect::Last => a > b,
+        };
+        let member = |e: &Event<'_>| {
+            let placed = if e.unplaced.is_some() {
+                Truth::Unknown
+            } else {
+                Truth::True
+            };
+            let windowed = within.map_or(Truth::True, |s| Self::in_window(e, s));
+            placed.and(windowed).and(self.filters(e, &q.filters))
+        };
+        let candidates: Vec<(Truth, &Event<'_>)> = events
+            .iter()
+            .map(|e| (member(e), e))
+            .filter(|(t, _)| *t != Truth::False)
+            .collect();
+        let sure = candidates
+            .iter()
+            .filter(|(t, _)| *t == Truth::True)
+            .filter_map(|(_, e)| e.start)
+            .reduce(|a, b| if earlier(b, a) { b } else { a });
+        let others: Vec<NaiveDate> = candidates
+            .iter()
+            .filter_map(|(_, e)| e.start)
+            .filter(|d| sure.is_none_or(|s| earlier(*d, s)))
+            .collect();
+        let chosen = Chosen {
+            sure,
+            others,
+            open: candidates.iter().any(|(_, e)| e.start.is_none()),
+            exists: candidates.iter().any(|(t, _)| *t == Truth::True),
+            any: !candidates.is_empty(),
+        };
+        // The events that decide, for explanations: the sure one and the uncertain ones.
+        let shown = candidates
+            .iter()
+            .filter(|(t, e)| *t != Truth::True || e.start.is_none() || e.start == chosen.sure)
+            .map(|(_, e)| *e)
+            .collect();
+        (chosen, shown)
+    }
+
+    /// `first/last EVENT WINDOW`: the chosen event (among all dates) starts in the window.
+    fn select_event(&self, select: EventSelect, q: &EventQuery, explain: bool) -> Outcome {
+        let (events, span) = match self.query_events(q, explain) {
+            Ok(found) => found,
+            Err(unknown) => return unknown,
+        };
+        let (chosen, shown) = self.choose(select, q, &events, None);
+        let value = if chosen.all_in(select, &span) {
+            Truth::True
+        } else if chosen.none_in(select, &span) {
+            Truth::False
+        } else {
+            Truth::Unknown
+        };
+        let detail = if !explain {
+            String::new()
+        } else if shown.is_empty() {
+            format!("no {} in `{}` in the record", q.kind.keyword(), q.target)
+        } else {
+            let listed: Vec<String> = shown.iter().map(|e| self.describe_event(e)).collect();
+            format!(
+                "{} {}: {} (window {})",
+                select.keyword(),
+                q.kind.keyword(),
+                listed.join("; "),
+                span.describe()
+            )
+        };
+        (value, detail)
+    }
+
+    /// The date of an anchor taken from the record: the start of the first or last event of
+    /// its query, inside the query's window.
+    fn event_anchor(
+        &self,
+        id: AnchorId,
+        select: EventSelect,
+        q: &EventQuery,
+    ) -> Result<NaiveDate, WindowError> {
+        let name = self
+            .plan
+            .program
+            .anchor(id)
+            .map_or("?", |a| a.name.as_str());
+        let Some(events) = self.events(q.kind, &q.concepts) else {
+            return Err(WindowError::UnknownEvent(format!(
+                "the date of `{name}` is not known: the record has no {} list",
+                q.kind.keyword()
+            )));
+        };
+        // The query's own window refers only to anchors the record supplies.
+        let span = time::resolve(&q.window, &|a| self.anchor_date(a)).map_err(|e| match e {
+            WindowError::MissingAnchor(other) => WindowError::UnknownEvent(format!(
+                "the date of `{name}` is not known: the record has no `{other}` date"
+            )),
+            other => other,
+        })?;
+        let (chosen, shown) = self.choose(select, q, &events, Some(&span));
+        if !chosen.any {
+            return Err(WindowError::NoEvent);
+        }
+        match chosen.sure {
+            Some(d) if chosen.exists && !chosen.open && chosen.others.is_empty() => Ok(d),
+            _ => {
+                let listed: Vec<String> = shown.iter().map(|e| self.describe_event(e)).collect();
+                Err(WindowError::UnknownEvent(format!(
+                    "the date of `{name}` ({} {} in `{}`) is not known: {}",
+                    select.keyword(),
+                    q.kind.keyword(),
+                    q.target,
+                    listed.join("; ")
+                )))
+            }
+        }
     }
 }

@@ -94,6 +94,17 @@ pub struct Span {
 }
 
 impl Span {
+    /// No date at all: a window counted from an event the record does not have.
+    pub const EMPTY: Span = Span {
+        from: Some(NaiveDate::MAX),
+        to: Some(NaiveDate::MIN),
+    };
+
+    /// Whether no date is inside.
+    pub fn is_empty(&self) -> bool {
+        matches!((self.from, self.to), (Some(f), Some(t)) if f > t)
+    }
+
     /// Whether a date is inside.
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.from.is_none_or(|f| f <= date) && self.to.is_none_or(|t| date <= t)
@@ -110,6 +121,9 @@ impl Span {
 
     /// "from 2025-12-16 to 2026-01-15", "on 2026-01-15", "any date".
     pub fn describe(&self) -> String {
+        if self.is_empty() {
+            return "in no window (the event it is counted from is not in the record)".to_string();
+        }
         match (self.from, self.to) {
             (None, None) => "at any date".to_string(),
             (Some(f), Some(t)) if f == t => format!("on {f}"),
@@ -127,10 +141,26 @@ pub enum WindowError {
     MissingAnchor(String),
     /// The arithmetic left the calendar.
     OutOfRange,
+    /// An anchor taken from the record's events, and the record certainly has no such event:
+    /// the window is empty.
+    NoEvent,
+    /// An anchor taken from the record's events whose date the record does not settle.
+    UnknownEvent(String),
 }
 
-/// Resolves a window against a patient's anchor dates (`anchor_date` looks one up).
+/// Resolves a window against a patient's anchor dates (`anchor_date` looks one up). A window
+/// counted from an event the record does not have is empty.
 pub fn resolve(
+    window: &Window,
+    anchor_date: &dyn Fn(crate::program::AnchorId) -> Result<NaiveDate, WindowError>,
+) -> Result<Span, WindowError> {
+    match resolve_dates(window, anchor_date) {
+        Err(WindowError::NoEvent) => Ok(Span::EMPTY),
+        other => other,
+    }
+}
+
+fn resolve_dates(
     window: &Window,
     anchor_date: &dyn Fn(crate::program::AnchorId) -> Result<NaiveDate, WindowError>,
 ) -> Result<Span, WindowError> {

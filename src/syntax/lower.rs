@@ -216,10 +216,30 @@ impl Lowerer {
             let item_span = self.span(&item);
             let mut inner = Children::of(&item);
             let name = self.expect_ident(&item, &mut inner)?;
-            let label = inner.next().map(|p| self.string(&p));
+            let mut label = None;
+            let mut event = None;
+            for part in inner {
+                match part.as_rule() {
+                    Rule::string => label = Some(self.string(&part)),
+                    Rule::anchor_event => {
+                        let event_span = self.span(&part);
+                        let mut parts = Children::of(&part);
+                        let select =
+                            self.event_select(&self.next(&part, &mut parts, "first or last")?)?;
+                        let query = self.event_query(&part, parts)?;
+                        event = Some(AnchorEvent {
+                            select,
+                            query,
+                            span: event_span,
+                        });
+                    }
+                    _ => return Err(self.internal(&part, "anchor")),
+                }
+            }
             anchors.push(Anchor {
                 name,
                 label,
+                event,
                 span: item_span,
             });
         }
@@ -777,6 +797,14 @@ impl Lowerer {
             }
             Rule::event_expr => ExprKind::Event(self.event_query(&pair, inner)?),
             Rule::any_event_expr => ExprKind::AnyEvent(self.event_query(&pair, inner)?),
+            Rule::select_event_expr => {
+                let select =
+                    self.event_select(&self.next(&pair, &mut inner, "first or last")?)?;
+                ExprKind::SelectEvent {
+                    select,
+                    query: self.event_query(&pair, inner)?,
+                }
+            }
             Rule::dose_expr => {
                 let target = self.expect_ident(&pair, &mut inner)?;
                 let as_drug = match self.optional(&mut inner, Rule::dose_as) {
@@ -812,6 +840,14 @@ impl Lowerer {
             _ => return Err(self.internal(&pair, "operand")),
         };
         Ok(Expr { kind, span })
+    }
+
+    fn event_select(&self, pair: &Pair<'_, Rule>) -> Result<EventSelect> {
+        match pair.as_str() {
+            "first" => Ok(EventSelect::First),
+            "last" => Ok(EventSelect::Last),
+            _ => Err(self.internal(pair, "first or last")),
+        }
     }
 
     fn event_query<'i>(

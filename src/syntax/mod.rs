@@ -83,6 +83,8 @@ pub const KEYWORDS: &[&str] = &[
     "procedure",
     "allergy",
     "encounter",
+    "first",
+    "last",
     "x",
     "exclusion",
     "define",

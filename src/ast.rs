@@ -642,8 +642,8 @@ pub struct EventQuery {
     pub taken_for: Option<TakenFor>,
     /// When.
     pub window: Option<Window>,
-    /// `where grade >= 2 and status is active`.
-    pub filters: Vec<AttributeTest>,
+    /// `where grade >= 2 and status is active`: every term must hold.
+    pub filters: Vec<WhereTerm>,
 }
 
 /// `taken for >= 3 months`
@@ -655,6 +655,21 @@ pub struct TakenFor {
     pub duration: Duration,
     /// The clause.
     pub span: Span,
+}
+
+/// One term of a `where` clause: a test, or alternatives joined with `or`
+/// (`(grade >= 3 or severity is severe)`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum WhereTerm {
+    /// One attribute test.
+    Test(AttributeTest),
+    /// Tests of which at least one must hold.
+    Any {
+        /// The alternatives, in the order written (at least two).
+        tests: Vec<AttributeTest>,
+        /// The alternatives, with their parentheses if written.
+        span: Span,
+    },
 }
 
 /// `grade >= 2`, `status is active` or `body_site in {femoral_region, groin}` in a `where`

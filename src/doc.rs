@@ -301,6 +301,17 @@ impl Writer<'_> {
         let parts: Vec<String> = filters
             .iter()
             .map(|f| match f {
+                Filter::Any(alternatives) => {
+                    let words: Vec<String> = alternatives
+                        .iter()
+                        .map(|a| {
+                            self.filters(std::slice::from_ref(a))
+                                .trim_start_matches(", with ")
+                                .to_string()
+                        })
+                        .collect();
+                    format!("either {}", words.join(" or "))
+                }
                 Filter::Number {
                     attribute,
                     op,
@@ -335,10 +346,16 @@ impl Writer<'_> {
                 }
             })
             .collect();
+        // `either A or B, and C`: the comma closes the alternatives.
+        let sep = if parts.len() > 1 && filters.iter().any(|f| matches!(f, Filter::Any(_))) {
+            ", and "
+        } else {
+            " and "
+        };
         if parts.is_empty() {
             String::new()
         } else {
-            format!(", with {}", parts.join(" and "))
+            format!(", with {}", parts.join(sep))
         }
     }
 

@@ -723,7 +723,7 @@ impl<'a> Printer<'a> {
                 return;
             }
         };
-        for (i, (op, paren)) in with_parens(&e.kind, ops).into_iter().enumerate() {
+        for (i, (op, paren)) in with_parens(ops).into_iter().enumerate() {
             let lead = if i == 0 { "" } else { word };
             self.operand(op, indent, lead, paren);
         }
@@ -738,7 +738,7 @@ impl<'a> Printer<'a> {
                 } else {
                     " or "
                 };
-                with_parens(&e.kind, ops)
+                with_parens(ops)
                     .into_iter()
                     .map(|(op, paren)| self.wrapped(op, paren))
                     .collect::<Vec<_>>()
@@ -853,27 +853,15 @@ impl<'a> Printer<'a> {
             let tests: Vec<String> = q
                 .filters
                 .iter()
-                .map(|t| match &t.test {
-                    AttributeCheck::Compare(op, n) => {
-                        format!("{} {} {}", t.attribute.name, op.symbol(), number(n))
-                    }
-                    AttributeCheck::Is { negated, value } => format!(
-                        "{} is {}{}",
-                        t.attribute.name,
-                        if *negated { "not " } else { "" },
-                        value.name
-                    ),
-                    AttributeCheck::In { negated, values } => {
-                        let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
-                        let list = match names.as_slice() {
-                            [one] => (*one).to_string(),
-                            many => format!("{{{}}}", many.join(", ")),
-                        };
-                        format!(
-                            "{} {}in {list}",
-                            t.attribute.name,
-                            if *negated { "not " } else { "" }
-                        )
+                .map(|term| match term {
+                    WhereTerm::Test(t) => attribute_test(t),
+                    WhereTerm::Any { tests, .. } => {
+                        let alternatives: Vec<String> = tests.iter().map(attribute_test).collect();
+                        if q.filters.len() > 1 {
+                            format!("({})", alternatives.join(" or "))
+                        } else {
+                            alternatives.join(" or ")
+                        }
                     }
                 })
                 .collect();
@@ -937,25 +925,53 @@ fn lhs_needs_parens(e: &Expr) -> bool {
 /// always (an `and` inside an `or` for clarity, the others for meaning), and an operand
 /// ending in a `where` clause when the next operand could be read as one more attribute
 /// test of that clause (`... where grade >= 2 and sex is female`).
-fn with_parens<'e>(parent: &ExprKind, ops: &'e [Expr]) -> Vec<(&'e Expr, bool)> {
-    let is_and = matches!(parent, ExprKind::And(_));
+fn with_parens(ops: &[Expr]) -> Vec<(&Expr, bool)> {
     ops.iter()
         .enumerate()
         .map(|(i, op)| {
             let nested = is_chain(op);
-            let hazard = is_and
-                && ends_with_where(op)
-                && ops.get(i + 1).is_some_and(starts_like_attribute_test);
+            // `where` continues over `and` and `or`: an operand after one that reads as a
+            // test would be taken into the clause.
+            let hazard =
+                ends_with_where(op) && ops.get(i + 1).is_some_and(starts_like_attribute_test);
             (op, nested || hazard)
         })
         .collect()
 }
 
+/// One `where` test as written canonically.
+fn attribute_test(t: &AttributeTest) -> String {
+    match &t.test {
+        AttributeCheck::Compare(op, n) => {
+            format!("{} {} {}", t.attribute.name, op.symbol(), number(n))
+        }
+        AttributeCheck::Is { negated, value } => format!(
+            "{} is {}{}",
+            t.attribute.name,
+            if *negated { "not " } else { "" },
+            value.name
+        ),
+        AttributeCheck::In { negated, values } => {
+            let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
+            let list = match names.as_slice() {
+                [one] => (*one).to_string(),
+                many => format!("{{{}}}", many.join(", ")),
+            };
+            format!(
+                "{} {}in {list}",
+                t.attribute.name,
+                if *negated { "not " } else { "" }
+            )
+        }
+    }
+}
+
 fn ends_with_where(e: &Expr) -> bool {
     match &e.kind {
-        ExprKind::Event(q) | ExprKind::CountEvents(q) | ExprKind::SelectEvent { query: q, .. } => {
-            !q.filters.is_empty()
-        }
+        ExprKind::Event(q)
+        | ExprKind::AnyEvent(q)
+        | ExprKind::CountEvents(q)
+        | ExprKind::SelectEvent { query: q, .. } => !q.filters.is_empty(),
         ExprKind::Not(x) => ends_with_where(x),
         _ => false,
     }

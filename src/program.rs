@@ -489,15 +489,19 @@ pub enum Filter {
         /// The concepts they stand for (sets flattened).
         concepts: Vec<ConceptId>,
     },
+    /// Alternatives (`grade >= 3 or severity is severe`): true when one holds, false when
+    /// none can, else unknown. Never nested.
+    Any(Vec<Filter>),
 }
 
 impl Filter {
-    /// The attribute tested.
-    pub fn attribute(&self) -> &str {
+    /// The attribute tested; none for alternatives, which may test several.
+    pub fn attribute(&self) -> Option<&str> {
         match self {
             Filter::Number { attribute, .. }
             | Filter::Word { attribute, .. }
-            | Filter::Code { attribute, .. } => attribute,
+            | Filter::Code { attribute, .. } => Some(attribute),
+            Filter::Any(_) => None,
         }
     }
 
@@ -529,6 +533,19 @@ impl Filter {
                 names,
                 ..
             } => format!("{attribute} {}", values(*negated, names)),
+            Filter::Any(alternatives) => alternatives
+                .iter()
+                .map(Filter::text)
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
+
+    /// The single tests: the filter itself, or its alternatives.
+    pub fn tests(&self) -> &[Filter] {
+        match self {
+            Filter::Any(alternatives) => alternatives,
+            one => std::slice::from_ref(one),
         }
     }
 }

@@ -339,6 +339,50 @@ fn where_filters_use_attributes_and_a_missing_attribute_is_unknown() {
 }
 
 #[test]
+fn or_inside_where_holds_when_one_alternative_does_and_is_unknown_while_one_could() {
+    let rule =
+        "condition gvhd within 2 weeks before screening where grade >= 3 or severity is severe";
+    let at =
+        |attrs: &str| format!(r#""conditions":[{{"concept":"gvhd","onset":"2026-03-25"{attrs}}}]"#);
+    assert_eq!(outcome(rule, &at(r#","grade":3"#)), Outcome::Met);
+    assert_eq!(outcome(rule, &at(r#","severity":"severe""#)), Outcome::Met);
+    // Grade 3 decides even without a severity.
+    assert_eq!(
+        outcome(rule, &at(r#","grade":3,"severity":"mild""#)),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(rule, &at(r#","grade":2,"severity":"mild""#)),
+        Outcome::NotMet
+    );
+    // Grade 2 with no severity recorded could still be severe.
+    assert_eq!(outcome(rule, &at(r#","grade":2"#)), Outcome::Unknown);
+    assert_eq!(outcome(rule, &at("")), Outcome::Unknown);
+}
+
+#[test]
+fn alternatives_in_parentheses_combine_with_and() {
+    let rule = "condition gvhd within 2 weeks before screening where (grade >= 3 or severity is severe) and status is active";
+    let at =
+        |attrs: &str| format!(r#""conditions":[{{"concept":"gvhd","onset":"2026-03-25"{attrs}}}]"#);
+    assert_eq!(
+        outcome(rule, &at(r#","grade":3,"status":"active""#)),
+        Outcome::Met
+    );
+    assert_eq!(
+        outcome(rule, &at(r#","grade":3,"status":"resolved""#)),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome(
+            rule,
+            &at(r#","grade":1,"severity":"mild","status":"active""#)
+        ),
+        Outcome::NotMet
+    );
+}
+
+#[test]
 fn laterality_in_a_list_matches_any_of_its_words_and_is_not_negates() {
     let rule = |test: &str| format!("condition sle at screening where laterality {test}");
     let bilateral =

@@ -358,16 +358,29 @@ fn event() -> BoxedStrategy<Vec<String>> {
                 out
             }),
     ];
-    let filters = prop::collection::vec(filter, 1..3).prop_map(|fs| {
-        let mut out = one("where");
+    let join = |fs: Vec<Vec<String>>, op: &str| {
+        let mut out = Vec::new();
         for (i, f) in fs.into_iter().enumerate() {
             if i > 0 {
-                out.push("and".into());
+                out.push(op.to_string());
             }
             out.extend(f);
         }
         out
-    });
+    };
+    // A test, or alternatives in parentheses; terms joined with `and`.
+    let term = prop_oneof![
+        3 => filter.clone(),
+        1 => prop::collection::vec(filter.clone(), 2..4)
+            .prop_map(move |fs| toks(vec![one("("), join(fs, "or"), one(")")])),
+    ];
+    let filters = prop_oneof![
+        prop::collection::vec(term, 1..3)
+            .prop_map(move |fs| toks(vec![one("where"), join(fs, "and")])),
+        // Alternatives alone need no parentheses.
+        prop::collection::vec(filter, 2..4)
+            .prop_map(move |fs| toks(vec![one("where"), join(fs, "or")])),
+    ];
     (
         pick(&["condition", "medication", "immunization", "procedure"]),
         any::<bool>(),

@@ -250,9 +250,6 @@ impl<'a> Checker<'a> {
         let cond = |kind| Some(Typed::Cond(Cond { kind, span }));
         match &e.kind {
             ExprKind::And(items) | ExprKind::Or(items) => {
-                if matches!(e.kind, ExprKind::Or(_)) && self.or_in_where(items) {
-                    return None;
-                }
                 let checked: Vec<Option<Cond>> = items.iter().map(|i| self.cond(i)).collect();
                 let checked: Option<Vec<Cond>> = checked.into_iter().collect();
                 let checked = checked?;
@@ -429,47 +426,6 @@ impl<'a> Checker<'a> {
                 self.is_test(lhs, *negated, test, span).map(Typed::Cond)
             }
         }
-    }
-
-    /// `condition sle where status is active or status is relapse`: the grammar ends the
-    /// `where` clause at `or`, so the second test would be read as a condition of its own and
-    /// reported as an unknown name. Reports what the writer meant instead; true if it did.
-    fn or_in_where(&mut self, items: &[ast::Expr]) -> bool {
-        let mut found = false;
-        for pair in items.windows(2) {
-            let [left, right] = pair else { continue };
-            let Some(query) = rightmost_event(left) else {
-                continue;
-            };
-            let Some(attribute) = attribute_test_shape(right) else {
-                continue;
-            };
-            if self.names.contains_key(&attribute.name)
-                || !ATTRIBUTES
-                    .iter()
-                    .any(|(k, n, _)| *k == query.kind && *n == attribute.name)
-            {
-                continue;
-            }
-            let event = format!("{} {}", query.kind.keyword(), query.target.name);
-            self.error(
-                Diagnostic::new(
-                    Code::OrInWhere,
-                    right.span,
-                    format!(
-                        "`or` cannot join tests inside `where`: `{}` is read as a condition of its own",
-                        attribute.name
-                    ),
-                    "not part of the `where` clause",
-                )
-                .with_help(format!(
-                    "inside `where`, tests are joined with `and` only; for several values of one attribute write `{} in {{A, B}}`, else repeat the event for each alternative: `{event} where A or {event} where B`",
-                    attribute.name
-                )),
-            );
-            found = true;
-        }
-        found
     }
 
     fn name_ref(&mut self, name: &ast::Ident) -> Option<Typed> {
@@ -913,7 +869,14 @@ impl<'a> Checker<'a> {
         };
         let mut filters = Vec::new();
         for f in &q.filters {
-            filters.push(self.filter(q.kind, f)?);
+            filters.push(match f {
+                ast::WhereTerm::Test(t) => self.filter(q.kind, t)?,
+                ast::WhereTerm::Any { tests, .. } => {
+                    let checked: Vec<Option<Filter>> =
+                        tests.iter().map(|t| self.filter(q.kind, t)).collect();
+                    Filter::Any(checked.into_iter().collect::<Option<Vec<_>>>()?)
+                }
+            });
         }
         let concepts = match resolved? {
             Some(r) => self.members(&r),
@@ -1777,29 +1740,6 @@ fn type_words(ty: AttrType) -> String {
         AttrType::Number => "a number".to_string(),
         AttrType::Words(_) => "a word".to_string(),
         AttrType::Codes(kind) => format!("coded (a {} or a set of them)", kind.keyword()),
-    }
-}
-
-/// The event query an expression ends with, if its last token is part of a `where` clause.
-fn rightmost_event(e: &ast::Expr) -> Option<&ast::EventQuery> {
-    match &e.kind {
-        ExprKind::And(items) => items.last().and_then(rightmost_event),
-        ExprKind::Not(inner) => rightmost_event(inner),
-        ExprKind::Event(q) if !q.filters.is_empty() => Some(q),
-        _ => None,
-    }
-}
-
-/// The name an expression tests, when it is shaped like an attribute test
-/// (`status is relapse`, `grade >= 2`), possibly as the first operand of an `and`.
-fn attribute_test_shape(e: &ast::Expr) -> Option<&ast::Ident> {
-    match &e.kind {
-        ExprKind::And(items) => items.first().and_then(attribute_test_shape),
-        ExprKind::Is { lhs, .. } | ExprKind::Compare { lhs, .. } => match &lhs.kind {
-            ExprKind::Name(n) => Some(n),
-            _ => None,
-        },
-        _ => None,
     }
 }
 

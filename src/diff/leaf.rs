@@ -862,7 +862,10 @@ fn filters_text(filters: &[crate::program::Filter]) -> String {
     }
     filters
         .iter()
-        .map(crate::program::Filter::text)
+        .map(|f| match f {
+            crate::program::Filter::Any(_) if filters.len() > 1 => format!("({})", f.text()),
+            _ => f.text(),
+        })
         .collect::<Vec<_>>()
         .join(" and ")
 }

@@ -1153,6 +1153,9 @@ impl Ctx<'_> {
     fn filter(&self, event: &Event<'_>, f: &Filter) -> Truth {
         let record = &event.record;
         match f {
+            Filter::Any(alternatives) => {
+                Truth::any(alternatives.iter().map(|a| self.filter(event, a)))
+            }
             Filter::Number {
                 attribute,
                 op,
@@ -2116,7 +2119,14 @@ impl Ctx<'_> {
             if Self::in_window(e, &span) != Truth::False {
                 for f in &q.filters {
                     if self.filter(e, f) == Truth::Unknown {
-                        wanted.push(format!("the {} of {name}", f.attribute().replace('_', " ")));
+                        for t in f.tests() {
+                            if let (Truth::Unknown, Some(attribute)) =
+                                (self.filter(e, t), t.attribute())
+                            {
+                                wanted
+                                    .push(format!("the {} of {name}", attribute.replace('_', " ")));
+                            }
+                        }
                     }
                 }
             }

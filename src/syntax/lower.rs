@@ -881,55 +881,104 @@ impl Lowerer {
         };
         let taken_for = self.opt_taken_for(&mut inner)?;
         let window = self.opt_window(&mut inner)?;
-        let mut filters = Vec::new();
-        if let Some(w) = self.optional(&mut inner, Rule::where_clause) {
-            for test in Children::of(&w) {
-                if test.as_rule() == Rule::and_op {
-                    continue;
-                }
-                let test_span = self.span(&test);
-                let mut t = Children::of(&test);
-                let attribute = self.expect_ident(&test, &mut t)?;
-                let next = self.next(&test, &mut t, "attribute test")?;
-                let check = match next.as_rule() {
-                    Rule::cmp_op => {
-                        let op = self.cmp_op(&next)?;
-                        AttributeCheck::Compare(
-                            op,
-                            self.number(&self.next(&test, &mut t, "number")?)?,
-                        )
-                    }
-                    Rule::is_not => AttributeCheck::Is {
-                        negated: true,
-                        value: self.expect_ident(&test, &mut t)?,
-                    },
-                    Rule::ident => AttributeCheck::Is {
-                        negated: false,
-                        value: self.ident(&next),
-                    },
-                    _ => {
-                        let negated = next.as_rule() == Rule::not_op;
-                        if negated {
-                            let _ = self.next(&test, &mut t, "`in`")?;
-                        }
-                        let list = self.next(&test, &mut t, "values")?;
-                        let values = Children::of(&list).map(|p| self.ident(&p)).collect();
-                        AttributeCheck::In { negated, values }
-                    }
-                };
-                filters.push(AttributeTest {
-                    attribute,
-                    test: check,
-                    span: test_span,
-                });
-            }
-        }
+        let filters = match self.optional(&mut inner, Rule::where_clause) {
+            Some(w) => self.where_clause(&w)?,
+            None => Vec::new(),
+        };
         Ok(EventQuery {
             kind,
             target,
             taken_for,
             window,
             filters,
+        })
+    }
+
+    /// `where A and B`, `where A or B`, `where (A or B) and C`. Terms joined with `or` at
+    /// the top level form one set of alternatives; `and` and `or` side by side without
+    /// parentheses are refused, since readers take them differently.
+    fn where_clause(&self, w: &Pair<'_, Rule>) -> Result<Vec<WhereTerm>> {
+        let mut terms = Vec::new();
+        let mut and_at = None;
+        let mut or_at = None;
+        for part in Children::of(w) {
+            match part.as_rule() {
+                Rule::and_op => and_at = and_at.or(Some(self.span(&part))),
+                Rule::or_op => or_at = or_at.or(Some(self.span(&part))),
+                Rule::where_any => {
+                    let tests = Children::of(&part)
+                        .filter(|t| t.as_rule() == Rule::attribute_test)
+                        .map(|t| self.attribute_test(&t))
+                        .collect::<Result<Vec<_>>>()?;
+                    terms.push(WhereTerm::Any {
+                        tests,
+                        span: self.span(&part),
+                    });
+                }
+                _ => terms.push(WhereTerm::Test(self.attribute_test(&part)?)),
+            }
+        }
+        match (and_at, or_at) {
+            (Some(_), Some(or)) => Err(Diagnostic::new(
+                Code::OrInWhere,
+                or,
+                "`and` and `or` side by side in a `where` clause",
+                "put the alternatives in parentheses",
+            )
+            .with_help(
+                "write which tests go together: `where (grade >= 3 or severity is severe) and status is active`",
+            )),
+            (None, Some(_)) => {
+                // `(A or B) or C` is `A or B or C`.
+                let tests = terms
+                    .into_iter()
+                    .flat_map(|t| match t {
+                        WhereTerm::Test(t) => vec![t],
+                        WhereTerm::Any { tests, .. } => tests,
+                    })
+                    .collect();
+                Ok(vec![WhereTerm::Any {
+                    tests,
+                    span: self.span(w),
+                }])
+            }
+            _ => Ok(terms),
+        }
+    }
+
+    /// `grade >= 2`, `status is not resolved`, `laterality in {left, bilateral}`.
+    fn attribute_test(&self, test: &Pair<'_, Rule>) -> Result<AttributeTest> {
+        let test_span = self.span(test);
+        let mut t = Children::of(test);
+        let attribute = self.expect_ident(test, &mut t)?;
+        let next = self.next(test, &mut t, "attribute test")?;
+        let check = match next.as_rule() {
+            Rule::cmp_op => {
+                let op = self.cmp_op(&next)?;
+                AttributeCheck::Compare(op, self.number(&self.next(test, &mut t, "number")?)?)
+            }
+            Rule::is_not => AttributeCheck::Is {
+                negated: true,
+                value: self.expect_ident(test, &mut t)?,
+            },
+            Rule::ident => AttributeCheck::Is {
+                negated: false,
+                value: self.ident(&next),
+            },
+            _ => {
+                let negated = next.as_rule() == Rule::not_op;
+                if negated {
+                    let _ = self.next(test, &mut t, "`in`")?;
+                }
+                let list = self.next(test, &mut t, "values")?;
+                let values = Children::of(&list).map(|p| self.ident(&p)).collect();
+                AttributeCheck::In { negated, values }
+            }
+        };
+        Ok(AttributeTest {
+            attribute,
+            test: check,
+            span: test_span,
         })
     }
 

@@ -44,6 +44,9 @@ impl std::error::Error for NumberError {}
 /// `_`), as an exact decimal. Trailing zeros of the fraction are kept when they fit
 /// (`1.50` stays `1.50`), and dropped when only they make it too long.
 pub fn parse(text: &str) -> Result<Decimal, NumberError> {
+    if let Some(d) = plain(text) {
+        return Ok(d);
+    }
     let bytes = text.as_bytes();
     let mut i = 0;
     let negative = bytes.first() == Some(&b'-');
@@ -128,6 +131,45 @@ pub fn parse(text: &str) -> Result<Decimal, NumberError> {
     }
 }
 
+/// The common case of [`parse`] without allocating: `-`, digits, `.` and digits, at most
+/// 18 digits in all, no exponent (`102.3`, `-0.50`). The same value and scale as the general
+/// reading (zero is never negative); `None` for anything else.
+fn plain(text: &str) -> Option<Decimal> {
+    let bytes = text.as_bytes();
+    let (negative, rest) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    let mut mantissa: i64 = 0;
+    let mut digits = 0u32;
+    let mut int_digits = 0u32;
+    let mut scale = 0u32;
+    let mut point = false;
+    for &b in rest {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 18 {
+                    return None;
+                }
+                mantissa = mantissa * 10 + i64::from(b - b'0');
+                if point {
+                    scale += 1;
+                } else {
+                    int_digits += 1;
+                }
+            }
+            b'.' if !point && int_digits > 0 => point = true,
+            _ => return None,
+        }
+    }
+    if int_digits == 0 || (point && scale == 0) {
+        return None;
+    }
+    let signed = if negative { -mantissa } else { mantissa };
+    Decimal::try_new(signed, scale).ok()
+}
+
 /// `digits x 10^power` as a Decimal, if it is held exactly in at most [`MAX_DIGITS`] digits.
 fn exact(digits: &str, power: i64, negative: bool) -> Option<Decimal> {
     if digits.len() > MAX_DIGITS {
@@ -180,6 +222,53 @@ mod tests {
             ("1e27", "1000000000000000000000000000"),
         ] {
             assert_eq!(parse(text).unwrap().to_string(), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_plain_reading_gives_what_the_general_one_gives() {
+        for text in [
+            "0",
+            "-0",
+            "-0.0",
+            "0.000",
+            "05",
+            "102.3",
+            "-12.50",
+            "1.50",
+            "999999999999999999",
+            "0.00000000000000001",
+            "123456789.12345678",
+            "-7",
+        ] {
+            let plain = plain(text).unwrap();
+            let all: String = text.replace(['-', '.'], "");
+            let digits = all.trim_start_matches('0');
+            let frac = text.split_once('.').map_or(0, |(_, f)| f.len());
+            let general = if digits.is_empty() {
+                Decimal::new(0, frac as u32)
+            } else {
+                exact(digits, -(frac as i64), text.starts_with('-')).unwrap()
+            };
+            assert_eq!(plain.to_string(), general.to_string(), "{text}");
+            assert_eq!(plain.scale(), general.scale(), "{text}");
+            assert_eq!(
+                plain.is_sign_negative(),
+                general.is_sign_negative(),
+                "{text}"
+            );
+        }
+        for text in [
+            "1.",
+            ".5",
+            "+3",
+            "1e5",
+            "1234567890123456789",
+            "1-2",
+            "",
+            "-",
+        ] {
+            assert!(plain(text).is_none(), "{text}");
         }
     }
 

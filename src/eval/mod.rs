@@ -259,7 +259,7 @@ impl Plan {
             unplaced_hit: std::cell::Cell::new(false),
             without_unplaced: std::cell::Cell::new(false),
         };
-        let mut criteria = Vec::new();
+        let mut criteria = Vec::with_capacity(self.lines.len());
         for c in &self.program.criteria {
             criterion(&ctx, c, None, 0, explain, &mut criteria);
         }

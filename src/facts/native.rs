@@ -29,26 +29,34 @@ pub struct PatientRecord {
     #[serde(default, deserialize_with = "strict::unique_date_map")]
     pub anchors: BTreeMap<String, NaiveDate>,
     /// Results of labs, vital signs, scores.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_list")]
     pub observations: Option<Vec<ObservationRecord>>,
     /// Diagnoses and clinical events.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_list")]
     pub conditions: Option<Vec<ConditionRecord>>,
     /// Medication exposures.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_list")]
     pub medications: Option<Vec<MedicationRecord>>,
     /// Vaccinations.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_list")]
     pub immunizations: Option<Vec<ImmunizationRecord>>,
     /// Procedures and therapies.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::opt_list")]
     pub procedures: Option<Vec<ProcedureRecord>>,
     /// Allergies and intolerances, each to a drug (or other substance declared as a drug),
     /// with the fields of a condition: onset, end, status, verification, severity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::opt_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allergies: Option<Vec<ConditionRecord>>,
     /// Encounters with care: visits, emergency attendances, admissions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "strict::opt_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encounters: Option<Vec<EncounterRecord>>,
     /// Judgements and agreements, by attestation name.
     #[serde(default, deserialize_with = "strict::unique_map")]

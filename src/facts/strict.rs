@@ -106,9 +106,21 @@ impl<'de> Visitor<'de> for NumberVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Decimal, A::Error> {
-        // serde_json with `arbitrary_precision` gives a number as a one-key map of its text.
-        let n = Number::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        let text = n.to_string();
+        // serde_json with `arbitrary_precision` gives a number as a one-key map of its text
+        // (taken as it is: through `Number` it was copied and formatted again).
+        let mut map = map;
+        // An object that is not a number: serde_json's own messages.
+        match map.next_key::<Key<'de>>()? {
+            Some(Key(key)) if key == NUMBER_TOKEN => {}
+            Some(_) => return Err(de::Error::custom("expected field with custom name")),
+            None => {
+                return Err(de::Error::invalid_type(
+                    de::Unexpected::Map,
+                    &"a JSON number",
+                ));
+            }
+        }
+        let text: String = map.next_value()?;
         crate::number::parse(&text).map_err(|e| de::Error::custom(format!("{text}: {e}")))
     }
 }
@@ -147,6 +159,58 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for OptionOf<V> {
     }
 }
 
+/// An optional list (`null` is absent), its vector sized for a typical record from the
+/// start: grown from empty, a patient's 30 observations were copied four times over.
+pub fn opt_list<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct List<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for List<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            // About 8 KB: 32 observations, 24 medications.
+            let size = std::mem::size_of::<T>().max(1);
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(8192 / size).min(4096));
+            while let Some(item) = seq.next_element()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+
+    struct OptList<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for OptList<T> {
+        type Value = Option<Vec<T>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("option")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(List(std::marker::PhantomData)).map(Some)
+        }
+    }
+
+    d.deserialize_option(OptList(std::marker::PhantomData))
+}
+
 /// A map from names, each name at most once: `anchors`, `attestations`.
 pub fn unique_map<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
 where
@@ -165,11 +229,15 @@ where
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = BTreeMap::new();
             while let Some(key) = map.next_key::<String>()? {
-                if out.contains_key(&key) {
-                    return Err(de::Error::custom(repeated(&key)));
+                // One search for both the check and the insertion.
+                match out.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(e) => {
+                        return Err(de::Error::custom(repeated(e.key())));
+                    }
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(map.next_value()?);
+                    }
                 }
-                let value = map.next_value()?;
-                out.insert(key, value);
             }
             Ok(out)
         }

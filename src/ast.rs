@@ -872,6 +872,17 @@ pub enum Value {
         /// Which limit.
         bound: RefBound,
     },
+    /// `ULN + 4 s`, `LLN - 10 g/L`
+    RefOffset {
+        /// Which limit.
+        bound: RefBound,
+        /// `-` rather than `+`.
+        minus: bool,
+        /// The number added or taken away.
+        number: Number,
+        /// Its unit.
+        unit: Option<UnitLit>,
+    },
     /// `5 years`
     Duration(Duration),
 }

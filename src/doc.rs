@@ -251,6 +251,22 @@ impl Writer<'_> {
                         RefBound::Uln => format!("{factor} × the upper limit of normal (ULN)"),
                         RefBound::Lln => format!("{factor} × the lower limit of normal (LLN)"),
                     },
+                    Threshold::RefOffset {
+                        bound,
+                        offset,
+                        unit,
+                    } => {
+                        let limit = match bound {
+                            RefBound::Uln => "the upper limit of normal (ULN)",
+                            RefBound::Lln => "the lower limit of normal (LLN)",
+                        };
+                        let (amount, word) = if offset.is_sign_negative() {
+                            (-*offset, "below")
+                        } else {
+                            (*offset, "above")
+                        };
+                        format!("{} {word} {limit}", quantity(amount, unit.text()))
+                    }
                 };
                 format!("{} {value}", op_words(*op))
             }

@@ -1063,6 +1063,20 @@ fn value(v: &Value) -> String {
             None => number(n),
         },
         Value::RefMultiple { factor, bound } => format!("{} x {}", number(factor), bound.keyword()),
+        Value::RefOffset {
+            bound,
+            minus,
+            number: n,
+            unit,
+        } => format!(
+            "{} {} {}{}",
+            bound.keyword(),
+            if *minus { "-" } else { "+" },
+            number(n),
+            unit.as_ref()
+                .map(|u| format!(" {}", u.text))
+                .unwrap_or_default()
+        ),
         Value::Duration(d) => duration(d),
     }
 }

@@ -425,6 +425,15 @@ pub enum Threshold {
         /// Upper or lower limit.
         bound: RefBound,
     },
+    /// The result's reference limit moved by a quantity (`ULN + 4 s`).
+    RefOffset {
+        /// Upper or lower limit.
+        bound: RefBound,
+        /// The quantity added (negative when taken away), in `unit`.
+        offset: Decimal,
+        /// The unit as written (commensurable with the observation's, never affine).
+        unit: Unit,
+    },
 }
 
 /// A test applied to one result.
@@ -547,6 +556,15 @@ impl Filter {
             Filter::Any(alternatives) => alternatives,
             one => std::slice::from_ref(one),
         }
+    }
+}
+
+/// A number with its unit as eligc writes it; no unit for UCUM's number one.
+pub fn quantity_text(value: Decimal, unit: &Unit) -> String {
+    if unit.text() == "1" || unit.text().is_empty() {
+        value.to_string()
+    } else {
+        format!("{value} {}", unit.text())
     }
 }
 
@@ -805,15 +823,61 @@ impl Threshold {
                     value_unit: unit.text().to_string(),
                     threshold_unit: threshold_unit.text().to_string(),
                 }),
-            Threshold::RefMultiple { factor, bound } => {
+            Threshold::RefMultiple { bound, .. } | Threshold::RefOffset { bound, .. } => {
                 let limit = match bound {
                     RefBound::Uln => range.high,
                     RefBound::Lln => range.low,
                 }
                 .ok_or(CompareError::NoReferenceLimit(*bound))?;
-                let scaled = factor.checked_mul(limit).ok_or(CompareError::Overflow)?;
-                Ok(value.cmp(&scaled))
+                let moved = self.from_limit(limit, unit)?;
+                Ok(value.cmp(&moved))
             }
+        }
+    }
+
+    /// The threshold as written (`30 mL/min/1.73m2`, `3 x ULN`, `ULN + 4 s`).
+    pub fn text(&self) -> String {
+        match self {
+            Threshold::Quantity { value, unit } => quantity_text(*value, unit),
+            Threshold::RefMultiple { factor, bound } => format!("{factor} x {}", bound.keyword()),
+            Threshold::RefOffset {
+                bound,
+                offset,
+                unit,
+            } => {
+                let sign = if offset.is_sign_negative() { "-" } else { "+" };
+                format!(
+                    "{} {sign} {}",
+                    bound.keyword(),
+                    quantity_text(offset.abs(), unit)
+                )
+            }
+        }
+    }
+
+    /// The threshold a reference limit (in `limit_unit`) gives: the limit times the factor,
+    /// or moved by the offset converted exactly into the limit's unit.
+    pub fn from_limit(&self, limit: Decimal, limit_unit: &Unit) -> Result<Decimal, CompareError> {
+        match self {
+            Threshold::RefMultiple { factor, .. } => {
+                factor.checked_mul(limit).ok_or(CompareError::Overflow)
+            }
+            Threshold::RefOffset { offset, unit, .. } => {
+                // A difference between temperatures is not converted like a temperature.
+                let converted = if unit == limit_unit {
+                    Some(*offset)
+                } else if unit.is_affine() || limit_unit.is_affine() {
+                    None
+                } else {
+                    unit.convert(*offset, limit_unit)
+                };
+                let converted = converted.ok_or_else(|| CompareError::Incommensurable {
+                    value_unit: limit_unit.text().to_string(),
+                    threshold_unit: unit.text().to_string(),
+                })?;
+                limit.checked_add(converted).ok_or(CompareError::Overflow)
+            }
+            Threshold::Quantity { value, .. } => Ok(*value),
         }
     }
 }

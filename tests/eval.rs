@@ -41,6 +41,7 @@ site groin "Inguinal region" codes [snomed:26893007]
 set leg_sites = sites { femoral_region, groin }
 attestation consent "Consent" by patient
 attestation risk_ruled_out "Risk ruled out" by investigator
+observation pt "Prothrombin time" unit s codes [loinc:5902-2]
 set steroids = drugs { prednisone, methylprednisolone }
 set dmard = drugs { methotrexate, azathioprine }
 set live = vaccines { mmr }
@@ -380,6 +381,30 @@ fn alternatives_in_parentheses_combine_with_and() {
         ),
         Outcome::NotMet
     );
+}
+
+#[test]
+fn a_limit_moved_by_a_quantity_uses_the_results_own_range_converted_exactly() {
+    let rule = "latest pt within 28 days before screening <= ULN + 4 s";
+    let pt = |value: &str, unit: &str, range: &str| {
+        format!(
+            r#""observations":[{{"concept":"pt","date":"2026-03-30","value":{value},"unit":"{unit}"{range}}}]"#
+        )
+    };
+    let range = r#","reference_range":{"low":11,"high":13.5}"#;
+    // ULN 13.5 s + 4 s = 17.5 s: the boundary is met, just above it is not.
+    assert_eq!(outcome(rule, &pt("17.5", "s", range)), Outcome::Met);
+    assert_eq!(outcome(rule, &pt("17.6", "s", range)), Outcome::NotMet);
+    // No limit on the result and none declared: unknown, never compared with 4 s alone.
+    assert_eq!(outcome(rule, &pt("12", "s", "")), Outcome::Unknown);
+    // The offset is converted into the result's unit: 4 s = 4000 ms.
+    let ms_range = r#","reference_range":{"low":11000,"high":13500}"#;
+    assert_eq!(outcome(rule, &pt("17500", "ms", ms_range)), Outcome::Met);
+    assert_eq!(outcome(rule, &pt("17501", "ms", ms_range)), Outcome::NotMet);
+    // Below the lower limit by more than a quantity.
+    let low = "latest pt within 28 days before screening < LLN - 2 s";
+    assert_eq!(outcome(low, &pt("8.9", "s", range)), Outcome::Met);
+    assert_eq!(outcome(low, &pt("9", "s", range)), Outcome::NotMet);
 }
 
 #[test]

@@ -441,6 +441,8 @@ fn test_expr(lhs: BoxedStrategy<Vec<String>>) -> BoxedStrategy<Vec<String>> {
         "8",
         "3.0 x ULN",
         "2 × ULN",
+        "ULN + 4 s",
+        "LLN - 10.5 g/L",
         "5 years",
         "1 month",
         "55 %",

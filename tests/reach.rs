@@ -306,6 +306,42 @@ fn arithmetic_is_checked_for_units_and_operands() {
 }
 
 #[test]
+fn a_limit_is_moved_only_by_a_quantity_of_the_results_kind() {
+    assert!(errors("latest hb within 7 days before screening <= ULN + 1 g/dL").is_empty());
+    assert_eq!(
+        errors("latest hb within 7 days before screening <= ULN + 1 mm[Hg]"),
+        ["elig::unit-mismatch"]
+    );
+    assert_eq!(
+        errors("latest hb within 7 days before screening <= ULN + 1"),
+        ["elig::missing-unit"]
+    );
+    // A difference of temperatures does not convert like a temperature.
+    assert_eq!(
+        errors("latest temperature within 7 days before screening > ULN + 1 K"),
+        ["elig::unit-mismatch"]
+    );
+}
+
+#[test]
+fn a_moved_limit_is_explained_with_the_limit_it_came_from() {
+    let plan =
+        plan("inclusion T1 \"test\": latest hb within 7 days before screening >= LLN - 1 g/dL");
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31"}},"observations":[{}]}}"#,
+        r#"{"concept":"hb","date":"2026-03-30","value":11.5,"unit":"g/dL","reference_range":{"low":12,"high":16}}"#
+    );
+    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let result = plan.evaluate(&record, true);
+    assert_eq!(result.criteria[0].outcome, Outcome::Met);
+    let text = format!("{:?}", result.criteria[0]);
+    assert!(
+        text.contains("LLN 12 g/dL") && text.contains("limit LLN - 1 g/dL"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_difference_as_divisor_warns_that_it_may_be_zero() {
     let c = compile(
         "inclusion T1 \"t\": latest crp within 7 days before screening / (latest crp within 7 days before screening - earliest crp within 7 days before screening) > 2",

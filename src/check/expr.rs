@@ -1320,7 +1320,9 @@ impl<'a> Checker<'a> {
                 };
                 (d.amount.value, units::parse_unit(text).ok()?, d.span)
             }
-            ast::Value::RefMultiple { .. } | ast::Value::Duration(_) => {
+            ast::Value::RefMultiple { .. }
+            | ast::Value::RefOffset { .. }
+            | ast::Value::Duration(_) => {
                 self.error(
                     Diagnostic::new(
                         Code::TypeMismatch,
@@ -1493,6 +1495,57 @@ impl<'a> Checker<'a> {
                 Some(Threshold::RefMultiple {
                     factor: factor.value,
                     bound: *bound,
+                })
+            }
+            ast::Value::RefOffset {
+                bound,
+                minus,
+                number,
+                unit,
+            } => {
+                if is_score {
+                    self.error(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            rhs_span,
+                            "a score has no reference range",
+                            "no ULN for scores",
+                        )
+                        .with_help("compare with points: `>= 8`"),
+                    );
+                    return None;
+                }
+                let amount = ast::Value::Quantity {
+                    number: number.clone(),
+                    unit: unit.clone(),
+                };
+                let Threshold::Quantity { value, unit } =
+                    self.threshold(concept, &amount, rhs_span)?
+                else {
+                    return None;
+                };
+                // A difference of temperatures does not convert like a temperature.
+                let affine = unit.is_affine() || obs_unit.is_affine();
+                if affine || !unit.is_commensurable(&obs_unit) {
+                    self.error(
+                        Diagnostic::new(
+                            Code::UnitMismatch,
+                            rhs_span,
+                            format!("`{}` cannot move a limit of `{}`", unit.text(), obs_unit.text()),
+                            "not a difference in the result's unit",
+                        )
+                        .with_help(if affine {
+                            "a temperature limit cannot be moved by a quantity; compare with a temperature: `> 38 Cel`".to_string()
+                        } else {
+                            format!("write the difference in a unit of `{}`'s kind", obs_unit.text())
+                        }),
+                    );
+                    return None;
+                }
+                Some(Threshold::RefOffset {
+                    bound: *bound,
+                    offset: if *minus { -value } else { value },
+                    unit,
                 })
             }
             // `3 days` against a result measured in time (`d`, `h`, `wk`): a quantity in

@@ -390,6 +390,20 @@ fn test_rel(a: &ValueTest, b: &ValueTest) -> Rel {
                         bound: bb,
                     },
                 ) if ab == bb => Some(bf.cmp(af)),
+                (
+                    Threshold::RefOffset {
+                        bound: ab,
+                        offset: a_off,
+                        unit: au,
+                    },
+                    Threshold::RefOffset {
+                        bound: bb,
+                        offset: b_off,
+                        unit: bu,
+                    },
+                ) if ab == bb && !au.is_affine() && !bu.is_affine() => {
+                    bu.compare(*b_off, au, *a_off)
+                }
                 _ => None,
             };
             bound(*ao, *bo, ord)
@@ -403,7 +417,7 @@ fn test_rel(a: &ValueTest, b: &ValueTest) -> Rel {
 pub(crate) fn test_text(t: &ValueTest) -> String {
     match t {
         ValueTest::Compare { op, threshold } => {
-            format!("{} {}", op.symbol(), threshold_text(threshold))
+            format!("{} {}", op.symbol(), threshold.text())
         }
         ValueTest::Qualitative { negated, value } => {
             format!("is {}{}", if *negated { "not " } else { "" }, value.word())
@@ -420,20 +434,8 @@ pub(crate) fn test_text(t: &ValueTest) -> String {
     }
 }
 
-/// A threshold as written.
-pub(crate) fn threshold_text(t: &Threshold) -> String {
-    match t {
-        Threshold::Quantity { value, unit } => quantity_text(*value, unit),
-        Threshold::RefMultiple { factor, bound } => format!("{factor} x {}", bound.keyword()),
-    }
-}
-
 pub(crate) fn quantity_text(value: Decimal, unit: &Unit) -> String {
-    if unit.text() == "1" || unit.text().is_empty() {
-        value.to_string()
-    } else {
-        format!("{value} {}", unit.text())
-    }
+    crate::program::quantity_text(value, unit)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -484,8 +484,8 @@ impl Ctx<'_> {
                             c.molar_mass.as_ref(),
                         )
                         .map_err(|e| e.to_string()),
-                    Threshold::RefMultiple { factor, bound } => {
-                        self.against_limit(c, o, value, &unit, *factor, *bound)
+                    Threshold::RefMultiple { bound, .. } | Threshold::RefOffset { bound, .. } => {
+                        self.against_limit(c, o, value, &unit, threshold, *bound)
                     }
                 };
                 match ordering {
@@ -496,6 +496,11 @@ impl Ctx<'_> {
                                 self.ratio(c, o, value, &unit, *factor, *bound),
                                 self.limit_text(c, o, *bound),
                                 bound.keyword()
+                            ),
+                            Threshold::RefOffset { bound, .. } => format!(
+                                "{shown}{at} ({}; limit {})",
+                                self.limit_text(c, o, *bound),
+                                threshold.text()
                             ),
                             Threshold::Quantity {
                                 value: limit,
@@ -548,8 +553,13 @@ impl Ctx<'_> {
                     comparator.unwrap_or(""),
                     unit.text()
                 );
-                let high = self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Uln);
-                let low = self.against_limit(c, o, value, &unit, Decimal::ONE, RefBound::Lln);
+                let at = |bound| Threshold::RefMultiple {
+                    factor: Decimal::ONE,
+                    bound,
+                };
+                let high =
+                    self.against_limit(c, o, value, &unit, &at(RefBound::Uln), RefBound::Uln);
+                let low = self.against_limit(c, o, value, &unit, &at(RefBound::Lln), RefBound::Lln);
                 let from_value: Result<Truth, String> = match test {
                     RangeTest::AboveNormal => high
                         .as_ref()
@@ -661,7 +671,7 @@ impl Ctx<'_> {
         o: &crate::facts::native::ObservationRecord,
         value: Decimal,
         unit: &Unit,
-        factor: Decimal,
+        threshold: &Threshold,
         bound: RefBound,
     ) -> Result<Ordering, String> {
         let pick = |r: &ReferenceRange| match bound {
@@ -672,17 +682,18 @@ impl Ctx<'_> {
             low: r.low,
             high: r.high,
         });
+        // The result's own range is in the result's unit.
         if let Some(limit) = own.as_ref().and_then(pick) {
-            let scaled = factor
-                .checked_mul(limit)
-                .ok_or("the numbers are too large to compare")?;
+            let scaled = threshold
+                .from_limit(limit, unit)
+                .map_err(|e| e.to_string())?;
             return Ok(value.cmp(&scaled));
         }
         match (c.normal.as_ref().and_then(pick), &c.unit) {
             (Some(limit), Some(canonical)) => {
-                let scaled = factor
-                    .checked_mul(limit)
-                    .ok_or("the numbers are too large to compare")?;
+                let scaled = threshold
+                    .from_limit(limit, canonical)
+                    .map_err(|e| e.to_string())?;
                 let ord = unit
                     .compare_via(value, canonical, scaled, c.molar_mass.as_ref())
                     .ok_or("the result's unit cannot be converted to the normal range's")?;

@@ -706,6 +706,23 @@ impl Lowerer {
                 };
                 Ok(Value::RefMultiple { factor, bound })
             }
+            Rule::ref_offset => {
+                let mut inner = Children::of(&pair);
+                let bound_pair = self.next(&pair, &mut inner, "ULN or LLN")?;
+                let bound = if bound_pair.as_str().starts_with("ULN") {
+                    RefBound::Uln
+                } else {
+                    RefBound::Lln
+                };
+                let minus = self.next(&pair, &mut inner, "+ or -")?.as_str() == "-";
+                let (number, unit) = self.quantity(self.next(&pair, &mut inner, "quantity")?)?;
+                Ok(Value::RefOffset {
+                    bound,
+                    minus,
+                    number,
+                    unit,
+                })
+            }
             Rule::duration => Ok(Value::Duration(self.duration(pair)?)),
             Rule::quantity => {
                 let (number, unit) = self.quantity(pair)?;

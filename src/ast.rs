@@ -195,6 +195,8 @@ pub enum ConceptKind {
     /// A kind of encounter with care: a class (inpatient, emergency, ambulatory) or a type
     /// (admission to intensive care).
     Encounter,
+    /// A research study or programme, named by its registry identifiers (`nct:NCT03868241`).
+    Study,
     /// A judgement or agreement recorded by a person.
     Attestation,
     /// A body structure (an anatomical site), the value of a `body_site` attribute.
@@ -212,6 +214,7 @@ impl ConceptKind {
             ConceptKind::Vaccine => "vaccine",
             ConceptKind::Procedure => "procedure",
             ConceptKind::Encounter => "encounter",
+            ConceptKind::Study => "study",
             ConceptKind::Attestation => "attestation",
             ConceptKind::Site => "site",
         }
@@ -298,6 +301,8 @@ pub enum SetKind {
     Procedures,
     /// `encounters { ... }`
     Encounters,
+    /// `studies { ... }`
+    Studies,
     /// `observations { ... }`
     Observations,
     /// `sites { ... }`: body structures.
@@ -313,6 +318,7 @@ impl SetKind {
             SetKind::Vaccines => "vaccines",
             SetKind::Procedures => "procedures",
             SetKind::Encounters => "encounters",
+            SetKind::Studies => "studies",
             SetKind::Observations => "observations",
             SetKind::Sites => "sites",
         }
@@ -326,6 +332,7 @@ impl SetKind {
             SetKind::Vaccines => ConceptKind::Vaccine,
             SetKind::Procedures => ConceptKind::Procedure,
             SetKind::Encounters => ConceptKind::Encounter,
+            SetKind::Studies => ConceptKind::Study,
             SetKind::Observations => ConceptKind::Observation,
             SetKind::Sites => ConceptKind::Site,
         }
@@ -603,6 +610,8 @@ pub enum EventKind {
     Allergy,
     /// Encounters with care (visits, admissions), with a start and an end.
     Encounter,
+    /// Enrolment in a research study or programme, from enrolment to leaving it.
+    Study,
 }
 
 impl EventKind {
@@ -615,6 +624,7 @@ impl EventKind {
             EventKind::Procedure => "procedure",
             EventKind::Allergy => "allergy",
             EventKind::Encounter => "encounter",
+            EventKind::Study => "study",
         }
     }
 
@@ -627,6 +637,7 @@ impl EventKind {
             EventKind::Procedure => ConceptKind::Procedure,
             EventKind::Allergy => ConceptKind::Drug,
             EventKind::Encounter => ConceptKind::Encounter,
+            EventKind::Study => ConceptKind::Study,
         }
     }
 }
@@ -638,6 +649,9 @@ pub struct EventQuery {
     pub kind: EventKind,
     /// A concept or a set of concepts of that kind.
     pub target: Ident,
+    /// `except {nmsc, carcinoma_in_situ}`: records placed under one of these concepts (or
+    /// sets) do not count.
+    pub except: Vec<Ident>,
     /// `taken for >= 3 months`: minimum total exposure.
     pub taken_for: Option<TakenFor>,
     /// When.

@@ -105,6 +105,8 @@ codes! {
     MissingEquivalence = "missing-equivalence", Error;
     /// An equivalence table that does not fit its set.
     InvalidEquivalence = "invalid-equivalence", Error;
+    /// An `except` that excludes every concept its event names: nothing can match.
+    InvalidExcept = "invalid-except", Error;
     /// A `where` clause on an attribute that the event kind does not have.
     UnknownAttribute = "unknown-attribute", Error;
     /// `or` between attribute tests of a `where` clause.

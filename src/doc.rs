@@ -381,6 +381,15 @@ impl Writer<'_> {
         } else {
             self.target(&q.target, &q.concepts)
         };
+        let target = if q.except.is_empty() {
+            target
+        } else {
+            let excluded: Vec<String> = match (q.except_names.as_slice(), q.except.as_slice()) {
+                ([_], [one]) => vec![self.concept_label(*one)],
+                (names, _) => names.to_vec(),
+            };
+            format!("{target} other than {}", excluded.join(" or "))
+        };
         let taken = q
             .taken_for
             .map(|(op, d)| format!(", taken for {} {d} in total", op_words(op)))
@@ -410,6 +419,10 @@ impl Writer<'_> {
             EventKind::Encounter => format!(
                 "an encounter with care: {target}{filters}, {}",
                 self.window(&q.window, "in progress on the date of")
+            ),
+            EventKind::Study => format!(
+                "enrolment in a research study: {target}{filters}, {}",
+                self.window(&q.window, "on the study on the date of")
             ),
         }
     }

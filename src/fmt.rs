@@ -847,6 +847,14 @@ impl<'a> Printer<'a> {
         }
         s.push(' ');
         s.push_str(&q.target.name);
+        match q.except.as_slice() {
+            [] => {}
+            [one] => s.push_str(&format!(" except {}", one.name)),
+            many => {
+                let names: Vec<&str> = many.iter().map(|v| v.name.as_str()).collect();
+                s.push_str(&format!(" except {{{}}}", names.join(", ")));
+            }
+        }
         s.push_str(&opt_taken_for(&q.taken_for));
         s.push_str(&opt_window(&q.window));
         if !q.filters.is_empty() {

@@ -116,6 +116,8 @@ pub enum CodeSystem {
     Cvx,
     /// HL7 v3 ActCode: the classes of encounter (`IMP` inpatient, `EMER`, `AMB`, ...).
     ActCode,
+    /// ClinicalTrials.gov registry numbers (`NCT03868241`): research studies.
+    Nct,
     /// A site- or protocol-local code.
     Local,
     /// A system named by its URL (`codesystem NAME = "URL"` in a protocol; a FHIR coding of
@@ -133,6 +135,7 @@ impl CodeSystem {
         ("atc", CodeSystem::Atc),
         ("cvx", CodeSystem::Cvx),
         ("actcode", CodeSystem::ActCode),
+        ("nct", CodeSystem::Nct),
         ("local", CodeSystem::Local),
     ];
 
@@ -175,6 +178,7 @@ impl CodeSystem {
             CodeSystem::Atc => "http://www.whocc.no/atc",
             CodeSystem::Cvx => "http://hl7.org/fhir/sid/cvx",
             CodeSystem::ActCode => "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            CodeSystem::Nct => "http://clinicaltrials.gov",
             CodeSystem::Local | CodeSystem::Url => return None,
         })
     }
@@ -580,6 +584,11 @@ pub struct EventQuery {
     /// `any medication ...`: every record of the kind matches, whatever its code
     /// (`concepts` is then empty).
     pub every: bool,
+    /// `except {...}`: records placed under one of these concepts (sets flattened) do not
+    /// count.
+    pub except: Vec<ConceptId>,
+    /// The names written after `except`, for explanations.
+    pub except_names: Vec<String>,
     /// Minimum total exposure.
     pub taken_for: Option<(CmpOp, Dur)>,
     /// When.

@@ -181,6 +181,10 @@ const EXPECTED: &[(&str, &[(Aspect, Effect)])] = &[
         "member-removed-exclusion",
         &[(Aspect::Members, Effect::Widens)],
     ),
+    (
+        "except-added-exclusion",
+        &[(Aspect::Filters, Effect::Widens)],
+    ),
     ("wording-only", &[]),
     (
         "criterion-added",

@@ -1640,7 +1640,8 @@ fn an_export_declared_complete_has_no_procedures_rather_than_unknown_ones() {
             "immunizations",
             "medications",
             "observations",
-            "procedures"
+            "procedures",
+            "studies"
         ]
     );
     // Observations: "no eGFR result" is now a fact (E3 met), but a value test without a

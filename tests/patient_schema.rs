@@ -199,6 +199,7 @@ fn schema_object<'s>(schema: &'s Value, model_name: &str) -> &'s Value {
         "ImmunizationRecord" => &schema["$defs"]["immunization"],
         "ProcedureRecord" => &schema["$defs"]["procedure"],
         "EncounterRecord" => &schema["$defs"]["encounter"],
+        "StudyRecord" => &schema["$defs"]["study"],
         "AttestationRecord::Detailed" => schema["$defs"]["attestation"]["oneOf"]
             .as_array()
             .and_then(|branches| branches.iter().find(|b| b["type"] == "object"))

@@ -63,6 +63,7 @@ fn declaration_hint(name: &str, expect: Expect) -> String {
         ConceptKind::Vaccine => format!("vaccine {name} \"Label\" codes [cvx:...]"),
         ConceptKind::Procedure => format!("procedure {name} \"Label\" codes [snomed:...]"),
         ConceptKind::Encounter => format!("encounter {name} \"Label\" codes [actcode:IMP]"),
+        ConceptKind::Study => format!("study {name} \"Label\" codes [nct:NCT...]"),
         ConceptKind::Attestation => format!("attestation {name} \"Label\" by investigator"),
         ConceptKind::Site => format!("site {name} \"Label\" codes [snomed:...]"),
     };

@@ -123,6 +123,21 @@ pub(super) const ATTRIBUTES: &[(EventKind, &str, AttrType)] = &[
     (EventKind::Allergy, "severity", AttrType::Words(SEVERITY)),
     (EventKind::Condition, "grade", AttrType::Number),
     (
+        EventKind::Study,
+        "status",
+        AttrType::Words(crate::facts::native::ENROLLED_STATUSES),
+    ),
+    (
+        EventKind::Study,
+        "design",
+        AttrType::Words(crate::facts::native::STUDY_DESIGNS),
+    ),
+    (
+        EventKind::Study,
+        "phase",
+        AttrType::Words(crate::facts::native::STUDY_PHASES),
+    ),
+    (
         EventKind::Encounter,
         "discharge",
         AttrType::Words(crate::facts::native::DISCHARGES),
@@ -374,6 +389,7 @@ impl<'a> Checker<'a> {
                     ast::SetKind::Vaccines => EventKind::Immunization,
                     ast::SetKind::Procedures => EventKind::Procedure,
                     ast::SetKind::Encounters => EventKind::Encounter,
+                    ast::SetKind::Studies => EventKind::Study,
                     ast::SetKind::Observations | ast::SetKind::Sites => {
                         self.error(
                             Diagnostic::new(Code::TypeMismatch, target.span, format!("`count distinct` counts drugs, conditions, vaccines or procedures, not {}", set_kind.keyword()), format!("a set of {}", set_kind.keyword()))
@@ -385,6 +401,7 @@ impl<'a> Checker<'a> {
                 let q = ast::EventQuery {
                     kind,
                     target: target.clone(),
+                    except: Vec::new(),
                     taken_for: taken_for.clone(),
                     window: window.clone(),
                     filters: Vec::new(),
@@ -488,6 +505,7 @@ impl<'a> Checker<'a> {
                     Some(ConceptKind::Encounter) => {
                         ("an encounter", format!("write `encounter {}`", name.name))
                     }
+                    Some(ConceptKind::Study) => ("a study", format!("write `study {}`", name.name)),
                     Some(ConceptKind::Procedure) | None => {
                         ("a procedure", format!("write `procedure {}`", name.name))
                     }
@@ -878,15 +896,36 @@ impl<'a> Checker<'a> {
                 }
             });
         }
+        let (except, except_names) = self.except(q)?;
         let concepts = match resolved? {
             Some(r) => self.members(&r),
             None => Vec::new(),
         };
+        if !except.is_empty() && !every && concepts.iter().all(|c| except.contains(c)) {
+            self.error(
+                Diagnostic::new(
+                    Code::InvalidExcept,
+                    q.target.span,
+                    format!(
+                        "`except` leaves nothing of `{}`: every concept it stands for is excluded",
+                        q.target.name
+                    ),
+                    "nothing left",
+                )
+                .with_help(format!(
+                    "exclude only some of what `{}` stands for, or ask about a wider concept or set",
+                    q.target.name
+                )),
+            );
+            return None;
+        }
         Some(EventQuery {
             kind: q.kind,
             concepts,
             target: q.target.name.clone(),
             every,
+            except,
+            except_names,
             taken_for,
             window,
             filters,
@@ -1024,6 +1063,32 @@ impl<'a> Checker<'a> {
                 })
             }
         }
+    }
+
+    /// The concepts after `except`, of the query's kind (sets flattened), and the names as
+    /// written.
+    fn except(&mut self, q: &ast::EventQuery) -> Option<(Vec<ConceptId>, Vec<String>)> {
+        let mut ok = true;
+        let mut names: Vec<String> = Vec::new();
+        let mut concepts: Vec<ConceptId> = Vec::new();
+        for value in &q.except {
+            match self.resolve(value, Expect::ConceptOrSet(q.kind.concept_kind())) {
+                Some(resolved) => {
+                    if names.contains(&value.name) {
+                        self.duplicate_value(value, "except");
+                        continue;
+                    }
+                    names.push(value.name.clone());
+                    for id in self.members(&resolved) {
+                        if !concepts.contains(&id) {
+                            concepts.push(id);
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some((concepts, names))
     }
 
     /// `laterality in {left, left}`: the second is redundant.

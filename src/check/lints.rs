@@ -218,6 +218,7 @@ fn unused_set_help(kind: crate::ast::SetKind, name: &str) -> String {
         crate::ast::SetKind::Vaccines => "immunization",
         crate::ast::SetKind::Procedures => "procedure",
         crate::ast::SetKind::Encounters => "encounter",
+        crate::ast::SetKind::Studies => "study",
         crate::ast::SetKind::Observations => {
             return "remove it: no expression takes a set of observations yet; test each member with `latest`, joined with `or`".to_string();
         }

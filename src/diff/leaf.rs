@@ -773,6 +773,7 @@ fn event(
         crate::ast::EventKind::Procedure => "procedures",
         crate::ast::EventKind::Allergy => "allergens",
         crate::ast::EventKind::Encounter => "encounters",
+        crate::ast::EventKind::Study => "studies",
     };
     let what = if x.target == y.target {
         y.target.clone()
@@ -833,6 +834,31 @@ fn event(
             &y.window,
             wrel,
             rel_of(wrel.as_rel()),
+        ));
+    }
+    let (old_except, new_except) = (names(po, &x.except), names(pn, &y.except));
+    if old_except != new_except {
+        // More excluded concepts match fewer events.
+        let rel = if old_except.is_subset(&new_except) {
+            Rel::Stronger
+        } else if new_except.is_subset(&old_except) {
+            Rel::Weaker
+        } else {
+            Rel::Unknown
+        };
+        let text = |names: &[String]| {
+            if names.is_empty() {
+                "nothing".to_string()
+            } else {
+                format!("{{{}}}", names.join(", "))
+            }
+        };
+        out.push(Detail::new(
+            Aspect::Filters,
+            format!("`{what}`: `except`"),
+            text(&x.except_names),
+            text(&y.except_names),
+            rel_of(rel),
         ));
     }
     if x.filters != y.filters {

@@ -4,8 +4,8 @@
 
 use crate::ast::ConceptKind;
 use crate::facts::native::{
-    ConditionRecord, EncounterRecord, ImmunizationRecord, MedicationRecord, ObservationRecord,
-    ProcedureRecord,
+    ConditionRecord, ENROLLED_STATUSES, EncounterRecord, ImmunizationRecord, MedicationRecord,
+    ObservationRecord, ProcedureRecord, StudyRecord,
 };
 use crate::facts::{PatientRecord, native::parse_code};
 use crate::program::{CodeSystem, ConceptId};
@@ -24,6 +24,7 @@ pub(super) struct Facts<'r> {
     pub procedures: Option<Vec<(ConceptId, &'r ProcedureRecord)>>,
     pub allergies: Option<Vec<(ConceptId, &'r ConditionRecord)>>,
     pub encounters: Option<Vec<(ConceptId, &'r EncounterRecord)>>,
+    pub studies: Option<Vec<(ConceptId, &'r StudyRecord)>>,
     /// Facts whose code the vocabulary does not have (of the right kind).
     pub unused: usize,
     /// Facts, among the unused, whose code eligc cannot place: no concept matches it, it is
@@ -153,6 +154,25 @@ impl<'r> Facts<'r> {
                 )
             },
         );
+        // Only enrolment is participation: a candidate, a screening or a withdrawal before
+        // registration is not a fact of being on a study. A record without a status stays
+        // (whether it was an enrolment is then unknown).
+        let studies = domain(
+            plan,
+            (&mut unused, &mut bad_name, "studies"),
+            Some((&mut unplaced.studies, &mut elsewhere.studies)),
+            record.studies.as_ref(),
+            &[ConceptKind::Study],
+            |st| {
+                (
+                    st.concept.as_ref(),
+                    (st.code.as_ref(), st.also.as_deref()),
+                    st.status
+                        .as_deref()
+                        .is_some_and(|v| !ENROLLED_STATUSES.contains(&v)),
+                )
+            },
+        );
         let anchors = plan
             .program
             .anchors
@@ -169,6 +189,7 @@ impl<'r> Facts<'r> {
             procedures,
             allergies,
             encounters,
+            studies,
             unused,
             unplaced,
             elsewhere,
@@ -193,6 +214,7 @@ pub(super) struct Unplaced<'r> {
     pub procedures: Vec<&'r ProcedureRecord>,
     pub allergies: Vec<&'r ConditionRecord>,
     pub encounters: Vec<&'r EncounterRecord>,
+    pub studies: Vec<&'r StudyRecord>,
 }
 
 impl Unplaced<'_> {
@@ -204,6 +226,7 @@ impl Unplaced<'_> {
             + self.procedures.len()
             + self.allergies.len()
             + self.encounters.len()
+            + self.studies.len()
     }
 }
 
@@ -276,7 +299,19 @@ impl Plan {
     /// its codes, or placed elsewhere when one does. An encounter's class (HL7 ActCode) is a
     /// closed, flat list: an encounter whose class no concept lists is placed by it (an
     /// ambulatory visit is no inpatient stay and no ICU admission, whatever its type code).
+    /// A study's identifiers are a flat registry list: a study whose identifiers no concept
+    /// lists is another study (one without any identifier might be any).
     fn placement(&self, code: &str, also: &[String], kinds: &[ConceptKind]) -> Placement {
+        if kinds == [ConceptKind::Study] {
+            let unidentified = std::iter::once(code)
+                .chain(also.iter().map(String::as_str))
+                .all(|c| c.starts_with(crate::facts::fhir::UNIDENTIFIED_STUDY));
+            return if unidentified {
+                Placement::Unknown
+            } else {
+                Placement::Irrelevant
+            };
+        }
         let mut relevant = false;
         let mut known = false;
         for code in std::iter::once(code).chain(also.iter().map(String::as_str)) {

@@ -87,6 +87,11 @@ struct Event<'r> {
     elsewhere: bool,
     /// What the record says its code is, for people.
     display: Option<&'r str>,
+    /// The record's own code, for when `except` finds it cannot place it.
+    code: Option<&'r str>,
+    /// The record's address: the same record placed under several concepts (or taken by
+    /// `any KIND`) has one, so `except` can leave it out.
+    addr: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,6 +107,7 @@ enum Attributes<'r> {
     Immunization,
     Procedure(&'r crate::facts::native::ProcedureRecord),
     Encounter(&'r crate::facts::native::EncounterRecord),
+    Study(&'r crate::facts::native::StudyRecord),
 }
 
 impl Ctx<'_> {
@@ -937,6 +943,22 @@ impl Ctx<'_> {
                     }))
                     .collect()
             }
+            EventKind::Study => {
+                let placed = f.studies.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, st)| study_event(*id, st, None))
+                    .chain(
+                        u.studies.iter().filter(|_| unplaced).map(|st| {
+                            study_event(none, st, Some(st.code.as_deref().unwrap_or("")))
+                        }),
+                    )
+                    .chain(e.studies.iter().filter(|_| elsewhere).map(|st| Event {
+                        elsewhere: true,
+                        ..study_event(none, st, Some(st.code.as_deref().unwrap_or("")))
+                    }))
+                    .collect()
+            }
             EventKind::Encounter => {
                 let placed = f.encounters.as_ref()?;
                 let placed = placed.iter().filter(|(id, _)| wanted(id));
@@ -959,12 +981,66 @@ impl Ctx<'_> {
     /// Whether the record has facts of this kind that eligc cannot place.
     /// The records a query looks at: those of its concepts, or for `any medication ...`
     /// every record of the kind.
+    /// Records placed under a concept of `except` are left out; for `any KIND except ...`,
+    /// a record eligc cannot place might be an excluded one, so it counts as at most unknown.
     fn query_records(&self, q: &EventQuery) -> Option<Vec<Event<'_>>> {
-        if q.every {
-            self.every_event(q.kind)
+        let events = if q.every {
+            self.every_event(q.kind)?
         } else {
-            self.events(q.kind, &q.concepts)
+            self.events(q.kind, &q.concepts)?
+        };
+        if q.except.is_empty() {
+            return Some(events);
         }
+        let f = self.facts;
+        let excluded = match q.kind {
+            EventKind::Condition => placed_under(f.conditions.as_ref(), &q.except),
+            EventKind::Medication => placed_under(f.medications.as_ref(), &q.except),
+            EventKind::Immunization => placed_under(f.immunizations.as_ref(), &q.except),
+            EventKind::Procedure => placed_under(f.procedures.as_ref(), &q.except),
+            EventKind::Allergy => placed_under(f.allergies.as_ref(), &q.except),
+            EventKind::Encounter => placed_under(f.encounters.as_ref(), &q.except),
+            EventKind::Study => placed_under(f.studies.as_ref(), &q.except),
+        };
+        let unplaced_of = |u: &super::facts::Unplaced<'_>| match q.kind {
+            EventKind::Condition => addrs(&u.conditions),
+            EventKind::Medication => addrs(&u.medications),
+            EventKind::Immunization => addrs(&u.immunizations),
+            EventKind::Procedure => addrs(&u.procedures),
+            EventKind::Allergy => addrs(&u.allergies),
+            EventKind::Encounter => addrs(&u.encounters),
+            EventKind::Study => addrs(&u.studies),
+        };
+        let (unknown, elsewhere) = if q.every && !self.without_unplaced.get() {
+            // A fact the vocabulary places elsewhere may still be an excluded concept whose
+            // codes it lacks.
+            let anchored = q.except.iter().all(|c| self.plan.anchored(*c));
+            (
+                unplaced_of(&f.unplaced),
+                if anchored {
+                    Vec::new()
+                } else {
+                    unplaced_of(&f.elsewhere)
+                },
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Some(
+            events
+                .into_iter()
+                .filter(|e| e.unplaced.is_some() || !excluded.contains(&e.addr))
+                .map(|mut e| {
+                    if e.unplaced.is_none()
+                        && (unknown.contains(&e.addr) || elsewhere.contains(&e.addr))
+                    {
+                        e.elsewhere = elsewhere.contains(&e.addr);
+                        e.unplaced = Some(e.code.unwrap_or(""));
+                    }
+                    e
+                })
+                .collect(),
+        )
     }
 
     /// Every record of a kind, whatever its code; records that are not facts (entered in
@@ -1021,6 +1097,17 @@ impl Ctx<'_> {
                 .filter(|x| !cancelled(x.status.as_deref()))
                 .map(|x| encounter_event(none, x, None))
                 .collect(),
+            EventKind::Study => r
+                .studies
+                .as_ref()?
+                .iter()
+                .filter(|st| {
+                    st.status
+                        .as_deref()
+                        .is_none_or(|v| crate::facts::native::ENROLLED_STATUSES.contains(&v))
+                })
+                .map(|st| study_event(none, st, None))
+                .collect(),
         })
     }
 
@@ -1044,6 +1131,7 @@ impl Ctx<'_> {
                 EventKind::Procedure => !u.procedures.is_empty(),
                 EventKind::Allergy => !u.allergies.is_empty(),
                 EventKind::Encounter => !u.encounters.is_empty(),
+                EventKind::Study => !u.studies.is_empty(),
             })
     }
 
@@ -1156,8 +1244,14 @@ impl Ctx<'_> {
         }
     }
 
+    /// The `where` tests on one event; a study record without a status may not be an
+    /// enrolment, so it is at most unknown.
     fn filters(&self, event: &Event<'_>, filters: &[Filter]) -> Truth {
-        Truth::all(filters.iter().map(|f| self.filter(event, f)))
+        let enrolled = match event.record {
+            Attributes::Study(st) if st.status.is_none() => Truth::Unknown,
+            _ => Truth::True,
+        };
+        enrolled.and(Truth::all(filters.iter().map(|f| self.filter(event, f))))
     }
 
     /// One `where` test on one event. A record that does not give the attribute is unknown.
@@ -1194,11 +1288,15 @@ impl Ctx<'_> {
                     }
                     ("laterality", Attributes::Procedure(p)) => p.laterality.as_deref(),
                     ("discharge", Attributes::Encounter(x)) => x.discharge.as_deref(),
+                    ("status", Attributes::Study(st)) => st.status.as_deref(),
+                    ("design", Attributes::Study(st)) => st.design.as_deref(),
+                    ("phase", Attributes::Study(st)) => st.phase.as_deref(),
                     _ => None,
                 };
-                let stage = attribute == "stage";
+                // A stage group matches its sub-stages, `on_study` its two kinds.
+                let group = attribute == "stage" || attribute == "status";
                 let truth = recorded.map_or(Truth::Unknown, |r| {
-                    Truth::from_bool(values.iter().any(|v| word_matches(r, v, stage)))
+                    Truth::from_bool(values.iter().any(|v| word_matches(r, v, group)))
                 });
                 if *negated { truth.not() } else { truth }
             }
@@ -2232,6 +2330,7 @@ fn domain_of(kind: EventKind) -> &'static str {
         EventKind::Procedure => "procedures",
         EventKind::Allergy => "allergies",
         EventKind::Encounter => "encounters",
+        EventKind::Study => "studies",
     }
 }
 
@@ -2253,17 +2352,20 @@ fn condition_event<'r>(
         unplaced,
         elsewhere: false,
         display: c.display.as_deref(),
+        code: c.code.as_deref(),
+        addr: std::ptr::from_ref(c).addr(),
     }
 }
 
 /// Whether a recorded word is a value asked for. A stage group also matches its sub-stages:
 /// `II` matches a recorded `IIA`, `IIB` or `IIC` (not `III`).
-fn word_matches(recorded: &str, asked: &str, stage: bool) -> bool {
+/// A study's `on_study` matches `on_study_intervention` and `on_study_observation`.
+fn word_matches(recorded: &str, asked: &str, group: bool) -> bool {
     recorded == asked
-        || (stage
-            && recorded
-                .strip_prefix(asked)
-                .is_some_and(|rest| matches!(rest, "A" | "B" | "C")))
+        || (group
+            && recorded.strip_prefix(asked).is_some_and(|rest| {
+                matches!(rest, "A" | "B" | "C" | "_intervention" | "_observation")
+            }))
 }
 
 fn medication_event<'r>(
@@ -2284,6 +2386,8 @@ fn medication_event<'r>(
         unplaced,
         elsewhere: false,
         display: m.display.as_deref(),
+        code: m.code.as_deref(),
+        addr: std::ptr::from_ref(m).addr(),
     }
 }
 
@@ -2301,6 +2405,8 @@ fn immunization_event<'r>(
         unplaced,
         elsewhere: false,
         display: v.display.as_deref(),
+        code: v.code.as_deref(),
+        addr: std::ptr::from_ref(v).addr(),
     }
 }
 
@@ -2318,6 +2424,8 @@ fn procedure_event<'r>(
         unplaced,
         elsewhere: false,
         display: p.display.as_deref(),
+        code: p.code.as_deref(),
+        addr: std::ptr::from_ref(p).addr(),
     }
 }
 
@@ -2341,6 +2449,8 @@ fn encounter_event<'r>(
         unplaced,
         elsewhere: false,
         display: x.display.as_deref(),
+        code: x.code.as_deref(),
+        addr: std::ptr::from_ref(x).addr(),
     }
 }
 
@@ -2494,7 +2604,7 @@ impl Ctx<'_> {
             .program
             .anchor(id)
             .map_or("?", |a| a.name.as_str());
-        let Some(events) = self.events(q.kind, &q.concepts) else {
+        let Some(events) = self.query_records(q) else {
             return Err(WindowError::UnknownEvent(format!(
                 "the date of `{name}` is not known: the record has no {} list",
                 q.kind.keyword()
@@ -2525,4 +2635,45 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// A study is participation from enrolment to leaving it; without an end the patient is on
+/// it, unless the status says they are off it (since a day not recorded).
+fn study_event<'r>(
+    concept: ConceptId,
+    st: &'r crate::facts::native::StudyRecord,
+    unplaced: Option<&'r str>,
+) -> Event<'r> {
+    Event {
+        concept,
+        id: st.id.as_deref(),
+        start: st.start,
+        end: match (st.end, st.status.as_deref()) {
+            (Some(e), _) => End::Known(e),
+            (None, Some("off_study")) => End::Unknown,
+            (None, _) => End::Ongoing,
+        },
+        record: Attributes::Study(st),
+        unplaced,
+        elsewhere: false,
+        display: st.display.as_deref(),
+        code: st.code.as_deref(),
+        addr: std::ptr::from_ref(st).addr(),
+    }
+}
+
+/// The addresses of the records placed under any of `concepts`.
+fn placed_under<T>(list: Option<&Vec<(ConceptId, &T)>>, concepts: &[ConceptId]) -> Vec<usize> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    concepts
+        .iter()
+        .flat_map(|c| super::facts::of_concept(list, *c).iter())
+        .map(|(_, r)| std::ptr::from_ref(*r).addr())
+        .collect()
+}
+
+fn addrs<T>(list: &[&T]) -> Vec<usize> {
+    list.iter().map(|r| std::ptr::from_ref(*r).addr()).collect()
 }

@@ -79,6 +79,10 @@ struct Head {
     patient: Option<Ref>,
     #[serde(rename = "medicationReference")]
     medication_reference: Option<Ref>,
+    /// A ResearchSubject's patient (R4; R5 has `subject`).
+    individual: Option<Ref>,
+    /// A ResearchSubject's study.
+    study: Option<Ref>,
 }
 
 #[derive(Deserialize)]
@@ -99,7 +103,7 @@ struct Entry {
     rtype: String,
     /// The patient reference as written (a Patient's own id).
     reference: String,
-    /// The `medicationReference`, or empty.
+    /// The `medicationReference` (a ResearchSubject's `study`), or empty.
     medication: String,
     /// The resource's JSON text.
     text: String,
@@ -313,7 +317,8 @@ struct Export {
     next_file: usize,
     writers: Vec<BufWriter<File>>,
     skipped: HashMap<String, usize>,
-    /// Medication resources by id: (file, line, text).
+    /// Medication resources by id, ResearchStudy resources by `ResearchStudy/id`: (file,
+    /// line, text).
     medications: HashMap<String, (u32, u64, String)>,
     /// Partitions not yet read.
     parts: VecDeque<Part>,
@@ -518,12 +523,19 @@ impl Export {
                     }
                     continue;
                 }
+                "ResearchStudy" => {
+                    if let Some(id) = head.id {
+                        let key = format!("ResearchStudy/{id}");
+                        self.medications.insert(key, (file, line, raw.text));
+                    }
+                    continue;
+                }
                 t if DOMAIN_TYPES.contains(&t) => {
                     let field = subject_field(t);
-                    let reference = if field == "patient" {
-                        head.patient
-                    } else {
-                        head.subject
+                    let reference = match field {
+                        "patient" => head.patient,
+                        "individual" => head.individual.or(head.subject),
+                        _ => head.subject,
                     }
                     .and_then(|r| r.reference);
                     let Some(reference) = reference else {
@@ -547,6 +559,7 @@ impl Export {
                         reference,
                         medication: head
                             .medication_reference
+                            .or(head.study)
                             .and_then(|r| r.reference)
                             .unwrap_or_default(),
                         text: raw.text,
@@ -740,7 +753,7 @@ impl Export {
     /// Medication resources they refer to.
     fn bundle(&mut self, group: &Group) -> RawRecord {
         let mut lines: Vec<(u32, u64, String)> = Vec::with_capacity(group.members.len() + 1);
-        let mut meds: Vec<&str> = Vec::new();
+        let mut meds: Vec<String> = Vec::new();
         for &i in std::iter::once(&group.patient).chain(&group.members) {
             if let Some(e) = self.entries.get_mut(i) {
                 lines.push((e.file, e.line, std::mem::take(&mut e.text)));
@@ -750,15 +763,20 @@ impl Export {
             if let Some(e) = self.entries.get(i) {
                 if !e.medication.is_empty() {
                     let id = reference_target(&e.medication);
-                    if !meds.contains(&id) {
-                        meds.push(id);
+                    let key = if e.rtype == "ResearchSubject" {
+                        format!("ResearchStudy/{id}")
+                    } else {
+                        id.to_string()
+                    };
+                    if !meds.contains(&key) {
+                        meds.push(key);
                     }
                 }
             }
         }
         let meds: Vec<(u32, u64, String)> = meds
             .into_iter()
-            .filter_map(|id| self.medications.get(id).cloned())
+            .filter_map(|key| self.medications.get(&key).cloned())
             .collect();
         let size: usize = lines
             .iter()

@@ -115,13 +115,20 @@ pub const DOMAIN_TYPES: &[&str] = &[
     "Procedure",
     "AllergyIntolerance",
     "Encounter",
+    "ResearchSubject",
 ];
+
+/// The code of a study that a ResearchSubject names without any identifier eligc can read:
+/// which study it is cannot be told, so it is never placed (questions about it are unknown).
+pub const UNIDENTIFIED_STUDY: &str = "https://eligc.invalid/unidentified-study";
 
 /// The field of a clinical resource that refers to its patient: `patient` for Immunization
 /// and AllergyIntolerance, `subject` for the others.
+/// R4's ResearchSubject has `individual` (R5's, `subject`).
 pub fn subject_field(rtype: &str) -> &'static str {
     match rtype {
         "Immunization" | "AllergyIntolerance" => "patient",
+        "ResearchSubject" => "individual",
         _ => "subject",
     }
 }
@@ -155,6 +162,12 @@ pub fn known_system(uri: &str) -> Option<&'static str> {
         "http://www.whocc.no/atc" => "atc",
         "http://hl7.org/fhir/sid/cvx" => "cvx",
         "http://terminology.hl7.org/CodeSystem/v3-ActCode" => "actcode",
+        // ClinicalTrials.gov identifiers, as exports write the registry's address.
+        "http://clinicaltrials.gov"
+        | "https://clinicaltrials.gov"
+        | "http://www.clinicaltrials.gov"
+        | "https://www.clinicaltrials.gov"
+        | "http://terminology.hl7.org/NamingSystem/ClinicalTrials-Gov" => "nct",
         _ => return None,
     })
 }
@@ -756,8 +769,8 @@ pub fn bundle_text_to_record(
                     .filter(|u| !u.is_empty());
                 patient = Some((i, parse(resource)?, url));
             }
-            "Medication" => {
-                let keys = [id.map(|i| format!("Medication/{i}")), full_url]
+            "Medication" | "ResearchStudy" => {
+                let keys = [id.map(|i| format!("{rtype}/{i}")), full_url]
                     .into_iter()
                     .flatten()
                     .collect();
@@ -928,6 +941,7 @@ fn convert_entries(
         procedures: None,
         allergies: None,
         encounters: None,
+        studies: None,
         attestations: BTreeMap::new(),
         completed: Vec::new(),
     };
@@ -943,11 +957,12 @@ fn convert_entries(
         procedures: Vec::new(),
         allergies: Vec::new(),
         encounters: Vec::new(),
+        studies: Vec::new(),
     };
     for (entry, item) in resources.iter().enumerate() {
         c.stats.resources += 1;
         let rtype = item.rtype.as_str();
-        if matches!(rtype, "Patient" | "Medication") {
+        if matches!(rtype, "Patient" | "Medication" | "ResearchStudy") {
             continue;
         }
         if !DOMAIN_TYPES.contains(&rtype) {
@@ -963,7 +978,10 @@ fn convert_entries(
             entry,
             patient: &id,
         };
-        let subject_field = subject_field(rtype);
+        let subject_field = match subject_field(rtype) {
+            "individual" if resource.get("individual").is_none() => "subject",
+            field => field,
+        };
         let Some(subject) = reference(resource.get(subject_field)) else {
             return Err(at
                 .err(
@@ -1028,6 +1046,7 @@ fn convert_entries(
             "Procedure" => c.procedure(resource, &at)?,
             "AllergyIntolerance" => c.allergy(resource, &at)?,
             "Encounter" => c.encounter(resource, &at)?,
+            "ResearchSubject" => c.research_subject(resource, &at)?,
             _ => c.medication(rtype, resource, &at)?,
         }
     }
@@ -1040,6 +1059,7 @@ fn convert_entries(
         procedures,
         allergies,
         encounters,
+        studies,
         ..
     } = c;
     record.observations = has(&["Observation"]).then_some(observations);
@@ -1054,6 +1074,7 @@ fn convert_entries(
     record.procedures = has(&["Procedure"]).then_some(procedures);
     record.allergies = has(&["AllergyIntolerance"]).then_some(allergies);
     record.encounters = has(&["Encounter"]).then_some(encounters);
+    record.studies = has(&["ResearchSubject"]).then_some(studies);
     Ok((record, stats))
 }
 
@@ -1069,6 +1090,7 @@ struct Converter<'a> {
     procedures: Vec<ProcedureRecord>,
     allergies: Vec<ConditionRecord>,
     encounters: Vec<super::native::EncounterRecord>,
+    studies: Vec<super::native::StudyRecord>,
 }
 
 /// An observation's value, as the native model holds it.
@@ -2245,4 +2267,179 @@ fn discharge_word(disposition: &Value) -> Option<&'static str> {
             })
         }
     })
+}
+
+impl Converter<'_> {
+    /// A ResearchSubject: the patient's participation in a study. The study is the Bundle's
+    /// (or a contained) ResearchStudy the `study` reference names, or the identifier a
+    /// logical reference gives; its identifiers name it (`nct:` for ClinicalTrials.gov), its
+    /// category or design says interventional or observational, its phase the phase.
+    fn research_subject(&mut self, r: &Map<String, Value>, at: &At<'_>) -> Result<(), FhirError> {
+        const WHAT: &str = "ResearchSubject";
+        let Some(status) = subject_status(r) else {
+            self.stats.ignore(WHAT, "no status");
+            return Ok(());
+        };
+        let study_ref = r.get("study");
+        let study: Option<&Value> = match reference(study_ref) {
+            Some(local) if local.starts_with('#') => r
+                .get("contained")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|c| c.get("id").and_then(Value::as_str) == local.get(1..)),
+            Some(reference) => self
+                .medications
+                .get(reference)
+                .or_else(|| {
+                    self.medications
+                        .get(&format!("ResearchStudy/{}", reference_target(reference)))
+                })
+                .copied(),
+            None => None,
+        };
+        let mut identifiers: Vec<&Value> = study
+            .and_then(|s| s.get("identifier"))
+            .into_iter()
+            .flat_map(|i| one_or_many(Some(i)))
+            .collect();
+        identifiers.extend(study_ref.and_then(|s| s.get("identifier")));
+        let mut all: Vec<String> = Vec::new();
+        for (k, identifier) in identifiers.into_iter().enumerate() {
+            let (Some(system), Some(value)) = (
+                str_at(identifier, &["system"]),
+                str_at(identifier, &["value"]),
+            ) else {
+                continue;
+            };
+            let normal = |text, part: &str| {
+                super::codes::normalise(text)
+                    .map_err(|reason| at.err(&format!("study.identifier[{k}].{part}"), reason))
+            };
+            let system = normal(system, "system")?;
+            let value = normal(value, "value")?;
+            let code = match known_system(system) {
+                Some(name) => Some(format!("{name}:{value}")),
+                None => url_code(system, value),
+            };
+            if let Some(code) = code.filter(|c| !all.contains(c)) {
+                all.push(code);
+            }
+        }
+        if all.is_empty() {
+            // A study eligc cannot name: kept, never placed.
+            let target = reference(study_ref).map_or("none", reference_target);
+            all.push(format!(
+                "{UNIDENTIFIED_STUDY}|{}",
+                target.replace(['|', ' '], "_")
+            ));
+        }
+        let Some((code, also)) = code_and_also(all) else {
+            return Ok(());
+        };
+        let display = study
+            .and_then(|s| str_at(s, &["title"]))
+            .or_else(|| study_ref.and_then(|s| str_at(s, &["display"])))
+            .map(clean)
+            .filter(|d| !d.is_empty());
+        let start = first_date(r, &["period.start"], at, self.stats, WHAT)?;
+        let end = first_date(r, &["period.end"], at, self.stats, WHAT)?;
+        if let (Some(s), Some(e)) = (start, end) {
+            if e < s {
+                return Err(at.err(
+                    "period.end",
+                    format!("the participation ends before it starts ({s})"),
+                ));
+            }
+        }
+        let design = study.and_then(study_design);
+        let phase = study
+            .and_then(|s| status_code(s.get("phase")))
+            .and_then(|p| study_phase(&p));
+        self.stats.facts += 1;
+        self.studies.push(super::native::StudyRecord {
+            id: r.get("id").and_then(Value::as_str).map(clean),
+            concept: None,
+            code: Some(code),
+            also,
+            display,
+            start,
+            end,
+            status: Some(status.to_string()),
+            design: design.map(str::to_string),
+            phase,
+        });
+        Ok(())
+    }
+}
+
+/// A ResearchSubject's status as a native word: R4's `status`, or R5's latest `progress`
+/// subject state (R5's `status` is the record's publication status).
+fn subject_status(r: &Map<String, Value>) -> Option<&'static str> {
+    let word = |code: &str| {
+        super::native::STUDY_STATUSES
+            .iter()
+            .find(|s| s.replace('_', "-") == code)
+            .copied()
+    };
+    if let Some(w) = r.get("status").and_then(Value::as_str).and_then(word) {
+        return Some(w);
+    }
+    let progress = r.get("progress").and_then(Value::as_array)?;
+    let mut best: Option<(Option<String>, &'static str)> = None;
+    for p in progress {
+        let Some(state) = p
+            .get("subjectState")
+            .and_then(|s| status_code(Some(s)))
+            .and_then(|c| word(&c))
+        else {
+            continue;
+        };
+        let date = str_at(p, &["startDate"]).map(str::to_string);
+        if best.as_ref().is_none_or(|(d, _)| date >= *d) {
+            best = Some((date, state));
+        }
+    }
+    best.map(|(_, w)| w)
+}
+
+/// Interventional or observational, from a ResearchStudy's R5 `studyDesign`, R4 `category`
+/// or R5 `classifier`: a coding (or text) that says so.
+fn study_design(study: &Value) -> Option<&'static str> {
+    for field in ["studyDesign", "category", "classifier"] {
+        for cc in one_or_many(study.get(field)) {
+            let mut texts: Vec<String> = cc
+                .get("coding")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(|c| [str_at(c, &["code"]), str_at(c, &["display"])])
+                .flatten()
+                .map(str::to_lowercase)
+                .collect();
+            texts.extend(str_at(cc, &["text"]).map(str::to_lowercase));
+            for text in texts {
+                if text.contains("interventional") {
+                    return Some("interventional");
+                }
+                if text.contains("observational") {
+                    return Some("observational");
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A research-study-phase code as a native word (`phase-1-phase-2` → `phase_1_phase_2`,
+/// `n-a` → `not_applicable`).
+fn study_phase(code: &str) -> Option<String> {
+    let word = if code == "n-a" {
+        "not_applicable".to_string()
+    } else {
+        code.replace('-', "_")
+    };
+    super::native::STUDY_PHASES
+        .contains(&word.as_str())
+        .then_some(word)
 }

@@ -104,6 +104,7 @@ pub const DOMAINS: &[&str] = &[
     "procedures",
     "allergies",
     "encounters",
+    "studies",
 ];
 
 /// Reads a `--complete` value: `all`, or domain names separated by commas
@@ -331,6 +332,7 @@ impl ReadOptions {
                 "procedures" => fill(&mut record.procedures),
                 "allergies" => fill(&mut record.allergies),
                 "encounters" => fill(&mut record.encounters),
+                "studies" => fill(&mut record.studies),
                 _ => false,
             };
             if filled {

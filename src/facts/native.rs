@@ -58,6 +58,9 @@ pub struct PatientRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub encounters: Option<Vec<EncounterRecord>>,
+    /// Participation in research studies and programmes (FHIR ResearchSubject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub studies: Option<Vec<StudyRecord>>,
     /// Judgements and agreements, by attestation name.
     #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
@@ -362,6 +365,46 @@ pub struct EncounterRecord {
     pub discharge: Option<String>,
 }
 
+/// A patient's participation in a research study or programme (FHIR ResearchSubject): the
+/// study, named by its registry identifier (`nct:NCT03868241`), the period on it, and how
+/// far the patient got (`status`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyRecord {
+    /// The record's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A vocabulary name ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or the study's identifier (`nct:NCT03868241`, `local:rehab-2019`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Further identifiers of the same study (EudraCT beside NCT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
+    /// The study's title, for people; shown in explanations, never matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    /// The first day on the study (enrolment).
+    #[serde(default, deserialize_with = "strict::opt_date")]
+    pub start: Option<NaiveDate>,
+    /// The last day on it; absent while the patient is on it.
+    #[serde(default, deserialize_with = "strict::opt_date")]
+    pub end: Option<NaiveDate>,
+    /// One of [`STUDY_STATUSES`]: how far the patient got. Only the enrolled ones
+    /// ([`ENROLLED_STATUSES`]) are participation; the others (candidate, screening,
+    /// ineligible, withdrawn before enrolment, ...) are not facts of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// interventional or observational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design: Option<String>,
+    /// One of [`STUDY_PHASES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+}
+
 /// An attestation: `true`, `false`, `null` (not yet recorded), or with details.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -521,6 +564,45 @@ pub const DISCHARGES: &[&str] = &[
     "against_advice",
     "expired",
     "other",
+];
+/// A patient's status on a study (FHIR R4 ResearchSubject.status, R5 subjectState), with
+/// `_` for `-`.
+pub const STUDY_STATUSES: &[&str] = &[
+    "candidate",
+    "potential_candidate",
+    "screening",
+    "eligible",
+    "ineligible",
+    "pending_on_study",
+    "not_registered",
+    "withdrawn",
+    "on_study",
+    "on_study_intervention",
+    "on_study_observation",
+    "follow_up",
+    "off_study",
+];
+/// The statuses of a patient who was enrolled (registered) on the study: the others are
+/// before enrolment or instead of it (FHIR's `withdrawn` is "before registration").
+pub const ENROLLED_STATUSES: &[&str] = &[
+    "on_study",
+    "on_study_intervention",
+    "on_study_observation",
+    "follow_up",
+    "off_study",
+];
+/// Study designs (ClinicalTrials.gov's study type).
+pub const STUDY_DESIGNS: &[&str] = &["interventional", "observational"];
+/// Study phases (FHIR research-study-phase, with `_` for `-`).
+pub const STUDY_PHASES: &[&str] = &[
+    "not_applicable",
+    "early_phase_1",
+    "phase_1",
+    "phase_1_phase_2",
+    "phase_2",
+    "phase_2_phase_3",
+    "phase_3",
+    "phase_4",
 ];
 /// Allergy clinical statuses (FHIR AllergyIntolerance.clinicalStatus).
 pub const ALLERGY_STATUSES: &[&str] = &["active", "inactive", "resolved"];
@@ -795,6 +877,17 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
             .map_err(|reason| (at(".status"), reason))?;
         one_of(e.discharge.as_deref(), DISCHARGES).map_err(|reason| (at(".discharge"), reason))?;
         ordered(Some(e.start), e.end).map_err(|reason| (at(".end"), reason))?;
+    }
+    for (i, st) in r.studies.iter().flatten().enumerate() {
+        let at = |field: &str| format!("studies[{i}]{field}");
+        concept_ref(st.concept.as_deref(), st.code.as_deref())
+            .map_err(|reason| (at(""), reason))?;
+        also_codes(st.code.as_deref(), st.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
+        one_of(st.status.as_deref(), STUDY_STATUSES).map_err(|reason| (at(".status"), reason))?;
+        one_of(st.design.as_deref(), STUDY_DESIGNS).map_err(|reason| (at(".design"), reason))?;
+        one_of(st.phase.as_deref(), STUDY_PHASES).map_err(|reason| (at(".phase"), reason))?;
+        ordered(st.start, st.end).map_err(|reason| (at(".end"), reason))?;
     }
     Ok(())
 }

@@ -849,6 +849,8 @@ impl Export {
             procedures: present(PROCEDURE).then(Vec::new),
             allergies: None,
             encounters: present(VISIT).then(Vec::new),
+            // The CDM has no table of study participation: not recorded (unknown).
+            studies: None,
             attestations: BTreeMap::new(),
             completed: Vec::new(),
         };

@@ -269,6 +269,7 @@ impl Lowerer {
             "vaccine" => ConceptKind::Vaccine,
             "procedure" => ConceptKind::Procedure,
             "encounter" => ConceptKind::Encounter,
+            "study" => ConceptKind::Study,
             "attestation" => ConceptKind::Attestation,
             "site" => ConceptKind::Site,
             _ => return Err(self.internal(&kind_pair, "concept kind")),
@@ -367,6 +368,7 @@ impl Lowerer {
             "vaccines" => SetKind::Vaccines,
             "procedures" => SetKind::Procedures,
             "encounters" => SetKind::Encounters,
+            "studies" => SetKind::Studies,
             "observations" => SetKind::Observations,
             "sites" => SetKind::Sites,
             _ => return Err(self.internal(&kind_pair, "set kind")),
@@ -880,6 +882,7 @@ impl Lowerer {
             "procedure" => EventKind::Procedure,
             "allergy" => EventKind::Allergy,
             "encounter" => EventKind::Encounter,
+            "study" => EventKind::Study,
             _ => return Err(self.internal(&kind_pair, "event kind")),
         };
         let target = if pair.as_rule() == Rule::any_event_expr {
@@ -896,6 +899,17 @@ impl Lowerer {
             let _ = self.optional(&mut inner, Rule::in_kw);
             self.expect_ident(pair, &mut inner)?
         };
+        let except = match self.optional(&mut inner, Rule::except_clause) {
+            Some(clause) => Children::of(&clause)
+                .filter(|p| p.as_rule() == Rule::value_list)
+                .flat_map(|list| {
+                    Children::of(&list)
+                        .map(|p| self.ident(&p))
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let taken_for = self.opt_taken_for(&mut inner)?;
         let window = self.opt_window(&mut inner)?;
         let filters = match self.optional(&mut inner, Rule::where_clause) {
@@ -905,6 +919,7 @@ impl Lowerer {
         Ok(EventQuery {
             kind,
             target,
+            except,
             taken_for,
             window,
             filters,

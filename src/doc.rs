@@ -277,6 +277,12 @@ impl Writer<'_> {
                     Qualitative::Indeterminate => "indeterminate",
                     Qualitative::Normal => "normal",
                     Qualitative::Abnormal => "abnormal",
+                    Qualitative::Improving => "improving",
+                    Qualitative::Stable => "stable",
+                    Qualitative::Progressing => "progressing",
+                    Qualitative::Undetermined => "undetermined",
+                    Qualitative::CompleteRemission => "in complete remission",
+                    Qualitative::PartialRemission => "in partial remission",
                 };
                 if *negated {
                     format!("not {word}")

@@ -367,6 +367,18 @@ pub enum Qualitative {
     Normal,
     /// Abnormal.
     Abnormal,
+    /// Disease status: responding, improving.
+    Improving,
+    /// Disease status: stable.
+    Stable,
+    /// Disease status: progressing, worsening.
+    Progressing,
+    /// Disease status: the clinician could not tell.
+    Undetermined,
+    /// Disease status: complete remission.
+    CompleteRemission,
+    /// Disease status: partial remission.
+    PartialRemission,
 }
 
 impl Qualitative {
@@ -377,7 +389,38 @@ impl Qualitative {
         ("indeterminate", Qualitative::Indeterminate),
         ("normal", Qualitative::Normal),
         ("abnormal", Qualitative::Abnormal),
+        ("improving", Qualitative::Improving),
+        ("stable", Qualitative::Stable),
+        ("progressing", Qualitative::Progressing),
+        ("undetermined", Qualitative::Undetermined),
+        ("complete_remission", Qualitative::CompleteRemission),
+        ("partial_remission", Qualitative::PartialRemission),
     ];
+
+    /// Whether a result of `self` answers `is other`: `None` when it does not say (a
+    /// result of another family, such as `stable` asked `is positive`; a disease status the
+    /// clinician could not determine; a remission asked about a trend, since a patient may
+    /// be in partial remission and improving at once).
+    pub fn answers(self, other: Qualitative) -> Option<bool> {
+        use Qualitative::*;
+        let family = |q: Qualitative| match q {
+            Positive | Negative | Indeterminate => 0,
+            Normal | Abnormal => 1,
+            Improving | Stable | Progressing | Undetermined => 2,
+            CompleteRemission | PartialRemission => 3,
+        };
+        if self == other {
+            return Some(true);
+        }
+        match (self, other) {
+            (Undetermined, _) | (_, Undetermined) => None,
+            // Either remission excludes progression, and the two remissions each other.
+            (CompleteRemission | PartialRemission, Progressing)
+            | (Progressing, CompleteRemission | PartialRemission) => Some(false),
+            _ if family(self) == family(other) => Some(false),
+            _ => None,
+        }
+    }
 
     /// The word.
     pub fn word(self) -> &'static str {

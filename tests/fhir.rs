@@ -207,6 +207,28 @@ fn qualitative_results_from_codes_and_text_with_zero_width_characters() {
 }
 
 #[test]
+fn mcode_cancer_disease_status_codes_become_disease_status_words() {
+    let status = |id: &str, code: &str| {
+        format!(
+            r#"{{"resource":{{"resourceType":"Observation","id":"{id}","status":"final","subject":{{"reference":"Patient/p"}},"effectiveDateTime":"2026-02-01","code":{{"coding":[{{"system":"http://loinc.org","code":"97509-4"}}]}},"valueCodeableConcept":{{"coding":[{{"system":"http://snomed.info/sct","code":"{code}"}}]}}}}}}"#
+        )
+    };
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"collection","entry":[{{"fullUrl":"urn:p","resource":{{"resourceType":"Patient","id":"p","gender":"male","birthDate":"1970-01-01"}}}},{},{},{},{}]}}"#,
+        status("worse", "271299001"),
+        status("same", "359746009"),
+        status("partial", "551001000124108"),
+        status("unsure", "709137006"),
+    );
+    let (r, _) = convert(&bundle);
+    let word = |id: &str| observation(&r, id)[0].result.clone();
+    assert_eq!(word("worse").as_deref(), Some("progressing"));
+    assert_eq!(word("same").as_deref(), Some("stable"));
+    assert_eq!(word("partial").as_deref(), Some("partial remission"));
+    assert_eq!(word("unsure").as_deref(), Some("undetermined"));
+}
+
+#[test]
 fn bounds_interpretations_answer_codes_and_units_as_ehrs_export_them() {
     let (r, stats) = convert(&fixture("as-exported.json"));
     let one = |id: &str| observation(&r, id)[0].clone();

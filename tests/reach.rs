@@ -31,6 +31,7 @@ observation serum_hcg "Serum hCG" unit [IU]/L codes [loinc:21198-7]
 observation urine_hcg "Urine hCG" qualitative codes [loinc:2106-3]
 observation serum_hcg_qual "Serum hCG, qualitative" qualitative codes [loinc:2118-8]
 set pregnancy_tests = observations { urine_hcg, serum_hcg_qual }
+observation disease_status "Cancer disease status" qualitative codes [loinc:97509-4]
 "#;
 
 fn compile(criteria: &str) -> eligc::check::Compilation {
@@ -338,6 +339,46 @@ fn a_moved_limit_is_explained_with_the_limit_it_came_from() {
     assert!(
         text.contains("LLN 12 g/dL") && text.contains("limit LLN - 1 g/dL"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_disease_status_answers_only_what_it_says() {
+    let at = |word: &str| {
+        format!(r#"{{"concept":"disease_status","date":"2026-03-01","result":"{word}"}}"#)
+    };
+    let is =
+        |word: &str| format!("latest disease_status within 3 months before screening is {word}");
+    // Trends exclude each other.
+    assert_eq!(outcome(&is("progressing"), &at("worsened")), Outcome::Met);
+    assert_eq!(outcome(&is("progressing"), &at("stable")), Outcome::NotMet);
+    assert_eq!(outcome(&is("stable"), &at("responding")), Outcome::NotMet);
+    // A remission excludes progression but says nothing of improving or stable.
+    assert_eq!(
+        outcome(&is("progressing"), &at("partial remission")),
+        Outcome::NotMet
+    );
+    assert_eq!(
+        outcome(&is("improving"), &at("partial remission")),
+        Outcome::Unknown
+    );
+    // Undetermined answers nothing but itself.
+    assert_eq!(
+        outcome(&is("progressing"), &at("undetermined")),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(&format!("not {}", is("progressing")), &at("undetermined")),
+        Outcome::Unknown
+    );
+    assert_eq!(
+        outcome(&is("undetermined"), &at("undetermined")),
+        Outcome::Met
+    );
+    // Another family of words does not say.
+    assert_eq!(
+        outcome(&is("progressing"), &at("positive")),
+        Outcome::Unknown
     );
 }
 

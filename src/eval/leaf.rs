@@ -422,10 +422,21 @@ impl Ctx<'_> {
                 // speaks of the same thing (positive/negative, or normal/abnormal).
                 if let Some(q) = known {
                     let word = o.result.as_deref().unwrap_or_default();
-                    return (
-                        Truth::from_bool((q == *value) != *negated),
-                        say!(explain, "{} {word}{at}", c.label),
-                    );
+                    return match q.answers(*value) {
+                        Some(holds) => (
+                            Truth::from_bool(holds != *negated),
+                            say!(explain, "{} {word}{at}", c.label),
+                        ),
+                        None => (
+                            Truth::Unknown,
+                            say!(
+                                explain,
+                                "{} {word}{at}, which does not say whether it is {}",
+                                c.label,
+                                value.word()
+                            ),
+                        ),
+                    };
                 }
                 let reading = o.interpretation.as_deref();
                 if let Some(t) = reading.and_then(|r| interpreted_as(r, *value)) {
@@ -1771,6 +1782,14 @@ pub(super) fn qualitative(word: &str) -> Option<Qualitative> {
         "indeterminate" | "equivocal" | "borderline" | "inconclusive" => Qualitative::Indeterminate,
         "normal" => Qualitative::Normal,
         "abnormal" => Qualitative::Abnormal,
+        "improving" | "improved" | "responding" => Qualitative::Improving,
+        "stable" => Qualitative::Stable,
+        "progressing" | "progressive" | "progression" | "worsened" | "worsening" => {
+            Qualitative::Progressing
+        }
+        "undetermined" => Qualitative::Undetermined,
+        "complete remission" => Qualitative::CompleteRemission,
+        "partial remission" => Qualitative::PartialRemission,
         _ => return None,
     })
 }

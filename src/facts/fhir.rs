@@ -1137,6 +1137,13 @@ pub(crate) fn answer_word(system: &str, code: &str) -> Option<&'static str> {
         // Electrocardiogram normal / abnormal (findings).
         (SNOMED, "164854000") => "normal",
         (SNOMED, "102594003") => "abnormal",
+        // Cancer disease status (mCODE ConditionStatusTrendVS, LOINC 97509-4 results).
+        (SNOMED, "268910001") => "improving",
+        (SNOMED, "359746009") => "stable",
+        (SNOMED, "271299001") => "progressing",
+        (SNOMED, "709137006") => "undetermined",
+        (SNOMED, "550991000124107") => "complete remission",
+        (SNOMED, "551001000124108") => "partial remission",
         (LOINC, "LA6576-8") => "positive",
         (LOINC, "LA6577-6") => "negative",
         (LOINC, "LA11882-0") => "detected",

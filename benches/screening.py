@@ -15,7 +15,7 @@ alternating so that machine noise falls on all alike:
   run-all     eligc run                           (end to end, all cores)
   run-1       eligc run --jobs 1                  (end to end, one worker thread)
   parse-only  eligc run --parse-only --jobs 1     (read + deserialise + validate, no evaluation)
-and prints median wall time, patients/s, MB/s, peak RSS (ru_maxrss) and the ratios to the
+and prints median wall time, patients/s, MB/s, peak RSS (`/usr/bin/time`'s %M) and the ratios to the
 baseline measured in the same run.
 
 With --reference BIN (another eligc binary, e.g. main's before a change), the table, CSV and
@@ -41,14 +41,18 @@ GEN = os.path.join(RELEASE, "gen_patients")
 
 def measure(args):
     """Wall seconds and peak RSS (MB) of one run, output discarded."""
+    # Through /usr/bin/time: a child forked from this script counts the script's own memory
+    # in its peak RSS (ru_maxrss survives exec), which hid anything under about 20 MB.
+    rss_file = os.path.join(DATA, "rss.txt")
     start = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
-        proc = subprocess.Popen(args, stdout=devnull, stderr=devnull)
-        _, status, usage = os.wait4(proc.pid, 0)
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, *args], stdout=devnull, stderr=devnull, check=False)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if done.returncode != 0:
         sys.exit(f"failed: {' '.join(args)}")
-    return wall, usage.ru_maxrss / 1024
+    with open(rss_file) as f:
+        kb = int(f.read().split()[-1])
+    return wall, kb / 1024
 
 
 def output(args, path):

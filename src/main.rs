@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: screening allocates and frees many small values per patient on several threads
+/// (see docs/performance.md); the system allocator spent a fifth of the run doing so.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match cli::Cli::try_parse() {
         Ok(args) => ExitCode::from(cli::run(args)),

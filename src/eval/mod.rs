@@ -11,7 +11,7 @@ pub mod render;
 pub mod time;
 
 use rustc_hash::FxHashMap as HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use crate::ast::CriterionKind;
 use crate::facts::{PatientRecord, RawRecord, RecordError};
@@ -28,7 +28,6 @@ pub struct Plan {
     sources: SourceMap,
     by_name: HashMap<String, ConceptId>,
     by_code: HashMap<CodeSystem, HashMap<String, Vec<ConceptId>>>,
-    units: RwLock<HashMap<String, Option<Arc<Unit>>>>,
     /// The line each criterion starts on, by its span's start (computed once: finding a
     /// line means counting newlines).
     lines: HashMap<(u32, u32), usize>,
@@ -100,7 +99,6 @@ impl Plan {
             sources,
             by_name,
             by_code,
-            units: RwLock::new(HashMap::default()),
             lines,
             reading: false,
             vocabulary: None,
@@ -201,18 +199,28 @@ impl Plan {
             .unwrap_or(0)
     }
 
-    /// A unit from patient data, parsed once per distinct spelling.
+    /// A unit from patient data, parsed once per distinct spelling and thread. Each worker
+    /// thread keeps its own cache: one shared behind a lock cost two atomic operations per
+    /// result, on a cache line every thread wrote to.
     fn unit(&self, text: &str) -> Option<Arc<Unit>> {
-        if let Ok(cache) = self.units.read() {
-            if let Some(u) = cache.get(text) {
-                return u.clone();
+        thread_local! {
+            static UNITS: std::cell::RefCell<HashMap<String, Option<Arc<Unit>>>> =
+                std::cell::RefCell::new(HashMap::default());
+        }
+        /// Distinct spellings kept per thread; hostile data with more is parsed each time.
+        const KEPT: usize = 4096;
+        UNITS.with(|cache| {
+            if let Some(u) = cache.try_borrow().ok().and_then(|c| c.get(text).cloned()) {
+                return u;
             }
-        }
-        let parsed = crate::units::parse_unit(text).ok().map(Arc::new);
-        if let Ok(mut cache) = self.units.write() {
-            cache.insert(text.to_string(), parsed.clone());
-        }
-        parsed
+            let parsed = crate::units::parse_unit(text).ok().map(Arc::new);
+            if let Ok(mut cache) = cache.try_borrow_mut() {
+                if cache.len() < KEPT {
+                    cache.insert(text.to_string(), parsed.clone());
+                }
+            }
+            parsed
+        })
     }
 
     /// Evaluates one patient. With `explain`, every check is recorded with its evidence.

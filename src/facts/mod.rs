@@ -407,7 +407,8 @@ impl RawRecord {
             InputFormat::Detect if self.bulk.is_some() => true,
             // A native record cannot have a `resourceType` (unknown fields are refused).
             InputFormat::Detect => {
-                self.text.contains("\"resourceType\"") && fhir::has_resource_type(&self.text)
+                memchr::memmem::find(self.text.as_bytes(), b"\"resourceType\"").is_some()
+                    && fhir::has_resource_type(&self.text)
             }
         };
         let mut record = if is_fhir {

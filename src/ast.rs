@@ -612,6 +612,8 @@ pub enum EventKind {
     Encounter,
     /// Enrolment in a research study or programme, from enrolment to leaving it.
     Study,
+    /// A condition of a relative (family history), with the relationship.
+    FamilyHistory,
 }
 
 impl EventKind {
@@ -625,6 +627,7 @@ impl EventKind {
             EventKind::Allergy => "allergy",
             EventKind::Encounter => "encounter",
             EventKind::Study => "study",
+            EventKind::FamilyHistory => "family history",
         }
     }
 
@@ -638,6 +641,7 @@ impl EventKind {
             EventKind::Allergy => ConceptKind::Drug,
             EventKind::Encounter => ConceptKind::Encounter,
             EventKind::Study => ConceptKind::Study,
+            EventKind::FamilyHistory => ConceptKind::Condition,
         }
     }
 }

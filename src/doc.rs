@@ -426,6 +426,10 @@ impl Writer<'_> {
                 "an encounter with care: {target}{filters}, {}",
                 self.window(&q.window, "in progress on the date of")
             ),
+            EventKind::FamilyHistory => format!(
+                "a relative with {target}{filters} (family history), {}",
+                self.window(&q.window, "recorded by the date of")
+            ),
             EventKind::Study => format!(
                 "enrolment in a research study: {target}{filters}, {}",
                 self.window(&q.window, "on the study on the date of")

@@ -844,6 +844,9 @@ impl<'a> Printer<'a> {
         let mut s = q.kind.keyword().to_string();
         if self.has_in(start(span), start(q.target.span)) {
             s.push_str(" in");
+        } else if q.kind == EventKind::FamilyHistory && q.target.name != "any" {
+            // `family history of breast_cancer` (`any family history` has no `of`).
+            s.push_str(" of");
         }
         s.push(' ');
         s.push_str(&q.target.name);

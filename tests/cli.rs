@@ -265,7 +265,7 @@ fn complete_names_domains_on_run_test_and_diff() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(
             text(&out.stderr).contains(
-                "error: --complete: `procedure` is not a domain (all, observations, conditions, medications, immunizations, procedures, allergies, encounters, studies); did you mean `procedures`?"
+                "error: --complete: `procedure` is not a domain (all, observations, conditions, medications, immunizations, procedures, allergies, encounters, studies, family_history); did you mean `procedures`?"
             ),
             "{}",
             text(&out.stderr)

@@ -1659,6 +1659,7 @@ fn an_export_declared_complete_has_no_procedures_rather_than_unknown_ones() {
         vec![
             "allergies",
             "encounters",
+            "family_history",
             "immunizations",
             "medications",
             "observations",

@@ -200,6 +200,7 @@ fn schema_object<'s>(schema: &'s Value, model_name: &str) -> &'s Value {
         "ProcedureRecord" => &schema["$defs"]["procedure"],
         "EncounterRecord" => &schema["$defs"]["encounter"],
         "StudyRecord" => &schema["$defs"]["study"],
+        "FamilyHistoryRecord" => &schema["$defs"]["family_history"],
         "AttestationRecord::Detailed" => schema["$defs"]["attestation"]["oneOf"]
             .as_array()
             .and_then(|branches| branches.iter().find(|b| b["type"] == "object"))

@@ -123,6 +123,12 @@ pub(super) const ATTRIBUTES: &[(EventKind, &str, AttrType)] = &[
     (EventKind::Allergy, "severity", AttrType::Words(SEVERITY)),
     (EventKind::Condition, "grade", AttrType::Number),
     (
+        EventKind::FamilyHistory,
+        "relationship",
+        AttrType::Words(crate::facts::native::RELATIONSHIP_WORDS),
+    ),
+    (EventKind::FamilyHistory, "onset_age", AttrType::Number),
+    (
         EventKind::Study,
         "status",
         AttrType::Words(crate::facts::native::ENROLLED_STATUSES),

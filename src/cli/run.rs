@@ -70,7 +70,7 @@ pub struct RunArgs {
     max_record_bytes: u64,
     /// Read absent records of these domains as "none recorded": `all`, or a comma-separated
     /// list of observations, conditions, medications, immunizations, procedures, allergies,
-    /// encounters, studies
+    /// encounters, studies, family_history
     /// (an export known to be complete; see docs/patient-data.md).
     #[arg(long, value_name = "all|DOMAIN,...")]
     complete: Option<String>,

@@ -774,6 +774,7 @@ fn event(
         crate::ast::EventKind::Allergy => "allergens",
         crate::ast::EventKind::Encounter => "encounters",
         crate::ast::EventKind::Study => "studies",
+        crate::ast::EventKind::FamilyHistory => "relatives' conditions",
     };
     let what = if x.target == y.target {
         y.target.clone()

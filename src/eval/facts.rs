@@ -4,8 +4,8 @@
 
 use crate::ast::ConceptKind;
 use crate::facts::native::{
-    ConditionRecord, ENROLLED_STATUSES, EncounterRecord, ImmunizationRecord, MedicationRecord,
-    ObservationRecord, ProcedureRecord, StudyRecord,
+    ConditionRecord, ENROLLED_STATUSES, EncounterRecord, FamilyHistoryRecord, ImmunizationRecord,
+    MedicationRecord, ObservationRecord, ProcedureRecord, StudyRecord,
 };
 use crate::facts::{PatientRecord, native::parse_code};
 use crate::program::{CodeSystem, ConceptId};
@@ -25,6 +25,7 @@ pub(super) struct Facts<'r> {
     pub allergies: Option<Vec<(ConceptId, &'r ConditionRecord)>>,
     pub encounters: Option<Vec<(ConceptId, &'r EncounterRecord)>>,
     pub studies: Option<Vec<(ConceptId, &'r StudyRecord)>>,
+    pub family_history: Option<Vec<(ConceptId, &'r FamilyHistoryRecord)>>,
     /// Facts whose code the vocabulary does not have (of the right kind).
     pub unused: usize,
     /// Facts, among the unused, whose code eligc cannot place: no concept matches it, it is
@@ -173,6 +174,20 @@ impl<'r> Facts<'r> {
                 )
             },
         );
+        let family_history = domain(
+            plan,
+            (&mut unused, &mut bad_name, "family_history"),
+            Some((&mut unplaced.family_history, &mut elsewhere.family_history)),
+            record.family_history.as_ref(),
+            &[ConceptKind::Condition],
+            |fh| {
+                (
+                    fh.concept.as_ref(),
+                    (fh.code.as_ref(), fh.also.as_deref()),
+                    fh.status.as_deref() == Some("entered-in-error"),
+                )
+            },
+        );
         let anchors = plan
             .program
             .anchors
@@ -190,6 +205,7 @@ impl<'r> Facts<'r> {
             allergies,
             encounters,
             studies,
+            family_history,
             unused,
             unplaced,
             elsewhere,
@@ -215,6 +231,7 @@ pub(super) struct Unplaced<'r> {
     pub allergies: Vec<&'r ConditionRecord>,
     pub encounters: Vec<&'r EncounterRecord>,
     pub studies: Vec<&'r StudyRecord>,
+    pub family_history: Vec<&'r FamilyHistoryRecord>,
 }
 
 impl Unplaced<'_> {
@@ -227,6 +244,7 @@ impl Unplaced<'_> {
             + self.allergies.len()
             + self.encounters.len()
             + self.studies.len()
+            + self.family_history.len()
     }
 }
 

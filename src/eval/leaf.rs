@@ -108,6 +108,7 @@ enum Attributes<'r> {
     Procedure(&'r crate::facts::native::ProcedureRecord),
     Encounter(&'r crate::facts::native::EncounterRecord),
     Study(&'r crate::facts::native::StudyRecord),
+    FamilyHistory(&'r crate::facts::native::FamilyHistoryRecord),
 }
 
 impl Ctx<'_> {
@@ -954,6 +955,27 @@ impl Ctx<'_> {
                     }))
                     .collect()
             }
+            EventKind::FamilyHistory => {
+                let placed = f.family_history.as_ref()?;
+                let placed = placed.iter().filter(|(id, _)| wanted(id));
+                placed
+                    .map(|(id, fh)| family_event(*id, fh, None))
+                    .chain(
+                        u.family_history.iter().filter(|_| unplaced).map(|fh| {
+                            family_event(none, fh, Some(fh.code.as_deref().unwrap_or("")))
+                        }),
+                    )
+                    .chain(
+                        e.family_history
+                            .iter()
+                            .filter(|_| elsewhere)
+                            .map(|fh| Event {
+                                elsewhere: true,
+                                ..family_event(none, fh, Some(fh.code.as_deref().unwrap_or("")))
+                            }),
+                    )
+                    .collect()
+            }
             EventKind::Study => {
                 let placed = f.studies.as_ref()?;
                 let placed = placed.iter().filter(|(id, _)| wanted(id));
@@ -1012,6 +1034,7 @@ impl Ctx<'_> {
             EventKind::Allergy => placed_under(f.allergies.as_ref(), &q.except),
             EventKind::Encounter => placed_under(f.encounters.as_ref(), &q.except),
             EventKind::Study => placed_under(f.studies.as_ref(), &q.except),
+            EventKind::FamilyHistory => placed_under(f.family_history.as_ref(), &q.except),
         };
         let unplaced_of = |u: &super::facts::Unplaced<'_>| match q.kind {
             EventKind::Condition => addrs(&u.conditions),
@@ -1021,6 +1044,7 @@ impl Ctx<'_> {
             EventKind::Allergy => addrs(&u.allergies),
             EventKind::Encounter => addrs(&u.encounters),
             EventKind::Study => addrs(&u.studies),
+            EventKind::FamilyHistory => addrs(&u.family_history),
         };
         let (unknown, elsewhere) = if q.every && !self.without_unplaced.get() {
             // A fact the vocabulary places elsewhere may still be an excluded concept whose
@@ -1108,6 +1132,13 @@ impl Ctx<'_> {
                 .filter(|x| !cancelled(x.status.as_deref()))
                 .map(|x| encounter_event(none, x, None))
                 .collect(),
+            EventKind::FamilyHistory => r
+                .family_history
+                .as_ref()?
+                .iter()
+                .filter(|fh| fh.status.as_deref() != Some("entered-in-error"))
+                .map(|fh| family_event(none, fh, None))
+                .collect(),
             EventKind::Study => r
                 .studies
                 .as_ref()?
@@ -1143,6 +1174,7 @@ impl Ctx<'_> {
                 EventKind::Allergy => !u.allergies.is_empty(),
                 EventKind::Encounter => !u.encounters.is_empty(),
                 EventKind::Study => !u.studies.is_empty(),
+                EventKind::FamilyHistory => !u.family_history.is_empty(),
             })
     }
 
@@ -1280,6 +1312,9 @@ impl Ctx<'_> {
                 ("grade", Attributes::Condition(c)) => c
                     .grade
                     .map_or(Truth::Unknown, |g| Truth::from_bool(op.holds(g.cmp(value)))),
+                ("onset_age", Attributes::FamilyHistory(fh)) => fh
+                    .onset_age
+                    .map_or(Truth::Unknown, |a| Truth::from_bool(op.holds(a.cmp(value)))),
                 _ => Truth::Unknown,
             },
             Filter::Word {
@@ -1302,8 +1337,15 @@ impl Ctx<'_> {
                     ("status", Attributes::Study(st)) => st.status.as_deref(),
                     ("design", Attributes::Study(st)) => st.design.as_deref(),
                     ("phase", Attributes::Study(st)) => st.phase.as_deref(),
+                    ("relationship", Attributes::FamilyHistory(fh)) => fh.relationship.as_deref(),
                     _ => None,
                 };
+                if attribute == "relationship" {
+                    let truth = recorded.map_or(Truth::Unknown, |r| {
+                        Truth::any(values.iter().map(|v| relative_matches(r, v)))
+                    });
+                    return if *negated { truth.not() } else { truth };
+                }
                 // A stage group matches its sub-stages, `on_study` its two kinds.
                 let group = attribute == "stage" || attribute == "status";
                 let truth = recorded.map_or(Truth::Unknown, |r| {
@@ -2350,6 +2392,7 @@ fn domain_of(kind: EventKind) -> &'static str {
         EventKind::Allergy => "allergies",
         EventKind::Encounter => "encounters",
         EventKind::Study => "studies",
+        EventKind::FamilyHistory => "family_history",
     }
 }
 
@@ -2695,4 +2738,57 @@ fn placed_under<T>(list: Option<&Vec<(ConceptId, &T)>>, concepts: &[ConceptId]) 
 
 fn addrs<T>(list: &[&T]) -> Vec<usize> {
     list.iter().map(|r| std::ptr::from_ref(*r).addr()).collect()
+}
+
+/// A relative's condition is known from the day it was recorded; without a date, at some
+/// day not given.
+fn family_event<'r>(
+    concept: ConceptId,
+    fh: &'r crate::facts::native::FamilyHistoryRecord,
+    unplaced: Option<&'r str>,
+) -> Event<'r> {
+    Event {
+        concept,
+        id: fh.id.as_deref(),
+        start: fh.date,
+        end: End::Ongoing,
+        record: Attributes::FamilyHistory(fh),
+        unplaced,
+        elsewhere: false,
+        display: fh.display.as_deref(),
+        code: fh.code.as_deref(),
+        addr: std::ptr::from_ref(fh).addr(),
+    }
+}
+
+/// Whether a recorded relative is the one asked about: itself, a kind it is one of
+/// (`parent` for a mother), or a degree it belongs to. A relative recorded without the
+/// detail asked (a `parent` when the question is `mother`) may or may not be: unknown.
+fn relative_matches(recorded: &str, asked: &str) -> Truth {
+    use crate::facts::native::{FIRST_DEGREE, SECOND_DEGREE};
+    const KINDS: &[(&str, &[&str])] = &[
+        ("parent", &["mother", "father"]),
+        ("sibling", &["sister", "brother"]),
+        ("half_sibling", &["half_sister", "half_brother"]),
+        ("child", &["daughter", "son"]),
+        ("grandparent", &["grandmother", "grandfather"]),
+    ];
+    let is = match asked {
+        "first_degree" => FIRST_DEGREE.contains(&recorded),
+        "second_degree" => SECOND_DEGREE.contains(&recorded),
+        _ => {
+            recorded == asked
+                || KINDS
+                    .iter()
+                    .any(|(kind, members)| asked == *kind && members.contains(&recorded))
+        }
+    };
+    if is {
+        return Truth::True;
+    }
+    // A `parent` asked about as a `mother`: perhaps.
+    let vaguer = KINDS
+        .iter()
+        .any(|(kind, members)| recorded == *kind && members.contains(&asked));
+    if vaguer { Truth::Unknown } else { Truth::False }
 }

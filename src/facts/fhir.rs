@@ -116,6 +116,7 @@ pub const DOMAIN_TYPES: &[&str] = &[
     "AllergyIntolerance",
     "Encounter",
     "ResearchSubject",
+    "FamilyMemberHistory",
 ];
 
 /// The code of a study that a ResearchSubject names without any identifier eligc can read:
@@ -127,7 +128,7 @@ pub const UNIDENTIFIED_STUDY: &str = "https://eligc.invalid/unidentified-study";
 /// R4's ResearchSubject has `individual` (R5's, `subject`).
 pub fn subject_field(rtype: &str) -> &'static str {
     match rtype {
-        "Immunization" | "AllergyIntolerance" => "patient",
+        "Immunization" | "AllergyIntolerance" | "FamilyMemberHistory" => "patient",
         "ResearchSubject" => "individual",
         _ => "subject",
     }
@@ -942,6 +943,7 @@ fn convert_entries(
         allergies: None,
         encounters: None,
         studies: None,
+        family_history: None,
         attestations: BTreeMap::new(),
         completed: Vec::new(),
     };
@@ -958,6 +960,7 @@ fn convert_entries(
         allergies: Vec::new(),
         encounters: Vec::new(),
         studies: Vec::new(),
+        family: Vec::new(),
     };
     for (entry, item) in resources.iter().enumerate() {
         c.stats.resources += 1;
@@ -1047,6 +1050,7 @@ fn convert_entries(
             "AllergyIntolerance" => c.allergy(resource, &at)?,
             "Encounter" => c.encounter(resource, &at)?,
             "ResearchSubject" => c.research_subject(resource, &at)?,
+            "FamilyMemberHistory" => c.family_member_history(resource, &at)?,
             _ => c.medication(rtype, resource, &at)?,
         }
     }
@@ -1060,6 +1064,7 @@ fn convert_entries(
         allergies,
         encounters,
         studies,
+        family,
         ..
     } = c;
     record.observations = has(&["Observation"]).then_some(observations);
@@ -1075,6 +1080,7 @@ fn convert_entries(
     record.allergies = has(&["AllergyIntolerance"]).then_some(allergies);
     record.encounters = has(&["Encounter"]).then_some(encounters);
     record.studies = has(&["ResearchSubject"]).then_some(studies);
+    record.family_history = has(&["FamilyMemberHistory"]).then_some(family);
     Ok((record, stats))
 }
 
@@ -1091,6 +1097,7 @@ struct Converter<'a> {
     allergies: Vec<ConditionRecord>,
     encounters: Vec<super::native::EncounterRecord>,
     studies: Vec<super::native::StudyRecord>,
+    family: Vec<super::native::FamilyHistoryRecord>,
 }
 
 /// An observation's value, as the native model holds it.
@@ -2449,4 +2456,112 @@ fn study_phase(code: &str) -> Option<String> {
     super::native::STUDY_PHASES
         .contains(&word.as_str())
         .then_some(word)
+}
+
+impl Converter<'_> {
+    /// A FamilyMemberHistory: one relative, with each of their conditions as a fact (its
+    /// code, the relative, the age at onset).
+    fn family_member_history(
+        &mut self,
+        r: &Map<String, Value>,
+        at: &At<'_>,
+    ) -> Result<(), FhirError> {
+        const WHAT: &str = "FamilyMemberHistory";
+        let status = match r.get("status").and_then(Value::as_str).unwrap_or("") {
+            "completed" => Some("completed"),
+            "partial" => Some("partial"),
+            "health-unknown" => Some("health_unknown"),
+            _ => None,
+        };
+        let relationship = relationship_word(r.get("relationship"));
+        let date = first_date(r, &["date"], at, self.stats, WHAT)?;
+        let conditions = r
+            .get("condition")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if conditions.is_empty() {
+            self.stats.ignore(WHAT, "no condition");
+            return Ok(());
+        }
+        for (k, condition) in conditions.iter().enumerate() {
+            let field = format!("condition[{k}].code");
+            let all = codes(condition.get("code"), &["snomed", "icd10"], at, &field)?;
+            let Some((code, also)) = code_and_also(all) else {
+                self.stats.ignore(WHAT, "a condition without a code");
+                continue;
+            };
+            self.stats.facts += 1;
+            self.family.push(super::native::FamilyHistoryRecord {
+                id: r.get("id").and_then(Value::as_str).map(clean),
+                concept: None,
+                code: Some(code),
+                also,
+                display: display(condition.get("code")),
+                relationship: relationship.map(str::to_string),
+                onset_age: onset_age(condition),
+                date,
+                status: status.map(str::to_string),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A relative as a native word, from an HL7 v3 RoleCode (FHIR's FamilyMember value set).
+/// Relations not by blood (step, adoptive, foster, in-law) and distant ones are `other`;
+/// no code eligc reads leaves it not recorded.
+fn relationship_word(relationship: Option<&Value>) -> Option<&'static str> {
+    let codings = relationship?.get("coding")?.as_array()?;
+    codings.iter().find_map(|coding| {
+        let system = str_at(coding, &["system"]).unwrap_or("");
+        if !system.contains("RoleCode") {
+            return None;
+        }
+        let code = clean(str_at(coding, &["code"])?);
+        Some(match code.as_str() {
+            "MTH" | "NMTH" => "mother",
+            "FTH" | "NFTH" => "father",
+            "PRN" | "NPRN" => "parent",
+            "SIS" | "NSIS" | "TWINSIS" | "FTWINSIS" | "ITWINSIS" => "sister",
+            "BRO" | "NBRO" | "TWINBRO" | "FTWINBRO" | "ITWINBRO" => "brother",
+            "SIB" | "NSIB" | "TWIN" | "FTWIN" | "ITWIN" => "sibling",
+            "HSIS" => "half_sister",
+            "HBRO" => "half_brother",
+            "HSIB" => "half_sibling",
+            "DAU" | "DAUC" => "daughter",
+            "SON" | "SONC" => "son",
+            "CHILD" | "NCHILD" => "child",
+            "GRMTH" | "MGRMTH" | "PGRMTH" => "grandmother",
+            "GRFTH" | "MGRFTH" | "PGRFTH" => "grandfather",
+            "GRPRN" | "MGRPRN" | "PGRPRN" => "grandparent",
+            "GRNDCHILD" | "GRNDDAU" | "GRNDSON" => "grandchild",
+            "AUNT" | "MAUNT" | "PAUNT" => "aunt",
+            "UNCLE" | "MUNCLE" | "PUNCLE" => "uncle",
+            "NIECE" => "niece",
+            "NEPHEW" => "nephew",
+            "COUSN" | "MCOUSN" | "PCOUSN" => "cousin",
+            _ => "other",
+        })
+    })
+}
+
+/// The relative's age in years when a condition began: `onsetAge` in years (UCUM `a`), or
+/// an `onsetRange` of ages whose two ends agree; else not recorded.
+fn onset_age(condition: &Value) -> Option<Decimal> {
+    let years = |q: &Value| {
+        let unit = str_at(q, &["code"]).or_else(|| str_at(q, &["unit"]))?;
+        let value = number_of(q.get("value")?)?;
+        match unit {
+            "a" | "yr" | "year" | "years" => Some(value),
+            "mo" | "month" | "months" => value.checked_div(Decimal::from(12)),
+            _ => None,
+        }
+    };
+    if let Some(age) = condition.get("onsetAge") {
+        return years(age);
+    }
+    let range = condition.get("onsetRange")?;
+    let (low, high) = (years(range.get("low")?)?, years(range.get("high")?)?);
+    (low == high).then_some(low)
 }

@@ -105,6 +105,7 @@ pub const DOMAINS: &[&str] = &[
     "allergies",
     "encounters",
     "studies",
+    "family_history",
 ];
 
 /// Reads a `--complete` value: `all`, or domain names separated by commas
@@ -333,6 +334,7 @@ impl ReadOptions {
                 "allergies" => fill(&mut record.allergies),
                 "encounters" => fill(&mut record.encounters),
                 "studies" => fill(&mut record.studies),
+                "family_history" => fill(&mut record.family_history),
                 _ => false,
             };
             if filled {

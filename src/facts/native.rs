@@ -61,6 +61,10 @@ pub struct PatientRecord {
     /// Participation in research studies and programmes (FHIR ResearchSubject).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub studies: Option<Vec<StudyRecord>>,
+    /// Conditions of relatives (FHIR FamilyMemberHistory), one entry per relative's
+    /// condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_history: Option<Vec<FamilyHistoryRecord>>,
     /// Judgements and agreements, by attestation name.
     #[serde(default, deserialize_with = "strict::unique_map")]
     pub attestations: BTreeMap<String, AttestationRecord>,
@@ -405,6 +409,40 @@ pub struct StudyRecord {
     pub phase: Option<String>,
 }
 
+/// A condition of one of the patient's relatives (family history): what it is, who had it,
+/// and how old they were when it began.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyHistoryRecord {
+    /// The record's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A vocabulary name (a condition) ...
+    #[serde(default)]
+    pub concept: Option<String>,
+    /// ... or a condition's code (`icd10:C50`, `snomed:254837009`).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Further codes of the same condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<Vec<String>>,
+    /// What the code says, for people; shown in explanations, never matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    /// Who had it: one of [`RELATIONSHIPS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationship: Option<String>,
+    /// The relative's age in years when it began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onset_age: Option<Decimal>,
+    /// When it was recorded.
+    #[serde(default, deserialize_with = "strict::opt_date")]
+    pub date: Option<NaiveDate>,
+    /// completed, partial, health_unknown, entered-in-error (not a fact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
 /// An attestation: `true`, `false`, `null` (not yet recorded), or with details.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -604,6 +642,80 @@ pub const STUDY_PHASES: &[&str] = &[
     "phase_3",
     "phase_4",
 ];
+/// Relatives, by blood (FHIR FamilyMemberHistory.relationship, HL7 v3 RoleCode); `other`
+/// for any other relation (step, adoptive, foster, in-law, great-grandparents and beyond).
+pub const RELATIONSHIPS: &[&str] = &[
+    "mother",
+    "father",
+    "parent",
+    "sister",
+    "brother",
+    "sibling",
+    "half_sister",
+    "half_brother",
+    "half_sibling",
+    "daughter",
+    "son",
+    "child",
+    "grandmother",
+    "grandfather",
+    "grandparent",
+    "grandchild",
+    "aunt",
+    "uncle",
+    "niece",
+    "nephew",
+    "cousin",
+    "other",
+];
+/// First-degree relatives: `where relationship in {first_degree}` matches any of them.
+pub const FIRST_DEGREE: &[&str] = &[
+    "mother", "father", "parent", "sister", "brother", "sibling", "daughter", "son", "child",
+];
+/// Second-degree relatives: `where relationship in {second_degree}`.
+pub const SECOND_DEGREE: &[&str] = &[
+    "half_sister",
+    "half_brother",
+    "half_sibling",
+    "grandmother",
+    "grandfather",
+    "grandparent",
+    "grandchild",
+    "aunt",
+    "uncle",
+    "niece",
+    "nephew",
+];
+/// What a protocol may ask of `relationship`: a relative, or a degree.
+pub const RELATIONSHIP_WORDS: &[&str] = &[
+    "first_degree",
+    "second_degree",
+    "mother",
+    "father",
+    "parent",
+    "sister",
+    "brother",
+    "sibling",
+    "half_sister",
+    "half_brother",
+    "half_sibling",
+    "daughter",
+    "son",
+    "child",
+    "grandmother",
+    "grandfather",
+    "grandparent",
+    "grandchild",
+    "aunt",
+    "uncle",
+    "niece",
+    "nephew",
+    "cousin",
+    "other",
+];
+/// Family history statuses (FHIR FamilyMemberHistory.status).
+pub const FAMILY_HISTORY_STATUSES: &[&str] =
+    &["completed", "partial", "health_unknown", "entered-in-error"];
 /// Allergy clinical statuses (FHIR AllergyIntolerance.clinicalStatus).
 pub const ALLERGY_STATUSES: &[&str] = &["active", "inactive", "resolved"];
 /// Condition severities.
@@ -888,6 +1000,20 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
         one_of(st.design.as_deref(), STUDY_DESIGNS).map_err(|reason| (at(".design"), reason))?;
         one_of(st.phase.as_deref(), STUDY_PHASES).map_err(|reason| (at(".phase"), reason))?;
         ordered(st.start, st.end).map_err(|reason| (at(".end"), reason))?;
+    }
+    for (i, fh) in r.family_history.iter().flatten().enumerate() {
+        let at = |field: &str| format!("family_history[{i}]{field}");
+        concept_ref(fh.concept.as_deref(), fh.code.as_deref())
+            .map_err(|reason| (at(""), reason))?;
+        also_codes(fh.code.as_deref(), fh.also.as_deref())
+            .map_err(|(j, reason)| (at(&format!(".also[{j}]")), reason))?;
+        one_of(fh.relationship.as_deref(), RELATIONSHIPS)
+            .map_err(|reason| (at(".relationship"), reason))?;
+        one_of(fh.status.as_deref(), FAMILY_HISTORY_STATUSES)
+            .map_err(|reason| (at(".status"), reason))?;
+        if fh.onset_age.is_some_and(|a| a.is_sign_negative()) {
+            return Err((at(".onset_age"), "an age cannot be negative".into()));
+        }
     }
     Ok(())
 }

@@ -851,6 +851,9 @@ impl Export {
             encounters: present(VISIT).then(Vec::new),
             // The CDM has no table of study participation: not recorded (unknown).
             studies: None,
+            // Family history is in OBSERVATION under "family history of" concepts, which
+            // name no relative: not read (unknown).
+            family_history: None,
             attestations: BTreeMap::new(),
             completed: Vec::new(),
         };

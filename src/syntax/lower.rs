@@ -883,6 +883,7 @@ impl Lowerer {
             "allergy" => EventKind::Allergy,
             "encounter" => EventKind::Encounter,
             "study" => EventKind::Study,
+            family if family.starts_with("family") => EventKind::FamilyHistory,
             _ => return Err(self.internal(&kind_pair, "event kind")),
         };
         let target = if pair.as_rule() == Rule::any_event_expr {

@@ -85,6 +85,7 @@ pub const KEYWORDS: &[&str] = &[
     "encounter",
     "study",
     "except",
+    "family",
     "first",
     "last",
     "x",

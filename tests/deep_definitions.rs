@@ -8,6 +8,8 @@
 //! stack in `check` (declared last-first) and in `run`; a definition used twice by the next,
 //! over and over, made screening and `diff` exponential. Now they are refused with
 //! `elig::condition-too-complex`, and everything up to the limits runs on a default stack.
+//! Sets nested in sets are flattened members first, found with an explicit stack, so a chain
+//! of 20,000 declared last-first (which overflowed the stack) checks in a second or two.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -201,4 +203,44 @@ fn diff_of_doubled_definitions_compares_each_pair_once() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("I1"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `s1 = drugs { d }`, `sK = drugs { sK-1 }`, declared last-first, and a criterion on `sN`;
+/// with `cycle`, `s1` also contains `sN`.
+fn nested_sets(n: usize, cycle: bool) -> String {
+    let mut text = format!(
+        "protocol \"p\"\nanchor screening\ndrug d \"D\" codes [rxnorm:1]\ninclusion I1 \"x\": medication in s{n} before screening\n"
+    );
+    for i in (2..=n).rev() {
+        text.push_str(&format!("set s{i} = drugs {{ s{} }}\n", i - 1));
+    }
+    if cycle {
+        text.push_str(&format!("set s1 = drugs {{ d, s{n} }}\n"));
+    } else {
+        text.push_str("set s1 = drugs { d }\n");
+    }
+    text
+}
+
+#[test]
+fn twenty_thousand_nested_sets_declared_last_first_check_without_overflow() {
+    let c = compile_text("p.elig", &nested_sets(20_000, false), None);
+    assert_eq!(codes_of(&c), Vec::<Code>::new());
+    let program = c.program.unwrap();
+    let last = program.sets.iter().find(|s| s.name == "s20000").unwrap();
+    assert_eq!(last.members.len(), 1, "the drug reaches the outermost set");
+}
+
+#[test]
+fn a_cycle_through_twenty_thousand_sets_is_reported_without_overflow() {
+    let c = compile_text("p.elig", &nested_sets(20_000, true), None);
+    assert!(codes_of(&c).contains(&Code::SetCycle), "{:?}", codes_of(&c));
+}
+
+fn codes_of(c: &eligc::check::Compilation) -> Vec<Code> {
+    c.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.code)
+        .collect()
 }

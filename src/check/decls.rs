@@ -661,6 +661,70 @@ impl<'a> Checker<'a> {
     }
 
     /// Flattens set `i`, following nested sets, reporting cycles and duplicates.
+    /// The sets in an order where each comes after the sets it contains, found with an
+    /// explicit stack: a chain of thousands of nested sets must not overflow the call stack.
+    /// Flattened in this order, a set meets an unflattened member only through a cycle.
+    pub(super) fn set_order(&self) -> Vec<usize> {
+        let children: Vec<Vec<usize>> = self
+            .sets
+            .iter()
+            .map(|s| {
+                s.decl
+                    .members
+                    .iter()
+                    .filter_map(|m| match self.names.get(&m.name) {
+                        Some((Symbol::Set(j), _)) => Some(*j),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut seen = vec![false; self.sets.len()];
+        let mut order = Vec::with_capacity(self.sets.len());
+        for root in 0..self.sets.len() {
+            if seen.get(root).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(s) = seen.get_mut(root) {
+                *s = true;
+            }
+            // (set, index of its next member set to visit)
+            let mut stack = vec![(root, 0usize)];
+            while let Some((i, next)) = stack.last_mut() {
+                let (i, child) = (*i, children.get(*i).and_then(|c| c.get(*next)).copied());
+                *next += 1;
+                match child {
+                    Some(j) => {
+                        if let Some(s) = seen.get_mut(j).filter(|s| !**s) {
+                            *s = true;
+                            stack.push((j, 0));
+                        }
+                    }
+                    None => {
+                        order.push(i);
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    fn set_cycle(&mut self, decl: &ast::SetDecl) {
+        self.error(
+            Diagnostic::new(
+                Code::SetCycle,
+                decl.name.span,
+                format!(
+                    "the set `{}` contains itself through its members",
+                    decl.name.name
+                ),
+                "part of a cycle",
+            )
+            .with_help("a set may include other sets, but not in a circle"),
+        );
+    }
+
     pub(super) fn flatten_set(&mut self, i: usize) -> Option<Vec<ConceptId>> {
         let (decl, in_progress, done) = {
             let entry = self.sets.get(i)?;
@@ -670,18 +734,7 @@ impl<'a> Checker<'a> {
             return Some(done);
         }
         if in_progress {
-            self.error(
-                Diagnostic::new(
-                    Code::SetCycle,
-                    decl.name.span,
-                    format!(
-                        "the set `{}` contains itself through its members",
-                        decl.name.name
-                    ),
-                    "part of a cycle",
-                )
-                .with_help("a set may include other sets, but not in a circle"),
-            );
+            self.set_cycle(decl);
             return None;
         }
         if let Some(entry) = self.sets.get_mut(i) {
@@ -713,7 +766,17 @@ impl<'a> Checker<'a> {
             seen_names.push(member);
             let resolved = self.resolve(member, Expect::ConceptOrSet(kind));
             let ids = match resolved {
-                Some(super::decls::Resolved::Set(j)) => self.flatten_set(j).unwrap_or_default(),
+                // Sets are flattened members first (`set_order`): one not flattened yet, or
+                // being flattened, leads back here.
+                Some(super::decls::Resolved::Set(j)) => {
+                    match self.sets.get(j).and_then(|s| s.members.clone()) {
+                        Some(done) => done,
+                        None => {
+                            self.set_cycle(decl);
+                            Vec::new()
+                        }
+                    }
+                }
                 Some(super::decls::Resolved::Concept(id)) => vec![id],
                 None => Vec::new(),
             };

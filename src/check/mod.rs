@@ -200,7 +200,7 @@ impl<'a> Checker<'a> {
             }
         }
         // Pass 2: sets, equivalences, definitions, then criteria.
-        for i in 0..self.sets.len() {
+        for i in self.set_order() {
             self.flatten_set(i);
         }
         for l in loaded {

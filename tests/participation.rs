@@ -515,3 +515,15 @@ fn the_document_says_what_except_leaves_out_and_what_a_study_event_is() {
         "{doc}"
     );
 }
+
+#[test]
+fn an_explanation_names_the_records_except_left_out() {
+    let facts = r#""conditions":[{"id":"bcc-1","code":"icd10:C44.91","onset":"2020-01-01"}]"#;
+    let text = detail(CANCER, facts);
+    assert!(
+        text.contains(
+            "no condition in `malignancy` in the record; left out by `except nmsc, cis`: Malignant neoplasm from 2020-01-01, ongoing [bcc-1]"
+        ),
+        "{text}"
+    );
+}

@@ -801,3 +801,43 @@ fn an_unplaced_fact_is_named_with_its_display() {
         check.settle
     );
 }
+
+#[test]
+fn except_leaves_out_a_subtype_the_vocabulary_places_under_the_excluded_concept() {
+    let rule = "condition infectious_disease except bacterial_infection";
+    for form in ["tab", "comma"] {
+        let dir = fixture(form);
+        // Streptococcal sore throat is a bacterial infection: excluded.
+        assert_eq!(
+            outcome(rule, &condition("snomed:43878008"), Some(&dir)),
+            Outcome::NotMet,
+            "{form}"
+        );
+        // An infectious disease that is not a bacterial one still counts.
+        assert_eq!(
+            outcome(rule, &condition("snomed:40733004"), Some(&dir)),
+            Outcome::Met,
+            "{form}"
+        );
+    }
+    // Without the vocabulary the subtype's code cannot be placed: it may or may not be
+    // an excluded one.
+    assert_eq!(
+        outcome(rule, &condition("snomed:43878008"), None),
+        Outcome::Unknown
+    );
+}
+
+#[test]
+fn any_condition_except_is_decided_for_a_code_the_vocabulary_places_elsewhere() {
+    let rule = "any condition except bacterial_infection";
+    // Viral sinusitis: the vocabulary knows it, and not under bacterial infection.
+    let facts = condition("snomed:444814009");
+    assert_eq!(outcome(rule, &facts, Some(&fixture("tab"))), Outcome::Met);
+    assert_eq!(outcome(rule, &facts, None), Outcome::Unknown);
+    // The excluded concept's own subtype, placed by the vocabulary: nothing else counts.
+    assert_eq!(
+        outcome(rule, &condition("snomed:43878008"), Some(&fixture("tab"))),
+        Outcome::NotMet
+    );
+}

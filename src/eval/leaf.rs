@@ -1017,13 +1017,18 @@ impl Ctx<'_> {
     /// Records placed under a concept of `except` are left out; for `any KIND except ...`,
     /// a record eligc cannot place might be an excluded one, so it counts as at most unknown.
     fn query_records(&self, q: &EventQuery) -> Option<Vec<Event<'_>>> {
+        self.query_records_split(q).map(|(kept, _)| kept)
+    }
+
+    /// The records a query looks at, and those `except` left out (for explanations).
+    fn query_records_split(&self, q: &EventQuery) -> Option<(Vec<Event<'_>>, Vec<Event<'_>>)> {
         let events = if q.every {
             self.every_event(q.kind)?
         } else {
             self.events(q.kind, &q.concepts)?
         };
         if q.except.is_empty() {
-            return Some(events);
+            return Some((events, Vec::new()));
         }
         let f = self.facts;
         let excluded = match q.kind {
@@ -1061,21 +1066,29 @@ impl Ctx<'_> {
         } else {
             (Vec::new(), Vec::new())
         };
-        Some(
-            events
-                .into_iter()
-                .filter(|e| e.unplaced.is_some() || !excluded.contains(&e.addr))
-                .map(|mut e| {
-                    if e.unplaced.is_none()
-                        && (unknown.contains(&e.addr) || elsewhere.contains(&e.addr))
-                    {
-                        e.elsewhere = elsewhere.contains(&e.addr);
-                        e.unplaced = Some(e.code.unwrap_or(""));
-                    }
-                    e
-                })
-                .collect(),
-        )
+        let (kept, left): (Vec<Event<'_>>, Vec<Event<'_>>) = events
+            .into_iter()
+            .partition(|e| e.unplaced.is_some() || !excluded.contains(&e.addr));
+        let kept = kept
+            .into_iter()
+            .map(|mut e| {
+                if e.unplaced.is_none()
+                    && (unknown.contains(&e.addr) || elsewhere.contains(&e.addr))
+                {
+                    e.elsewhere = elsewhere.contains(&e.addr);
+                    e.unplaced = Some(e.code.unwrap_or(""));
+                }
+                e
+            })
+            .collect();
+        // A record placed under several of the query's concepts is one record.
+        let mut left_out: Vec<Event<'_>> = Vec::new();
+        for e in left {
+            if !left_out.iter().any(|l| l.addr == e.addr) {
+                left_out.push(e);
+            }
+        }
+        Some((kept, left_out))
     }
 
     /// Every record of a kind, whatever its code; records that are not facts (entered in
@@ -1502,6 +1515,23 @@ impl Ctx<'_> {
                 String::new()
             };
             format!("{} (window {}{note})", listed.join("; "), span.describe())
+        };
+        let detail = if explain && !q.except.is_empty() {
+            let left: Vec<String> = self
+                .query_records_split(q)
+                .map(|(_, left)| left.iter().map(|e| self.describe_event(e)).collect())
+                .unwrap_or_default();
+            if left.is_empty() {
+                detail
+            } else {
+                format!(
+                    "{detail}; left out by `except {}`: {}",
+                    q.except_names.join(", "),
+                    left.join("; ")
+                )
+            }
+        } else {
+            detail
         };
         (value, detail)
     }

@@ -152,6 +152,14 @@ fn cli_exit_codes() {
 const EXPECTED: &[(&str, &[(Aspect, Effect)])] = &[
     ("threshold-raised", &[(Aspect::Threshold, Effect::Narrows)]),
     ("threshold-lowered", &[(Aspect::Threshold, Effect::Widens)]),
+    (
+        "uln-offset-tightened",
+        &[(Aspect::Threshold, Effect::Narrows)],
+    ),
+    (
+        "alternative-added-exclusion",
+        &[(Aspect::Filters, Effect::Narrows)],
+    ),
     ("unit-converted-no-op", &[]),
     ("same-window-other-units", &[]),
     (

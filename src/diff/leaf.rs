@@ -863,10 +863,11 @@ fn event(
         ));
     }
     if x.filters != y.filters {
+        // `t` asks at least what `s` asks when each test of `s` follows from one of `t`: more
+        // tests, or fewer alternatives, match fewer events.
         let subset = |s: &[crate::program::Filter], t: &[crate::program::Filter]| {
-            s.iter().all(|f| t.contains(f))
+            s.iter().all(|f| t.iter().any(|g| filter_implies(g, f)))
         };
-        // More filters match fewer events.
         let rel = if subset(&x.filters, &y.filters) {
             Rel::Stronger
         } else if subset(&y.filters, &x.filters) {
@@ -883,6 +884,15 @@ fn event(
         ));
     }
     Some(())
+}
+
+/// Whether every record `a` matches is also matched by `b`: the same test, or `b` lists `a`
+/// (or all of `a`'s alternatives) among its alternatives.
+fn filter_implies(a: &crate::program::Filter, b: &crate::program::Filter) -> bool {
+    a == b || {
+        let wider = b.tests();
+        a.tests().iter().all(|t| wider.contains(t))
+    }
 }
 
 fn filters_text(filters: &[crate::program::Filter]) -> String {

@@ -137,6 +137,8 @@ codes! {
     /// A bidirectional formatting character in the text, which can make it display in
     /// another order than it reads ("Trojan Source").
     TextDirectionCodepoint = "text-direction-codepoint", Warning;
+    /// A construct `eligc sql` cannot write in SQL exactly as the interpreter evaluates it.
+    SqlUnsupported = "sql-unsupported", Error;
 }
 
 /// A secondary label pointing at related code.

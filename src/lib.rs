@@ -18,6 +18,7 @@ pub mod number;
 pub mod program;
 pub mod report;
 pub mod source;
+pub mod sql;
 pub mod syntax;
 pub mod terminal;
 pub mod units;

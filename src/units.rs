@@ -448,6 +448,12 @@ impl Unit {
         self.dimension == NONE && self.factor == Ratio::ONE && self.offset.is_zero()
     }
 
+    /// The offset added to a value before scaling by [`Unit::factor`]: zero except for
+    /// affine temperatures (`[degF]`: 459.67). The SQL compiler writes comparisons with it.
+    pub fn offset(&self) -> Decimal {
+        self.offset
+    }
+
     /// True for a temperature on a shifted scale (`Cel`, `[degF]`).
     pub fn is_affine(&self) -> bool {
         !self.offset.is_zero()

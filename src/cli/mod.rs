@@ -5,6 +5,7 @@ mod diff;
 mod doc;
 mod fmt;
 mod run;
+mod sql;
 mod test;
 
 use std::io::IsTerminal;
@@ -49,6 +50,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// The criteria as numbered prose for the protocol document (Markdown or HTML).
     Doc(doc::DocArgs),
+    /// The protocol as one SQL script over an OMOP CDM database (PostgreSQL or Spark SQL).
+    Sql(sql::SqlArgs),
 }
 
 /// Output formats for diagnostics.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Fmt(args) => fmt::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Doc(args) => doc::run(&args),
+        Command::Sql(args) => sql::run(&args),
     }
 }
 

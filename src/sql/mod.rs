@@ -1,0 +1,607 @@
+//! The SQL stage: a checked [`Program`] compiled into one SQL script over the tables of an
+//! OMOP CDM v5.4 database (PostgreSQL or Spark SQL), giving per person the verdict and each
+//! criterion's outcome exactly as the interpreter gives them for the same rows read as an
+//! OMOP CSV export (`src/facts/omop.rs` + `src/eval`). [`compile`] is the one entry.
+//!
+//! Three-valued logic is written with numbers: 0 false, 1 unknown, 2 true (`and` is
+//! `LEAST`, `or` `GREATEST`, `not` `2 - x`), never with SQL's NULL, so that a missing row
+//! can never turn into a silent "false". A criterion's outcome adds 3, not applicable.
+//! A construct the compiler cannot write exactly is refused with `elig::sql-unsupported`
+//! at its span: no script is better than one giving other answers. See docs/sql.md.
+
+mod dialect;
+mod facts;
+mod leaf;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use crate::ast::CriterionKind;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::program::{Cond, CondKind, Criterion, CriterionBody, Program, Quantifier};
+use crate::source::Span;
+
+pub use dialect::Dialect;
+
+/// How to write the script.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// The schema of the CDM tables (`cdm`), if not the default search path.
+    pub cdm_schema: Option<String>,
+    /// The schema of the vocabulary tables (CONCEPT, ...), if not the CDM schema.
+    pub vocabulary_schema: Option<String>,
+    /// The schema of the parameter tables `eligc_anchor` and `eligc_attestation`; without
+    /// one they are session tables (PostgreSQL `TEMPORARY`).
+    pub params_schema: Option<String>,
+    /// An anchor date for every person (`--anchor NAME=DATE`); the parameter table's own
+    /// date for a person comes first.
+    pub anchors: BTreeMap<String, NaiveDate>,
+    /// `--as-of`: the date the records are known up to (else each person's screening date,
+    /// else today).
+    pub as_of: Option<NaiveDate>,
+    /// Unit spellings the data may use beyond the built-in list (a unit not listed makes a
+    /// comparison unknown; the script's `units` query lists those in the data).
+    pub units: Vec<String>,
+}
+
+impl Options {
+    /// Options for a dialect, everything else default.
+    pub fn new(dialect: Dialect) -> Options {
+        Options {
+            dialect,
+            cdm_schema: None,
+            vocabulary_schema: None,
+            params_schema: None,
+            anchors: BTreeMap::new(),
+            as_of: None,
+            units: Vec::new(),
+        }
+    }
+}
+
+/// The compiled script.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// Statements to run first, in order: the parameter tables, the result view.
+    pub setup: Vec<String>,
+    /// One row per person: `person_id`, `verdict`, then one column per criterion (its id),
+    /// `met` / `not met` / `unknown` / `not applicable`.
+    pub result_query: String,
+    /// The funnel: per criterion, how many persons it leaves in each outcome.
+    pub funnel_query: String,
+    /// Unit spellings in the data the script has no conversion for (see [`Options::units`]).
+    pub units_query: String,
+    /// The criteria's ids, depth first, in the order of the result's columns.
+    pub criteria: Vec<String>,
+}
+
+impl Script {
+    /// The whole script as text, statements ended by `;`.
+    pub fn text(&self, header: &str) -> String {
+        let mut out = String::new();
+        for line in header.lines() {
+            out.push_str("-- ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        for s in &self.setup {
+            out.push_str(s);
+            out.push_str(";\n\n");
+        }
+        out.push_str("-- Per person: the verdict and each criterion's outcome.\n");
+        out.push_str(&self.result_query);
+        out.push_str(";\n\n-- The funnel.\n");
+        out.push_str(&self.funnel_query);
+        out.push_str(";\n\n-- Unit spellings in the data this script cannot convert (compile again with --unit).\n");
+        out.push_str(&self.units_query);
+        out.push_str(";\n");
+        out
+    }
+}
+
+/// Compiles a checked program into a script, or says which constructs it cannot write.
+pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagnostic>> {
+    for schema in [
+        &options.cdm_schema,
+        &options.vocabulary_schema,
+        &options.params_schema,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !is_identifier(schema) {
+            return Err(vec![Diagnostic::new(
+                Code::SqlUnsupported,
+                Span::default(),
+                format!("`{schema}` is not a schema name eligc can write unquoted"),
+                "schema",
+            )]);
+        }
+    }
+    let prefix = |s: &Option<String>| s.as_ref().map(|s| format!("{s}.")).unwrap_or_default();
+    let cdm = prefix(&options.cdm_schema);
+    let vocab = match &options.vocabulary_schema {
+        Some(_) => prefix(&options.vocabulary_schema),
+        None => cdm.clone(),
+    };
+    let params = prefix(&options.params_schema);
+    let mut g = Gen {
+        p: program,
+        o: options,
+        d: options.dialect,
+        cdm,
+        vocab,
+        params,
+        ctes: Vec::new(),
+        made: BTreeSet::new(),
+        leaves: Vec::new(),
+        joins: Vec::new(),
+        errors: Vec::new(),
+        unit_texts: unit_catalogue(program, options),
+        next: 0,
+        recursive: false,
+    };
+    g.base_ctes();
+    g.person_cte();
+    let all = program.all_criteria();
+    let mut outcomes = Vec::new();
+    for c in &program.criteria {
+        g.criterion(c, &mut outcomes);
+    }
+    if !g.errors.is_empty() {
+        crate::diagnostic::sort(&mut g.errors);
+        return Err(g.errors);
+    }
+    let d = g.d;
+    // Leaves as columns k1..kn, then the criteria as columns c1..cm.
+    let leaves: Vec<String> = g
+        .leaves
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{e} AS k{i}"))
+        .collect();
+    let leaf_select = if leaves.is_empty() {
+        "SELECT p.person_id FROM eligc_p p".to_string()
+    } else {
+        format!(
+            "SELECT p.person_id, {} FROM eligc_p p{}",
+            leaves.join(", "),
+            g.joins.concat()
+        )
+    };
+    g.cte("eligc_k", leaf_select);
+    let crit_cols: Vec<String> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(i, (_, e))| format!("{e} AS c{i}"))
+        .collect();
+    g.cte(
+        "eligc_c",
+        format!("SELECT person_id, {} FROM eligc_k", crit_cols.join(", ")),
+    );
+    // Top-level criteria decide the verdict.
+    let mut excludes = Vec::new();
+    let mut unknown = Vec::new();
+    for (i, (c, _)) in outcomes.iter().enumerate() {
+        if !program.criteria.iter().any(|t| std::ptr::eq(t, *c)) {
+            continue;
+        }
+        excludes.push(match c.kind {
+            CriterionKind::Inclusion => format!("c{i} = 0"),
+            CriterionKind::Exclusion => format!("c{i} = 2"),
+        });
+        unknown.push(format!("c{i} = 1"));
+    }
+    let or = |v: &[String]| {
+        if v.is_empty() {
+            "1 = 0".to_string()
+        } else {
+            v.join(" OR ")
+        }
+    };
+    let verdict = format!(
+        "CASE WHEN {} THEN 'ineligible' WHEN {} THEN 'needs review' ELSE 'eligible' END",
+        or(&excludes),
+        or(&unknown)
+    );
+    // Columns in `all_criteria` order (the order `outcomes` was filled in, depth first).
+    let mut columns = Vec::new();
+    let mut ids = Vec::new();
+    for (i, c) in all.iter().enumerate() {
+        ids.push(c.id.to_string());
+        columns.push(format!(
+            "CASE c{i} WHEN 0 THEN 'not met' WHEN 1 THEN 'unknown' WHEN 2 THEN 'met' ELSE 'not applicable' END AS {}",
+            d.ident(&c.id)
+        ));
+    }
+    let with = g
+        .ctes
+        .iter()
+        .map(|(n, q)| format!("{n} AS (\n  {q}\n)"))
+        .collect::<Vec<_>>()
+        .join(",\n");
+    let view = format!(
+        "CREATE OR REPLACE TEMPORARY VIEW eligc_result AS\nWITH {}{with}\nSELECT person_id, {verdict} AS verdict{} FROM eligc_c",
+        if g.recursive { "RECURSIVE " } else { "" },
+        columns
+            .iter()
+            .map(|c| format!(",\n  {c}"))
+            .collect::<String>()
+    );
+    let mut setup = d.parameter_tables(&g.params);
+    setup.push(view);
+    let result_query = "SELECT * FROM eligc_result ORDER BY person_id".to_string();
+    let mut funnel = vec![format!(
+        "SELECT 'verdict' AS criterion, SUM(CASE WHEN verdict = 'eligible' THEN 1 ELSE 0 END) AS eligible_or_met, SUM(CASE WHEN verdict = 'ineligible' THEN 1 ELSE 0 END) AS ineligible_or_not_met, SUM(CASE WHEN verdict = 'needs review' THEN 1 ELSE 0 END) AS unknown, 0 AS not_applicable, 0 AS ord FROM eligc_result"
+    )];
+    for (i, id) in ids.iter().enumerate() {
+        let col = d.ident(id);
+        funnel.push(format!(
+            "SELECT {}, SUM(CASE WHEN {col} = 'met' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'not met' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'unknown' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'not applicable' THEN 1 ELSE 0 END), {} FROM eligc_result",
+            d.lit(id),
+            i + 1
+        ));
+    }
+    let funnel_query = format!(
+        "SELECT criterion, eligible_or_met, ineligible_or_not_met, unknown, not_applicable FROM (\n  {}\n) f ORDER BY ord",
+        funnel.join("\n  UNION ALL ")
+    );
+    let known: Vec<String> = g.unit_texts.iter().map(|u| d.lit(u)).collect();
+    let units_query = format!(
+        "SELECT DISTINCT COALESCE(CASE WHEN uc.vocabulary_id = 'UCUM' THEN uc.concept_code END, m.unit_source_value) AS unit FROM {cdm}measurement m LEFT JOIN {vocab}concept uc ON uc.concept_id = m.unit_concept_id AND m.unit_concept_id <> 0 WHERE m.value_as_number IS NOT NULL AND COALESCE(CASE WHEN uc.vocabulary_id = 'UCUM' THEN uc.concept_code END, NULLIF(m.unit_source_value, '')) IS NOT NULL AND COALESCE(CASE WHEN uc.vocabulary_id = 'UCUM' THEN uc.concept_code END, m.unit_source_value) NOT IN ({})",
+        if known.is_empty() {
+            "''".to_string()
+        } else {
+            known.join(", ")
+        },
+        cdm = g.cdm,
+        vocab = g.vocab
+    );
+    Ok(Script {
+        setup,
+        result_query,
+        funnel_query,
+        units_query,
+        criteria: ids,
+    })
+}
+
+/// The SQL that lists the unit spellings of measurements and observations with a value
+/// (for `eligc run --db`, which compiles with every spelling its database holds).
+pub fn distinct_units_query(options: &Options) -> String {
+    let prefix = |s: &Option<String>| s.as_ref().map(|s| format!("{s}.")).unwrap_or_default();
+    let cdm = prefix(&options.cdm_schema);
+    let vocab = match &options.vocabulary_schema {
+        Some(_) => prefix(&options.vocabulary_schema),
+        None => cdm.clone(),
+    };
+    let one = |table: &str| {
+        format!(
+            "SELECT DISTINCT CASE WHEN TRIM(uc.vocabulary_id) = 'UCUM' THEN TRIM(uc.concept_code) ELSE t.unit_source_value END AS unit FROM {cdm}{table} t LEFT JOIN {vocab}concept uc ON uc.concept_id = t.unit_concept_id AND t.unit_concept_id <> 0 WHERE t.value_as_number IS NOT NULL"
+        )
+    };
+    format!(
+        "SELECT DISTINCT unit FROM ({} UNION {}) u WHERE unit IS NOT NULL",
+        one("measurement"),
+        one("observation")
+    )
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The unit spellings the script converts: eligc's common units, a few UCUM spellings OMOP
+/// data use, the protocol's own, and `--unit`.
+fn unit_catalogue(program: &Program, options: &Options) -> Vec<String> {
+    let mut out: Vec<String> = crate::units::common_units()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    for extra in [
+        "{score}",
+        "{points}",
+        "[lb_av]",
+        "[in_i]",
+        "kg/m2",
+        "mL/min/{1.73_m2}",
+        "{beats}/min",
+        "{breaths}/min",
+        "mm[Hg]",
+        "10*3/uL",
+        "10*6/uL",
+        "g/dL",
+        "mg/dL",
+        "[iU]/L",
+        "U/L",
+        "%",
+        "fL",
+        "pg",
+        "mmol/L",
+        "umol/L",
+        "ng/mL",
+        "/min",
+        "Cel",
+        "[degF]",
+        "[oz_av]",
+        "mL/min",
+        "{ratio}",
+        "1",
+    ] {
+        out.push(extra.to_string());
+    }
+    for c in &program.concepts {
+        if let Some(u) = &c.unit {
+            out.push(u.text().to_string());
+        }
+    }
+    out.extend(options.units.iter().cloned());
+    let mut seen = BTreeSet::new();
+    out.retain(|u| crate::units::parse_unit(u).is_ok() && seen.insert(u.clone()));
+    out
+}
+
+/// The generator's state.
+pub(crate) struct Gen<'p> {
+    p: &'p Program,
+    o: &'p Options,
+    d: Dialect,
+    cdm: String,
+    vocab: String,
+    params: String,
+    /// Named subqueries, in order.
+    ctes: Vec<(String, String)>,
+    /// Fact CTEs already written.
+    made: BTreeSet<String>,
+    /// Each leaf's value as an expression over `eligc_p p` and its joined CTE.
+    leaves: Vec<String>,
+    /// `LEFT JOIN lN ON ...` for the leaves' CTEs.
+    joins: Vec<String>,
+    errors: Vec<Diagnostic>,
+    unit_texts: Vec<String>,
+    next: usize,
+    /// Whether the WITH clause needs RECURSIVE (the vocabulary walk, PostgreSQL).
+    recursive: bool,
+}
+
+impl Gen<'_> {
+    fn cte(&mut self, name: &str, query: String) {
+        self.ctes.push((name.to_string(), query));
+    }
+
+    fn fresh(&mut self) -> usize {
+        self.next += 1;
+        self.next
+    }
+
+    fn unsupported(&mut self, span: Span, what: &str, help: &str) {
+        self.errors.push(
+            Diagnostic::new(
+                Code::SqlUnsupported,
+                span,
+                format!("{what} cannot be compiled to SQL"),
+                "not compiled",
+            )
+            .with_help(help.to_string()),
+        );
+    }
+
+    /// `eligc_p`: one row per person with birth date, sex, anchors (`a0`, ...), as-of date;
+    /// `eligc_at`: attestations per person (`t0`, ... as 0/2).
+    fn person_cte(&mut self) {
+        let d = self.d;
+        let s = self.cdm.clone();
+        let prm = self.params.clone();
+        let mut anchor_cols = Vec::new();
+        let mut anchor_aggs = vec!["person_id".to_string()];
+        for (i, a) in self.p.anchors.iter().enumerate() {
+            if let Some(f) = a.fixed {
+                anchor_cols.push(format!("{} AS a{i}", d.date(f)));
+                continue;
+            }
+            anchor_aggs.push(format!(
+                "MAX(CASE WHEN anchor = {} THEN anchor_date END) AS a{i}",
+                d.lit(&a.name)
+            ));
+            let default = self
+                .o
+                .anchors
+                .get(&a.name)
+                .map_or("CAST(NULL AS DATE)".to_string(), |x| d.date(*x));
+            anchor_cols.push(format!("COALESCE(an.a{i}, {default}) AS a{i}"));
+        }
+        anchor_aggs.push(
+            "MAX(CASE WHEN anchor = 'screening' THEN anchor_date END) AS screening".to_string(),
+        );
+        let screening_default = self
+            .o
+            .anchors
+            .get("screening")
+            .map_or("CAST(NULL AS DATE)".to_string(), |x| d.date(*x));
+        let as_of = match self.o.as_of {
+            Some(x) => d.date(x),
+            None => format!("COALESCE(an.screening, {screening_default}, CURRENT_DATE)"),
+        };
+        self.cte(
+            "eligc_an",
+            format!(
+                "SELECT {} FROM {prm}eligc_anchor GROUP BY person_id",
+                anchor_aggs.join(", ")
+            ),
+        );
+        let birth = format!(
+            "COALESCE(CAST(pe.birth_datetime AS DATE), CASE WHEN pe.month_of_birth IS NOT NULL AND pe.day_of_birth IS NOT NULL THEN make_date(CAST(pe.year_of_birth AS INT), CAST(pe.month_of_birth AS INT), CAST(pe.day_of_birth AS INT)) END)"
+        );
+        let mut cols = vec![
+            "pe.person_id".to_string(),
+            format!("{birth} AS birth"),
+            "CASE pe.gender_concept_id WHEN 8507 THEN 'male' WHEN 8532 THEN 'female' WHEN 8521 THEN 'other' END AS sex".to_string(),
+            format!("{as_of} AS as_of"),
+        ];
+        cols.extend(anchor_cols);
+        self.cte(
+            "eligc_p",
+            format!(
+                "SELECT {} FROM {s}person pe LEFT JOIN eligc_an an ON an.person_id = pe.person_id",
+                cols.join(", ")
+            ),
+        );
+        let mut att = vec!["person_id".to_string()];
+        for (i, c) in self.p.concepts.iter().enumerate() {
+            if c.kind == crate::ast::ConceptKind::Attestation {
+                att.push(format!(
+                    "MAX(CASE WHEN attestation = {} THEN (CASE WHEN value THEN 2 WHEN NOT value THEN 0 END) END) AS t{i}",
+                    d.lit(&c.name)
+                ));
+            }
+        }
+        self.cte(
+            "eligc_at",
+            format!(
+                "SELECT {} FROM {prm}eligc_attestation GROUP BY person_id",
+                att.join(", ")
+            ),
+        );
+        self.joins
+            .push(" LEFT JOIN eligc_at at ON at.person_id = p.person_id".to_string());
+    }
+
+    /// Adds a leaf value; returns its column (`kN`) for the criteria.
+    fn add_leaf(&mut self, expr: String) -> String {
+        if let Some(i) = self.leaves.iter().position(|e| *e == expr) {
+            return format!("k{i}");
+        }
+        self.leaves.push(expr);
+        format!("k{}", self.leaves.len() - 1)
+    }
+
+    /// A condition as an expression over the leaf columns (0/1/2).
+    fn cond(&mut self, c: &Cond) -> String {
+        match &c.kind {
+            CondKind::And(items) => {
+                let parts: Vec<String> = items.iter().map(|i| self.cond(i)).collect();
+                match parts.as_slice() {
+                    [] => "2".to_string(),
+                    [one] => one.clone(),
+                    _ => format!("LEAST({})", parts.join(", ")),
+                }
+            }
+            CondKind::Or(items) => {
+                let parts: Vec<String> = items.iter().map(|i| self.cond(i)).collect();
+                match parts.as_slice() {
+                    [] => "0".to_string(),
+                    [one] => one.clone(),
+                    _ => format!("GREATEST({})", parts.join(", ")),
+                }
+            }
+            CondKind::Not(inner) => format!("(2 - {})", self.cond(inner)),
+            CondKind::Define(id) => match self.p.definition(*id) {
+                Some(def) => {
+                    let cond = def.cond.clone();
+                    self.cond(&cond)
+                }
+                None => "1".to_string(),
+            },
+            _ => match self.leaf(c) {
+                Some(expr) => self.add_leaf(expr),
+                None => "1".to_string(),
+            },
+        }
+    }
+
+    /// A criterion's outcome (0 not met, 1 unknown, 2 met, 3 not applicable); pushes it and
+    /// its sub-criteria, depth first, onto `out`.
+    fn criterion<'c>(&mut self, c: &'c Criterion, out: &mut Vec<(&'c Criterion, String)>) -> String {
+        let index = out.len();
+        out.push((c, String::new()));
+        let applies = c.applies.as_ref().map(|a| self.cond(a));
+        let body = match &c.body {
+            CriterionBody::Rule { cond, unless } => {
+                let holds = self.cond(cond);
+                match unless {
+                    Some(u) => {
+                        let u = self.cond(u);
+                        format!("LEAST({holds}, 2 - {u})")
+                    }
+                    None => holds,
+                }
+            }
+            CriterionBody::Group(children) => {
+                let kids: Vec<String> = children
+                    .iter()
+                    .map(|child| format!("({})", self.criterion(child, out)))
+                    .collect();
+                group(c.kind, c.quantifier, &kids)
+            }
+        };
+        let outcome = match applies {
+            None => body,
+            Some(a) => {
+                let keep = match c.kind {
+                    CriterionKind::Inclusion => 2,
+                    CriterionKind::Exclusion => 0,
+                };
+                format!(
+                    "CASE {a} WHEN 2 THEN {body} WHEN 0 THEN 3 ELSE (CASE WHEN {body} = 3 THEN 3 WHEN {body} = {keep} THEN {keep} ELSE 1 END) END"
+                )
+            }
+        };
+        if let Some(slot) = out.get_mut(index) {
+            slot.1 = outcome.clone();
+        }
+        outcome
+    }
+}
+
+/// A group's outcome from its children's (0..3), as [`crate::eval`]'s `group_outcome`.
+fn group(kind: CriterionKind, quantifier: Option<Quantifier>, kids: &[String]) -> String {
+    if kids.is_empty() {
+        return "3".to_string();
+    }
+    let count = |pred: &str| {
+        kids.iter()
+            .map(|k| format!("(CASE WHEN {k} {pred} THEN 1 ELSE 0 END)"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    let applicable = count("<> 3");
+    let value = match Quantifier::of(kind, quantifier) {
+        Quantifier::All => {
+            let items: Vec<String> = kids
+                .iter()
+                .map(|k| format!("(CASE WHEN {k} = 3 THEN 2 ELSE {k} END)"))
+                .collect();
+            if items.len() == 1 {
+                items.concat()
+            } else {
+                format!("LEAST({})", items.join(", "))
+            }
+        }
+        Quantifier::Any => {
+            let items: Vec<String> = kids
+                .iter()
+                .map(|k| format!("(CASE WHEN {k} = 3 THEN 0 ELSE {k} END)"))
+                .collect();
+            if items.len() == 1 {
+                items.concat()
+            } else {
+                format!("GREATEST({})", items.join(", "))
+            }
+        }
+        Quantifier::AtLeast(n) => {
+            let met = count("= 2");
+            let maybe = count("= 1");
+            format!(
+                "(CASE WHEN {met} >= {n} THEN 2 WHEN ({met}) + ({maybe}) < {n} THEN 0 ELSE 1 END)"
+            )
+        }
+    };
+    format!("(CASE WHEN {applicable} = 0 THEN 3 ELSE {value} END)")
+}

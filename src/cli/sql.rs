@@ -70,8 +70,8 @@ pub(crate) fn options(
     o.units = db.units.clone();
     o.as_of = as_of;
     for text in anchors {
-        let (name, date) = eligc::facts::ReadOptions::parse_anchor(text)
-            .map_err(|e| format!("--anchor: {e}"))?;
+        let (name, date) =
+            eligc::facts::ReadOptions::parse_anchor(text).map_err(|e| format!("--anchor: {e}"))?;
         o.anchors.insert(name, date);
     }
     Ok(o)
@@ -91,12 +91,25 @@ pub(crate) fn compile(
         }
     };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let Some(program) = compilation.program.as_ref().filter(|_| !compilation.has_errors()) else {
+    let Some(program) = compilation
+        .program
+        .as_ref()
+        .filter(|_| !compilation.has_errors())
+    else {
         eprint!(
             "{}",
-            report::render_human(&compilation.diagnostics, &compilation.sources, super::terminal_width(), color)
+            report::render_human(
+                &compilation.diagnostics,
+                &compilation.sources,
+                super::terminal_width(),
+                color
+            )
         );
-        eprintln!("{}: {}", path.display(), report::summary(&compilation.diagnostics));
+        eprintln!(
+            "{}: {}",
+            path.display(),
+            report::summary(&compilation.diagnostics)
+        );
         return Err(EXIT_ERRORS);
     };
     match eligc::sql::compile(program, options) {
@@ -104,7 +117,12 @@ pub(crate) fn compile(
         Err(diagnostics) => {
             eprint!(
                 "{}",
-                report::render_human(&diagnostics, &compilation.sources, super::terminal_width(), color)
+                report::render_human(
+                    &diagnostics,
+                    &compilation.sources,
+                    super::terminal_width(),
+                    color
+                )
             );
             eprintln!("{}: {}", path.display(), report::summary(&diagnostics));
             Err(EXIT_ERRORS)

@@ -204,8 +204,16 @@ impl Gen<'_> {
         // Without CONCEPT_ANCESTOR rows the loader walks the placing relationships down
         // from the targets: a recursive query (PostgreSQL); Spark SQL has none, so its script
         // stops with an error on such a database rather than place fewer codes.
-        let ups = LINK_UP.iter().map(|r| self.d.lit(r)).collect::<Vec<_>>().join(", ");
-        let downs = LINK_DOWN.iter().map(|r| self.d.lit(r)).collect::<Vec<_>>().join(", ");
+        let ups = LINK_UP
+            .iter()
+            .map(|r| self.d.lit(r))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let downs = LINK_DOWN
+            .iter()
+            .map(|r| self.d.lit(r))
+            .collect::<Vec<_>>()
+            .join(", ");
         match self.d {
             super::Dialect::Postgresql => {
                 self.recursive = true;
@@ -459,7 +467,9 @@ impl Gen<'_> {
             Kind::Medication | Kind::Immunization => {
                 " LEFT JOIN eligc_concept rc ON rc.concept_id = r.rcid AND r.rcid <> 0"
             }
-            Kind::Encounter => " LEFT JOIN eligc_concept sc ON sc.concept_id = r.cid AND r.cid <> 0",
+            Kind::Encounter => {
+                " LEFT JOIN eligc_concept sc ON sc.concept_id = r.cid AND r.cid <> 0"
+            }
             _ => "",
         };
         let facts = format!("eligc_f_{name}");

@@ -13,6 +13,9 @@ use crate::program::{
 };
 use crate::units::{MolarMass, Unit};
 
+/// The comparisons `(a, m, r)` a unit table holds for a concept and a result's unit.
+type Slots<'a> = dyn Fn(&Concept, &Unit) -> [Option<(String, String, String)>; 2] + 'a;
+
 /// A window placed for a person: SQL date expressions (`None` unbounded) and the condition
 /// under which it can be placed (its anchors are known).
 struct Win {
@@ -156,7 +159,11 @@ impl Gen<'_> {
     }
 
     fn shift(&self, date: &str, dur: Dur, direction: Direction) -> String {
-        let sign: i64 = if direction == Direction::Before { -1 } else { 1 };
+        let sign: i64 = if direction == Direction::Before {
+            -1
+        } else {
+            1
+        };
         let n = i64::from(dur.amount);
         match dur.unit {
             DurationUnit::Days => self.d.add_days(date, sign * n),
@@ -295,9 +302,7 @@ impl Gen<'_> {
                 None
             }
             CondKind::Event(q) => self.event(q, EventLeaf::Exists),
-            CondKind::CountEvents { query, op, n } => {
-                self.event(query, EventLeaf::Count(*op, *n))
-            }
+            CondKind::CountEvents { query, op, n } => self.event(query, EventLeaf::Count(*op, *n)),
             CondKind::CountDistinct { query, op, n } => {
                 self.event(query, EventLeaf::Distinct(*op, *n))
             }
@@ -311,15 +316,13 @@ impl Gen<'_> {
     /// The unit table of an observation test: per concept and unit spelling (`''`: no unit)
     /// whether the result's unit is usable (`quantity` of `src/eval/leaf.rs`), and up to two
     /// comparisons `(a, m, r)`.
-    fn unit_table(
-        &mut self,
-        concepts: &[ConceptId],
-        slots: &dyn Fn(&Concept, &Unit) -> [Option<(String, String, String)>; 2],
-    ) -> String {
+    fn unit_table(&mut self, concepts: &[ConceptId], slots: &Slots<'_>) -> String {
         let mut rows = Vec::new();
         let texts = self.unit_texts.clone();
         for id in concepts {
-            let Some(c) = self.p.concept(*id) else { continue };
+            let Some(c) = self.p.concept(*id) else {
+                continue;
+            };
             let add = |text: &str, unit: &Unit, rows: &mut Vec<String>| {
                 let [one, two] = slots(c, unit);
                 let cols = |s: Option<(String, String, String)>| match s {
@@ -387,7 +390,11 @@ impl Gen<'_> {
             let l = self.leaf_cte(format!(
                 "SELECT ob.person_id, COUNT(*) AS n FROM eligc_ob ob JOIN eligc_pm_obs pm ON pm.tbl = ob.tbl AND pm.rid = ob.rid JOIN eligc_p p ON p.person_id = ob.person_id WHERE {members} AND {inside} GROUP BY ob.person_id"
             ));
-            let (yes, no) = if mode == SelectMode::No { (0, 2) } else { (2, 0) };
+            let (yes, no) = if mode == SelectMode::No {
+                (0, 2)
+            } else {
+                (2, 0)
+            };
             return Some(format!(
                 "(CASE WHEN NOT ({}) THEN 1 WHEN COALESCE({l}.n, 0) > 0 THEN {yes} ELSE {no} END)",
                 w.ok
@@ -396,9 +403,7 @@ impl Gen<'_> {
         if mode == SelectMode::Average {
             return Some("1".to_string());
         }
-        let ord_value = |slot: u8| {
-            format!("SIGN((ob.v + ut.a{slot}) * ut.m{slot} - ut.r{slot})")
-        };
+        let ord_value = |slot: u8| format!("SIGN((ob.v + ut.a{slot}) * ut.m{slot} - ut.r{slot})");
         let (units, tt) = match test {
             ValueTest::Exists => return None,
             ValueTest::Qualitative { negated, value } => {
@@ -440,9 +445,8 @@ impl Gen<'_> {
                 }
                 Threshold::RefMultiple { factor, bound } => {
                     let (factor, bound) = (*factor, *bound);
-                    let units = self.unit_table(concepts, &|c, u| {
-                        [default_limit(c, u, factor, bound), None]
-                    });
+                    let units = self
+                        .unit_table(concepts, &|c, u| [default_limit(c, u, factor, bound), None]);
                     let own = match bound {
                         RefBound::Uln => "ob.hi",
                         RefBound::Lln => "ob.lo",
@@ -570,7 +574,9 @@ impl Gen<'_> {
         self.event_facts(kind);
         let name = kind.name();
         let (from, to) = (
-            w.from.clone().unwrap_or_else(|| "CAST(NULL AS DATE)".into()),
+            w.from
+                .clone()
+                .unwrap_or_else(|| "CAST(NULL AS DATE)".into()),
             w.to.clone().unwrap_or_else(|| "CAST(NULL AS DATE)".into()),
         );
         let mut dates = String::from("(CASE");
@@ -800,10 +806,14 @@ impl Gen<'_> {
         ));
         let holds = |op: CmpOp| -> String {
             // ordering of 0 against the threshold: Less when sign > 0, Equal at 0, Greater < 0.
-            let cases: Vec<(i32, bool)> = [(1, std::cmp::Ordering::Less), (0, std::cmp::Ordering::Equal), (-1, std::cmp::Ordering::Greater)]
-                .iter()
-                .map(|(s, o)| (*s, op.holds(*o)))
-                .collect();
+            let cases: Vec<(i32, bool)> = [
+                (1, std::cmp::Ordering::Less),
+                (0, std::cmp::Ordering::Equal),
+                (-1, std::cmp::Ordering::Greater),
+            ]
+            .iter()
+            .map(|(s, o)| (*s, op.holds(*o)))
+            .collect();
             format!(
                 "(CASE {sign} {} END)",
                 cases
@@ -965,7 +975,8 @@ fn exposure(d: super::Dialect, rows: &str, op: CmpOp, dur: Dur) -> String {
     };
     let lasts = format!("{reached} <= {}", d.next_day("re"));
     let longer = format!("{reached} <= re");
-    let m = |def: u8, test: &str| format!("MAX(CASE WHEN def = {def} AND {test} THEN 1 ELSE 0 END)");
+    let m =
+        |def: u8, test: &str| format!("MAX(CASE WHEN def = {def} AND {test} THEN 1 ELSE 0 END)");
     let mono = |test: &str| {
         format!(
             "(CASE WHEN {} = 1 THEN 2 WHEN {} = 1 THEN 1 ELSE 0 END)",

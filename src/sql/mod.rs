@@ -436,9 +436,7 @@ impl Gen<'_> {
                 anchor_aggs.join(", ")
             ),
         );
-        let birth = format!(
-            "COALESCE(CAST(pe.birth_datetime AS DATE), CASE WHEN pe.month_of_birth IS NOT NULL AND pe.day_of_birth IS NOT NULL THEN make_date(CAST(pe.year_of_birth AS INT), CAST(pe.month_of_birth AS INT), CAST(pe.day_of_birth AS INT)) END)"
-        );
+        let birth = "COALESCE(CAST(pe.birth_datetime AS DATE), CASE WHEN pe.month_of_birth IS NOT NULL AND pe.day_of_birth IS NOT NULL THEN make_date(CAST(pe.year_of_birth AS INT), CAST(pe.month_of_birth AS INT), CAST(pe.day_of_birth AS INT)) END)".to_string();
         let mut cols = vec![
             "pe.person_id".to_string(),
             format!("{birth} AS birth"),
@@ -518,7 +516,11 @@ impl Gen<'_> {
 
     /// A criterion's outcome (0 not met, 1 unknown, 2 met, 3 not applicable); pushes it and
     /// its sub-criteria, depth first, onto `out`.
-    fn criterion<'c>(&mut self, c: &'c Criterion, out: &mut Vec<(&'c Criterion, String)>) -> String {
+    fn criterion<'c>(
+        &mut self,
+        c: &'c Criterion,
+        out: &mut Vec<(&'c Criterion, String)>,
+    ) -> String {
         let index = out.len();
         out.push((c, String::new()));
         let applies = c.applies.as_ref().map(|a| self.cond(a));

@@ -302,6 +302,14 @@ impl Gen<'_> {
                 None
             }
             CondKind::Event(q) => self.event(q, EventLeaf::Exists),
+            CondKind::SelectEvent { .. } => {
+                self.unsupported(
+                    c.span,
+                    "the first or last event",
+                    "screen these patients with `eligc run`",
+                );
+                None
+            }
             CondKind::CountEvents { query, op, n } => self.event(query, EventLeaf::Count(*op, *n)),
             CondKind::CountDistinct { query, op, n } => {
                 self.event(query, EventLeaf::Distinct(*op, *n))
@@ -539,33 +547,44 @@ impl Gen<'_> {
     /// The truth of `where` filters on an event row `ev` (OMOP facts carry only a drug's
     /// route and, without an end, its status `completed`, and a procedure's status).
     fn filters(&self, kind: Kind, filters: &[Filter]) -> Vec<String> {
-        filters
-            .iter()
-            .map(|f| match f {
-                Filter::Word {
-                    attribute,
-                    negated,
-                    values,
-                } => {
-                    let column = match (attribute.as_str(), kind) {
-                        ("status", Kind::Medication | Kind::Procedure) => Some("ev.mstatus"),
-                        ("route", Kind::Medication) => Some("ev.route"),
-                        _ => None,
-                    };
-                    let Some(column) = column else {
-                        return "1".to_string();
-                    };
-                    let list: Vec<String> = values.iter().map(|v| self.d.lit(v)).collect();
-                    let (hit, miss) = if *negated { (0, 2) } else { (2, 0) };
-                    format!(
-                        "(CASE WHEN {column} IS NULL THEN 1 WHEN {column} IN ({}) THEN {hit} ELSE {miss} END)",
-                        list.join(", ")
-                    )
+        filters.iter().map(|f| self.filter(kind, f)).collect()
+    }
+
+    fn filter(&self, kind: Kind, f: &Filter) -> String {
+        match f {
+            // Alternatives on one record: Kleene `or`.
+            Filter::Any(alternatives) => {
+                let parts: Vec<String> =
+                    alternatives.iter().map(|a| self.filter(kind, a)).collect();
+                match parts.as_slice() {
+                    [] => "0".to_string(),
+                    [one] => one.clone(),
+                    _ => format!("GREATEST({})", parts.join(", ")),
                 }
-                // No OMOP fact has a grade, a body site or a reason: unknown.
-                Filter::Number { .. } | Filter::Code { .. } => "1".to_string(),
-            })
-            .collect()
+            }
+            Filter::Word {
+                attribute,
+                negated,
+                values,
+            } => {
+                let column = match (attribute.as_str(), kind) {
+                    ("status", Kind::Medication | Kind::Procedure) => Some("ev.mstatus"),
+                    ("route", Kind::Medication) => Some("ev.route"),
+                    _ => None,
+                };
+                let Some(column) = column else {
+                    return "1".to_string();
+                };
+                let list: Vec<String> = values.iter().map(|v| self.d.lit(v)).collect();
+                let (hit, miss) = if *negated { (0, 2) } else { (2, 0) };
+                format!(
+                    "(CASE WHEN {column} IS NULL THEN 1 WHEN {column} IN ({}) THEN {hit} ELSE {miss} END)",
+                    list.join(", ")
+                )
+            }
+            // No OMOP fact has a grade, a body site or a reason: unknown.
+            Filter::Number { .. } | Filter::Code { .. } => "1".to_string(),
+        }
     }
 
     /// The event rows of a query with their truth `t` (in the window, and the filters), the

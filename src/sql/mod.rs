@@ -402,6 +402,14 @@ impl Gen<'_> {
         let mut anchor_cols = Vec::new();
         let mut anchor_aggs = vec!["person_id".to_string()];
         for (i, a) in self.p.anchors.iter().enumerate() {
+            if a.event.is_some() {
+                self.unsupported(
+                    a.span,
+                    "an anchor taken from the record (`= first|last EVENT`)",
+                    "give the date in the eligc_anchor table instead, or screen with `eligc run`",
+                );
+                continue;
+            }
             if let Some(f) = a.fixed {
                 anchor_cols.push(format!("{} AS a{i}", d.date(f)));
                 continue;

@@ -386,7 +386,7 @@ impl Gen<'_> {
         concepts: &[ConceptId],
         window: &Window,
         test: &ValueTest,
-        _c: &Cond,
+        c: &Cond,
     ) -> Option<String> {
         self.observation_facts();
         let d = self.d;
@@ -438,6 +438,14 @@ impl Gen<'_> {
                 )
             }
             ValueTest::Compare { op, threshold } => match threshold {
+                Threshold::RefOffset { .. } => {
+                    self.unsupported(
+                        c.span,
+                        "a reference limit moved by a quantity (`ULN + 4 s`)",
+                        "screen these patients with `eligc run`",
+                    );
+                    return None;
+                }
                 Threshold::Quantity { value, unit } => {
                     let (value, unit) = (*value, unit.clone());
                     let units = self.unit_table(concepts, &|c, u| {

@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Each returns the process exit code.
 
 mod check;
+mod db;
 mod diff;
 mod doc;
 mod fmt;

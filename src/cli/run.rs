@@ -26,8 +26,14 @@ pub struct RunArgs {
     protocol: PathBuf,
     /// Patient data: `.json` (one patient), `.jsonl` (one per line), folders of them, a FHIR
     /// Bulk Data export folder, or an OMOP CDM CSV export folder (docs/omop.md).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "db")]
     data: Vec<PathBuf>,
+    /// Screen the persons of an OMOP CDM database instead: `postgresql://USER@HOST/DB`. The
+    /// protocol is compiled to SQL and run there (docs/sql.md).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "vocabulary", "complete", "explain", "input", "parse_only"])]
+    db: Option<String>,
+    #[command(flatten)]
+    db_args: super::sql::DbArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
@@ -145,6 +151,9 @@ fn worker_threads(asked: usize, cores: Option<std::num::NonZeroUsize>) -> usize 
 const MAX_JOBS: usize = 256;
 
 pub fn run(args: &RunArgs) -> u8 {
+    if let Some(url) = &args.db {
+        return run_db(args, url);
+    }
     // An OMOP export with its vocabulary tables is its own vocabulary, unless one is given.
     let vocabulary = args.vocabulary.clone().or_else(|| {
         args.data
@@ -485,4 +494,192 @@ impl Screen<'_> {
         eprintln!("{}", self.funnel.totals());
         Ok(())
     }
+}
+
+/// `--db URL`: the protocol compiled to SQL (with every unit spelling the database holds),
+/// run on the server, its rows printed as a run on files prints its results.
+fn run_db(args: &RunArgs, url: &str) -> u8 {
+    let mut options = match super::sql::options(
+        eligc::sql::Dialect::Postgresql,
+        &args.db_args,
+        &args.anchor,
+        args.as_of,
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.side.is_some() && options.params_schema.is_some() {
+        eprintln!(
+            "error: --side fills the session's parameter tables; with --params-schema, fill {}.eligc_anchor and eligc_attestation yourself",
+            options.params_schema.as_deref().unwrap_or_default()
+        );
+        return EXIT_USAGE;
+    }
+    let side = match &args.side {
+        Some(path) => {
+            match facts::ReadOptions::read_side_file_capped(path, args.max_record_bytes) {
+                Ok(side) => side,
+                Err(e) => {
+                    eprintln!("error: --side: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        None => Default::default(),
+    };
+    let mut client = match super::db::connect(url) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match super::db::units(&mut client, &eligc::sql::distinct_units_query(&options)) {
+        Ok(units) => options.units.extend(units),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    let compiled = match super::sql::compile(&args.protocol, &options) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let rows = match super::db::screen(&mut client, &compiled.script, &side) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let results = match results_of(&compiled, &rows) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the database's result is not the script's: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let mut screen = Screen {
+        args,
+        funnel: Funnel::default(),
+        explained: false,
+        header_done: false,
+        id_width: render::id_width(results.iter().map(|r| r.id.as_str())),
+    };
+    for r in results {
+        if let Err(e) = screen.emit(&mut out, Ok(r)) {
+            eprintln!("error: cannot write the results: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    if let Err(e) = screen.finish(&mut out) {
+        eprintln!("error: cannot write the results: {e}");
+        return EXIT_USAGE;
+    }
+    EXIT_OK
+}
+
+/// The result rows as screening results: the criteria in the program's order, each with
+/// the outcome the database gave. Checks are not computed in SQL; unused facts are not
+/// counted (0).
+fn results_of(
+    compiled: &super::sql::Compiled,
+    rows: &super::db::Rows,
+) -> Result<Vec<PatientResult>, String> {
+    use eligc::eval::{CriterionResult, Outcome, Verdict};
+    struct Shape {
+        id: std::sync::Arc<str>,
+        kind: eligc::ast::CriterionKind,
+        wording: std::sync::Arc<str>,
+        parent: Option<std::sync::Arc<str>>,
+        depth: usize,
+        line: usize,
+        quantifier: Option<eligc::program::Quantifier>,
+    }
+    fn walk(
+        c: &eligc::program::Criterion,
+        parent: Option<&std::sync::Arc<str>>,
+        depth: usize,
+        sources: &eligc::source::SourceMap,
+        out: &mut Vec<Shape>,
+    ) {
+        let line = sources
+            .get(c.span.file)
+            .map_or(0, |f| f.line_col(c.span.start).0);
+        out.push(Shape {
+            id: c.id.clone(),
+            kind: c.kind,
+            wording: c.wording.clone(),
+            parent: parent.cloned(),
+            depth,
+            line,
+            quantifier: c.quantifier,
+        });
+        if let eligc::program::CriterionBody::Group(children) = &c.body {
+            for child in children {
+                walk(child, Some(&c.id), depth + 1, sources, out);
+            }
+        }
+    }
+    let mut shapes = Vec::new();
+    for c in &compiled.program.criteria {
+        walk(c, None, 0, &compiled.sources, &mut shapes);
+    }
+    let expected: Vec<String> = ["person_id".to_string(), "verdict".to_string()]
+        .into_iter()
+        .chain(shapes.iter().map(|s| s.id.to_string()))
+        .collect();
+    if !rows.rows.is_empty() && rows.columns != expected {
+        return Err(format!(
+            "columns {:?}, expected {:?}",
+            rows.columns, expected
+        ));
+    }
+    let outcome = |w: Option<&str>| match w {
+        Some("met") => Ok(Outcome::Met),
+        Some("not met") => Ok(Outcome::NotMet),
+        Some("unknown") => Ok(Outcome::Unknown),
+        Some("not applicable") => Ok(Outcome::NotApplicable),
+        other => Err(format!("outcome {other:?}")),
+    };
+    let mut out = Vec::with_capacity(rows.rows.len());
+    for row in &rows.rows {
+        let id = row.first().cloned().flatten().unwrap_or_default();
+        let verdict = match row.get(1).cloned().flatten().as_deref() {
+            Some("eligible") => Verdict::Eligible,
+            Some("ineligible") => Verdict::Ineligible,
+            Some("needs review") => Verdict::NeedsReview,
+            other => return Err(format!("verdict {other:?} for person {id}")),
+        };
+        let mut criteria = Vec::with_capacity(shapes.len());
+        for (i, s) in shapes.iter().enumerate() {
+            criteria.push(CriterionResult {
+                id: s.id.clone(),
+                kind: s.kind,
+                wording: s.wording.clone(),
+                parent: s.parent.clone(),
+                depth: s.depth,
+                outcome: outcome(row.get(i + 2).and_then(|v| v.as_deref()))?,
+                line: s.line,
+                checks: Vec::new(),
+                logic: Vec::new(),
+                unplaced: false,
+                quantifier: s.quantifier,
+            });
+        }
+        out.push(PatientResult {
+            id,
+            verdict,
+            criteria,
+            unused_facts: 0,
+            unplaced_facts: 0,
+            to_settle: Vec::new(),
+            completed: Vec::new(),
+        });
+    }
+    Ok(out)
 }

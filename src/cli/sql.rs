@@ -77,12 +77,16 @@ pub(crate) fn options(
     Ok(o)
 }
 
+/// A compiled script with the program and files it came from.
+pub(crate) struct Compiled {
+    pub script: eligc::sql::Script,
+    pub program: eligc::program::Program,
+    pub sources: eligc::source::SourceMap,
+}
+
 /// Compiles the protocol to a script, reporting what cannot be compiled; `Err` is the exit
 /// code.
-pub(crate) fn compile(
-    path: &std::path::Path,
-    options: &Options,
-) -> Result<(eligc::sql::Script, String), u8> {
+pub(crate) fn compile(path: &std::path::Path, options: &Options) -> Result<Compiled, u8> {
     let compilation = match eligc::check::compile_file(path) {
         Ok(c) => c,
         Err(e) => {
@@ -113,7 +117,11 @@ pub(crate) fn compile(
         return Err(EXIT_ERRORS);
     };
     match eligc::sql::compile(program, options) {
-        Ok(script) => Ok((script, program.title.clone())),
+        Ok(script) => Ok(Compiled {
+            script,
+            program: program.clone(),
+            sources: compilation.sources.clone(),
+        }),
         Err(diagnostics) => {
             eprint!(
                 "{}",
@@ -142,10 +150,13 @@ pub fn run(args: &SqlArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (script, title) = match compile(&args.protocol, &options) {
+    let Compiled {
+        script, program, ..
+    } = match compile(&args.protocol, &options) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let title = program.title;
     let header = format!(
         "{title}: eligibility in SQL ({}), compiled by eligc {} from {}.\nRun it whole: the view eligc_result holds one row per person; then the result, the funnel\nand the unit spellings it could not convert. Anchors and attestations: docs/sql.md.",
         dialect.name(),

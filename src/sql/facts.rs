@@ -56,6 +56,12 @@ pub(super) const ANSWERS: &[(&str, &str, &str)] = &[
     ("SNOMED", "263654008", "abnormal"),
     ("SNOMED", "164854000", "normal"),
     ("SNOMED", "102594003", "abnormal"),
+    ("SNOMED", "268910001", "improving"),
+    ("SNOMED", "359746009", "stable"),
+    ("SNOMED", "271299001", "progressing"),
+    ("SNOMED", "709137006", "undetermined"),
+    ("SNOMED", "550991000124107", "complete remission"),
+    ("SNOMED", "551001000124108", "partial remission"),
     ("LOINC", "LA6576-8", "positive"),
     ("LOINC", "LA6577-6", "negative"),
     ("LOINC", "LA11882-0", "detected"),
@@ -504,5 +510,23 @@ impl Gen<'_> {
                  WHERE x.rid IS NULL AND f.cls0 IN ('U', 'E')"
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn answer_concepts_read_as_the_fhir_reader_reads_them() {
+        for (vocabulary, code, word) in super::ANSWERS {
+            let system = match *vocabulary {
+                "SNOMED" => "http://snomed.info/sct",
+                _ => "http://loinc.org",
+            };
+            assert_eq!(
+                crate::facts::fhir::answer_word(system, code),
+                Some(*word),
+                "{vocabulary} {code}"
+            );
+        }
     }
 }

@@ -39,6 +39,18 @@ fn words(q: Qualitative) -> &'static [&'static str] {
         Qualitative::Indeterminate => &["indeterminate", "equivocal", "borderline", "inconclusive"],
         Qualitative::Normal => &["normal"],
         Qualitative::Abnormal => &["abnormal"],
+        Qualitative::Improving => &["improving", "improved", "responding"],
+        Qualitative::Stable => &["stable"],
+        Qualitative::Progressing => &[
+            "progressing",
+            "progressive",
+            "progression",
+            "worsened",
+            "worsening",
+        ],
+        Qualitative::Undetermined => &["undetermined"],
+        Qualitative::CompleteRemission => &["complete remission"],
+        Qualitative::PartialRemission => &["partial remission"],
     }
 }
 
@@ -301,7 +313,7 @@ impl Gen<'_> {
                 );
                 None
             }
-            CondKind::Event(q) => self.event(q, EventLeaf::Exists),
+            CondKind::Event(q) => self.event(q, EventLeaf::Exists, c),
             CondKind::SelectEvent { .. } => {
                 self.unsupported(
                     c.span,
@@ -310,9 +322,11 @@ impl Gen<'_> {
                 );
                 None
             }
-            CondKind::CountEvents { query, op, n } => self.event(query, EventLeaf::Count(*op, *n)),
+            CondKind::CountEvents { query, op, n } => {
+                self.event(query, EventLeaf::Count(*op, *n), c)
+            }
             CondKind::CountDistinct { query, op, n } => {
-                self.event(query, EventLeaf::Distinct(*op, *n))
+                self.event(query, EventLeaf::Distinct(*op, *n), c)
             }
             CondKind::Dose(dose) => self.dose(dose, c),
             CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
@@ -415,26 +429,27 @@ impl Gen<'_> {
         let (units, tt) = match test {
             ValueTest::Exists => return None,
             ValueTest::Qualitative { negated, value } => {
+                // The recorded word's value answers the question as `Qualitative::answers`
+                // says: yes, no, or not at all (another family of results: unknown).
                 let norm = "LOWER(REPLACE(REPLACE(TRIM(ob.word), '-', ' '), '_', ' '))";
-                let lits = |ws: &[&str]| ws.iter().map(|w| d.lit(w)).collect::<Vec<_>>().join(", ");
-                let all: Vec<&str> = [
-                    Qualitative::Positive,
-                    Qualitative::Negative,
-                    Qualitative::Indeterminate,
-                    Qualitative::Normal,
-                    Qualitative::Abnormal,
-                ]
-                .iter()
-                .flat_map(|q| words(*q).iter().copied())
-                .collect();
-                let (hit, miss) = if *negated { (0, 2) } else { (2, 0) };
+                let mut arms = String::new();
+                for (_, q) in crate::program::Qualitative::ALL {
+                    let t = match q.answers(*value) {
+                        Some(holds) => {
+                            if holds != *negated {
+                                2
+                            } else {
+                                0
+                            }
+                        }
+                        None => 1,
+                    };
+                    let lits: Vec<String> = words(*q).iter().map(|w| d.lit(w)).collect();
+                    arms.push_str(&format!(" WHEN {norm} IN ({}) THEN {t}", lits.join(", ")));
+                }
                 (
                     None,
-                    format!(
-                        "(CASE WHEN ob.word IS NULL THEN 1 WHEN {norm} IN ({}) THEN {hit} WHEN {norm} IN ({}) THEN {miss} ELSE 1 END)",
-                        lits(words(*value)),
-                        lits(&all)
-                    ),
+                    format!("(CASE WHEN ob.word IS NULL THEN 1{arms} ELSE 1 END)"),
                 )
             }
             ValueTest::Compare { op, threshold } => match threshold {
@@ -654,15 +669,24 @@ impl Gen<'_> {
         )
     }
 
-    fn event(&mut self, q: &EventQuery, leaf: EventLeaf) -> Option<String> {
+    fn event(&mut self, q: &EventQuery, leaf: EventLeaf, c: &Cond) -> Option<String> {
+        if !q.except.is_empty() {
+            self.unsupported(
+                c.span,
+                "`except` in an event query",
+                "screen these patients with `eligc run`",
+            );
+            return None;
+        }
         let kind = match q.kind {
             EventKind::Condition => Kind::Condition,
             EventKind::Medication => Kind::Medication,
             EventKind::Immunization => Kind::Immunization,
             EventKind::Procedure => Kind::Procedure,
             EventKind::Encounter => Kind::Encounter,
-            // OMOP gives no allergies: the record has no allergy list, every question is unknown.
-            EventKind::Allergy => return Some("1".to_string()),
+            // OMOP gives no allergies and no studies: the record has no such list, every
+            // question is unknown.
+            EventKind::Allergy | EventKind::Study => return Some("1".to_string()),
         };
         let w = self.window(&q.window);
         let rows = self.event_rows(q, kind, &w);
@@ -757,6 +781,8 @@ impl Gen<'_> {
             taken_for: None,
             window: q.window,
             filters: Vec::new(),
+            except: Vec::new(),
+            except_names: Vec::new(),
         };
         let rows = self.event_rows(&query, Kind::Medication, &w);
         // The threshold in mg/d, and its sign (the dose is compared with it at 0 mg/d plus

@@ -684,9 +684,11 @@ impl Gen<'_> {
             EventKind::Immunization => Kind::Immunization,
             EventKind::Procedure => Kind::Procedure,
             EventKind::Encounter => Kind::Encounter,
-            // OMOP gives no allergies and no studies: the record has no such list, every
-            // question is unknown.
-            EventKind::Allergy | EventKind::Study => return Some("1".to_string()),
+            // OMOP gives no allergies, studies or family history (the reader leaves them out):
+            // the record has no such list, every question is unknown.
+            EventKind::Allergy | EventKind::Study | EventKind::FamilyHistory => {
+                return Some("1".to_string());
+            }
         };
         let w = self.window(&q.window);
         let rows = self.event_rows(q, kind, &w);

@@ -157,6 +157,10 @@ const EXPECTED: &[(&str, &[(Aspect, Effect)])] = &[
         &[(Aspect::Threshold, Effect::Narrows)],
     ),
     (
+        "anchor-event-redefined",
+        &[(Aspect::Window, Effect::Undetermined)],
+    ),
+    (
         "alternative-added-exclusion",
         &[(Aspect::Filters, Effect::Narrows)],
     ),

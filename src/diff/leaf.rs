@@ -8,8 +8,8 @@ use rust_decimal::Decimal;
 use super::{Aspect, Rel, Side};
 use crate::ast::{CmpOp, Direction, DurationUnit, SelectMode};
 use crate::program::{
-    Arith, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Program, Threshold, TimePoint,
-    ValueTest, Window,
+    AnchorId, Arith, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Program, Threshold,
+    TimePoint, ValueTest, Window,
 };
 use crate::units::Unit;
 
@@ -500,9 +500,51 @@ fn ends(w: &Window) -> Ends {
     }
 }
 
-/// Orders two points relative to anchors of the same name.
+/// Whether two anchors are the same date for every patient: the same name, and, for one
+/// taken from the record (`= last procedure in surgery before screening`) or a calendar date,
+/// the same definition.
+fn same_anchor(pa: &Program, a: AnchorId, pb: &Program, b: AnchorId) -> bool {
+    let (Some(x), Some(y)) = (pa.anchor(a), pb.anchor(b)) else {
+        return false;
+    };
+    if x.name != y.name || x.fixed != y.fixed {
+        return false;
+    }
+    match (&x.event, &y.event) {
+        (None, None) => true,
+        (Some((sx, qx)), Some((sy, qy))) => {
+            let mut details = Vec::new();
+            // An anchor's own window counts only from anchors the record supplies, so this
+            // goes one level deep.
+            sx == sy
+                && event(pa, pb, qx, qy, Rel::Unknown, &mut details).is_some()
+                && details.iter().all(|d| d.rel == Rel::Same)
+        }
+        _ => false,
+    }
+}
+
+/// The anchors a window counts from whose definitions differ between the two programs.
+fn redefined_anchors(pa: &Program, a: &Window, pb: &Program, b: &Window) -> Vec<String> {
+    let ((af, at), (bf, bt)) = (ends(a), ends(b));
+    let mut out = Vec::new();
+    for (x, y) in [(af, bf), (at, bt)] {
+        if let (Some(x), Some(y)) = (x, y) {
+            let name = anchor_name(pa, x.anchor);
+            if name == anchor_name(pb, y.anchor)
+                && !same_anchor(pa, x.anchor, pb, y.anchor)
+                && !out.iter().any(|n| n == name)
+            {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Orders two points relative to anchors of the same name and definition.
 fn point_cmp(pa: &Program, a: &TimePoint, pb: &Program, b: &TimePoint) -> Option<Ordering> {
-    if anchor_name(pa, a.anchor) != anchor_name(pb, b.anchor) {
+    if !same_anchor(pa, a.anchor, pb, b.anchor) {
         return None;
     }
     let signed = |p: &TimePoint| -> (i8, Dur) {
@@ -636,7 +678,16 @@ fn window_detail(
     rel: Rel,
 ) -> Detail {
     let (old, new) = (window_text(po, a), window_text(pn, b));
+    let redefined = redefined_anchors(po, a, pn, b);
     let mut description = match wrel {
+        _ if !redefined.is_empty() => format!(
+            "`{what}`: the window counts from {} defined differently",
+            redefined
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
         WinRel::Wider => format!("`{what}`: the window is wider"),
         WinRel::Narrower => format!("`{what}`: the window is narrower"),
         _ => format!("`{what}`: the window is different"),

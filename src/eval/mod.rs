@@ -508,7 +508,17 @@ impl PatientResult {
     /// Criteria matching `pred` that have no child matching it.
     fn most_specific(&self, pred: impl Fn(&CriterionResult) -> bool) -> Vec<&str> {
         let matching: Vec<&CriterionResult> = self.criteria.iter().filter(|c| pred(c)).collect();
-        // Looked up, not searched: with every criterion matching, a search was quadratic.
+        // A few (every patient's case): searched, without building a set for each line.
+        if matching.len() <= 16 {
+            let is_parent = |id: &str| matching.iter().any(|c| c.parent.as_deref() == Some(id));
+            return matching
+                .iter()
+                .filter(|c| !is_parent(&c.id))
+                .map(|c| &*c.id)
+                .collect();
+        }
+        // Many: looked up, not searched (with every criterion matching, a search was
+        // quadratic).
         let parents: rustc_hash::FxHashSet<&str> = matching
             .iter()
             .filter_map(|c| c.parent.as_deref())

@@ -15,8 +15,9 @@ alternating so that machine noise falls on all alike:
   run-all     eligc run                           (end to end, all cores)
   run-1       eligc run --jobs 1                  (end to end, one worker thread)
   parse-only  eligc run --parse-only --jobs 1     (read + deserialise + validate, no evaluation)
-and prints median wall time, patients/s, MB/s, peak RSS (`/usr/bin/time`'s %M) and the ratios to the
-baseline measured in the same run.
+and prints median wall time, patients/s, MB/s, peak RSS (`/usr/bin/time`'s %M), the
+ratios to the baseline measured in the same run, and the CPU time (user + system, all
+threads) with its ratio: on a loaded machine wall times stretch, CPU time much less.
 
 With --reference BIN (another eligc binary, e.g. main's before a change), the table, CSV and
 JSON outputs of both binaries on the same data are compared byte for byte first (JSON on the
@@ -46,13 +47,13 @@ def measure(args):
     rss_file = os.path.join(DATA, "rss.txt")
     start = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, *args], stdout=devnull, stderr=devnull, check=False)
+        done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file, *args], stdout=devnull, stderr=devnull, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(args)}")
     with open(rss_file) as f:
-        kb = int(f.read().split()[-1])
-    return wall, kb / 1024
+        kb, user, system = f.read().split()[-3:]
+    return wall, int(kb) / 1024, float(user) + float(system)
 
 
 def output(args, path):
@@ -134,7 +135,7 @@ def main():
     )
     os.makedirs(DATA, exist_ok=True)
     agree = True
-    print(f"machine: {os.cpu_count()} cores; median of {repeat} runs each, alternating")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; median of {repeat} runs each, alternating")
     for n in sizes:
         path = os.path.join(DATA, f"patients-{n}.jsonl")
         if not os.path.exists(path):
@@ -155,16 +156,19 @@ def main():
         for _ in range(repeat):
             for name, cmd in configs.items():
                 results[name].append(measure(cmd))
-        print(f"{'config':<11} {'median s':>9} {'min s':>7} {'max s':>7} {'patients/s':>11} {'MB/s':>7} {'peak RSS MB':>12} {'x baseline':>11}")
+        print(f"{'config':<11} {'median s':>9} {'min s':>7} {'max s':>7} {'patients/s':>11} {'MB/s':>7} {'peak RSS MB':>12} {'x baseline':>11} {'CPU s':>7} {'CPU x':>6}")
         medians = {}
+        cpus = {}
         for name, runs in results.items():
-            medians[name] = statistics.median(w for w, _ in runs)
+            medians[name] = statistics.median(r[0] for r in runs)
+            cpus[name] = statistics.median(r[2] for r in runs)
         for name, runs in results.items():
-            walls = [w for w, _ in runs]
+            walls = [r[0] for r in runs]
             wall = medians[name]
-            rss = max(r for _, r in runs)
+            rss = max(r[1] for r in runs)
             ratio = wall / medians["baseline"]
-            print(f"{name:<11} {wall:>9.2f} {min(walls):>7.2f} {max(walls):>7.2f} {n / wall:>11,.0f} {size_mb / wall:>7.0f} {rss:>12.1f} {ratio:>11.2f}")
+            cpu = cpus[name]
+            print(f"{name:<11} {wall:>9.2f} {min(walls):>7.2f} {max(walls):>7.2f} {n / wall:>11,.0f} {size_mb / wall:>7.0f} {rss:>12.1f} {ratio:>11.2f} {cpu:>7.2f} {cpu / cpus['baseline']:>6.2f}")
         base = medians["baseline"]
         print(f"run-all / baseline = {medians['run-all'] / base:.2f}  (target <= 1.0)")
         print(f"run-1 / baseline   = {medians['run-1'] / base:.2f}  (target <= 1.5)")

@@ -19,6 +19,20 @@ fn the_reserved_words_are_the_grammars_keywords() {
 }
 
 #[test]
+fn the_guide_lists_every_reserved_word() {
+    let guide = std::fs::read_to_string("docs/language.md").unwrap();
+    let at = guide
+        .find("These words are part of the language")
+        .expect("the guide's list of reserved words");
+    let list = guide[at..].lines().nth(2).unwrap();
+    let mut listed: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+    let mut words = eligc::syntax::KEYWORDS.to_vec();
+    listed.sort_unstable();
+    words.sort_unstable();
+    assert_eq!(listed, words);
+}
+
+#[test]
 fn a_reserved_word_cannot_be_declared_as_a_name() {
     let c = eligc::check::compile_text(
         "k.elig",

@@ -91,8 +91,22 @@ const TABLES: &[&str] = &[
     "concept_relationship",
 ];
 
-/// Loads the CDM tables of a CSV export into a fresh schema.
-fn load(url: &str, schema: &str, dir: &Path) {
+/// A schema the test made, dropped when the test ends (passing or failing).
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+/// Loads the CDM tables of a CSV export into a fresh schema, dropped when the guard goes.
+fn load(url: &str, schema: &str, dir: &Path) -> Schema {
     let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
     client
         .batch_execute(&format!(
@@ -137,6 +151,10 @@ fn load(url: &str, schema: &str, dir: &Path) {
             .unwrap();
         writer.write_all(&text).unwrap();
         writer.finish().unwrap();
+    }
+    Schema {
+        url: url.to_string(),
+        name: schema.to_string(),
     }
 }
 
@@ -258,7 +276,7 @@ fn generated_persons_get_the_interpreters_outcomes_from_postgresql_for_the_seed_
     for (seed, ancestors) in [(41, true), (42, false)] {
         let (tmp, side) = generate(protocol, 250, seed, ancestors, SEED_FOCUS);
         let schema = format!("eligc_t_seed_{seed}_{}", std::process::id());
-        load(&url, &schema, &tmp.path().join("omop"));
+        let _schema = load(&url, &schema, &tmp.path().join("omop"));
         let side = side.to_string_lossy().to_string();
         let n = compare(
             &url,
@@ -285,7 +303,7 @@ fn generated_persons_get_the_interpreters_outcomes_from_postgresql_for_every_kin
     for (seed, ancestors) in [(51, true), (52, false)] {
         let (tmp, side) = generate(protocol, 250, seed, ancestors, BREADTH_FOCUS);
         let schema = format!("eligc_t_breadth_{seed}_{}", std::process::id());
-        load(&url, &schema, &tmp.path().join("omop"));
+        let _schema = load(&url, &schema, &tmp.path().join("omop"));
         let side = side.to_string_lossy().to_string();
         // No --as-of: each person's screening date (from the side file, else --anchor).
         let n = compare(
@@ -313,7 +331,7 @@ fn the_synthea_export_gets_the_interpreters_outcomes_from_postgresql() {
         return;
     };
     let schema = format!("eligc_t_synthea_{}", std::process::id());
-    load(&url, &schema, dir);
+    let _schema = load(&url, &schema, dir);
     let n = compare(
         &url,
         "protocols/sle-car-t/protocol.elig",
@@ -331,7 +349,7 @@ fn run_db_prints_the_table_csv_and_funnel_of_a_normal_run() {
     let (tmp, side) = generate(protocol, 40, 61, true, BREADTH_FOCUS);
     let dir = tmp.path().join("omop");
     let schema = format!("eligc_t_formats_{}", std::process::id());
-    load(&url, &schema, &dir);
+    let _schema = load(&url, &schema, &dir);
     let side = side.to_string_lossy().to_string();
     for format in ["table", "csv"] {
         let common = [

@@ -223,15 +223,42 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
         .map(|(n, q)| format!("{n} AS (\n  {q}\n)"))
         .collect::<Vec<_>>()
         .join(",\n");
-    let view = format!(
-        "CREATE OR REPLACE TEMPORARY VIEW eligc_result AS\nWITH {}{with}\nSELECT person_id, {verdict} AS verdict{} FROM eligc_c",
-        if g.recursive { "RECURSIVE " } else { "" },
+    let select = format!(
+        "SELECT person_id, {verdict} AS verdict{} FROM eligc_c",
         columns
             .iter()
             .map(|c| format!(",\n  {c}"))
             .collect::<String>()
     );
+    let mut steps = Vec::new();
+    let view = match d {
+        Dialect::Postgresql => format!(
+            "CREATE OR REPLACE TEMPORARY VIEW eligc_result AS\nWITH {}{with}\n{select}",
+            if g.recursive { "RECURSIVE " } else { "" },
+        ),
+        // Spark inlines a CTE or a view wherever it is named: with the compiler's shared
+        // subqueries the plan of one query outgrew the driver's memory (a heap of 1 GB on the
+        // seed protocol). Each step is materialised as a table first.
+        // The facts and the vocabulary's placing, used by many leaves, are materialised as
+        // tables first; the leaves, used once each, stay subqueries of the view.
+        Dialect::Spark => {
+            let mut inline = Vec::new();
+            for (name, query) in &g.ctes {
+                if name.starts_with("eligc_") && name != "eligc_k" && name != "eligc_c" {
+                    steps.push(format!("DROP TABLE IF EXISTS {name}"));
+                    steps.push(format!("CREATE TABLE {name} USING parquet AS\n{query}"));
+                } else {
+                    inline.push(format!("{name} AS (\n  {query}\n)"));
+                }
+            }
+            format!(
+                "CREATE OR REPLACE TEMPORARY VIEW eligc_result AS\nWITH {}\n{select}",
+                inline.join(",\n")
+            )
+        }
+    };
     let mut setup = d.parameter_tables(&g.params);
+    setup.extend(steps);
     setup.push(view);
     let result_query = "SELECT * FROM eligc_result ORDER BY person_id".to_string();
     let mut funnel = vec![format!(

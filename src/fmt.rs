@@ -668,6 +668,12 @@ impl<'a> Printer<'a> {
         let chain = is_chain(e);
         let not_chain = matches!(&e.kind, ExprKind::Not(x) if is_chain(x)) && !paren;
         if (!chain && !not_chain) || (fits(indent, &one_line) && !self.comment_breaks(e)) {
+            if !paren && !fits(indent, &one_line) && ends_with_where(e) {
+                if let Some(at) = one_line.rfind(" where ") {
+                    self.wrapped_where(indent, &one_line, at, end(e.span));
+                    return;
+                }
+            }
             self.line(indent, one_line, end(e.span), Some(end(e.span)));
             return;
         }
@@ -693,6 +699,31 @@ impl<'a> Printer<'a> {
             let before = lead_end.unwrap_or(start(e.span));
             self.line(indent, lead.trim_end().to_string(), before, lead_end);
             self.chain(e, indent + INDENT);
+        }
+    }
+
+    /// An event too long for one line, broken before its `where` clause (at byte `at` of
+    /// `text`), which goes on the next line one level in; when that is still too long, one
+    /// test per line, each after `and`. The `where` clause joins its terms with `and` at the
+    /// top level only (alternatives are in parentheses), so the split is on ` and `.
+    fn wrapped_where(&mut self, indent: usize, text: &str, at: usize, end_at: usize) {
+        let (head, tail) = text.split_at(at);
+        let tail = tail.trim_start();
+        self.line(indent, head.to_string(), end_at, None);
+        let inner = indent + INDENT;
+        if fits(inner, tail) {
+            self.line(inner, tail.to_string(), end_at, Some(end_at));
+            return;
+        }
+        let terms: Vec<&str> = tail.split(" and ").collect();
+        let last = terms.len().saturating_sub(1);
+        for (i, term) in terms.into_iter().enumerate() {
+            let text = if i == 0 {
+                term.to_string()
+            } else {
+                format!("and {term}")
+            };
+            self.line(inner, text, end_at, (i == last).then_some(end_at));
         }
     }
 

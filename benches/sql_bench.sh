@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 N="${1:-100000}"
 RUNS="${2:-3}"
 URL="${ELIGC_PG_URL:?set ELIGC_PG_URL (e.g. export ELIGC_PG_URL=\$(.ci/postgres))}"
-E=target/release/eligc
+E="${ELIGC:-target/release/eligc}"
 P=protocols/sle-car-t/protocol.elig
 DIR="${TMPDIR:-/tmp}/eligc-sqlbench-$N"
 SCHEMA="bench_$N"

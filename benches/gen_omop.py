@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import random
 import re
 import datetime as dt
@@ -132,13 +133,42 @@ def main():
     def date_near(days=400):
         return screening + dt.timedelta(days=rnd.randint(-days, 60))
 
+    class Spool:
+        """Rows written as they are made (a million persons do not fit in memory as lists),
+        to a file that `w` later puts under the table's header."""
+
+        def __init__(self, name):
+            self.path = os.path.join(a.out, name + ".rows")
+            self.f = open(self.path, "w", newline="")
+            self.cw = csv.writer(self.f)
+
+        def append(self, row):
+            self.cw.writerow(row)
+
     def w(name, header, rows):
         with open(os.path.join(a.out, name + ".csv"), "w", newline="") as f:
             cw = csv.writer(f)
             cw.writerow(header)
-            cw.writerows(rows)
+            if isinstance(rows, Spool):
+                rows.f.close()
+                f.flush()
+                with open(rows.path, newline="") as spooled:
+                    shutil.copyfileobj(spooled, f)
+                os.remove(rows.path)
+            else:
+                cw.writerows(rows)
 
-    person, meas, obs, cond, drug, proc, visit, side = [], [], [], [], [], [], [], []
+    class SideFile:
+        def __init__(self, path):
+            self.f = open(path, "w")
+
+        def append(self, entry):
+            self.f.write(json.dumps(entry) + "\n")
+
+    person, meas, obs, cond, drug, proc, visit = (Spool(n) for n in (
+        "PERSON", "MEASUREMENT", "OBSERVATION", "CONDITION_OCCURRENCE", "DRUG_EXPOSURE", "PROCEDURE_OCCURRENCE",
+        "VISIT_OCCURRENCE"))
+    side = SideFile(a.out.rstrip("/") + ".side.jsonl")
     mid = oid = cid = did = pid = vid = 0
     attestations = [n for k, n, *_ in []]
     att_names = re.findall(r"^attestation\s+(\w+)", open(a.protocol, encoding="utf-8").read(), re.M)
@@ -304,9 +334,7 @@ def main():
                            "max_levels_of_separation"], [] if a.no_ancestors else ancestor_rows)
     w("CONCEPT_RELATIONSHIP", ["concept_id_1", "concept_id_2", "relationship_id", "valid_start_date", "valid_end_date",
                                "invalid_reason"], rel_rows)
-    with open(a.out.rstrip("/") + ".side.jsonl", "w") as f:
-        for e in side:
-            f.write(json.dumps(e) + "\n")
+    side.f.close()
 
 
 if __name__ == "__main__":

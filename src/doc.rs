@@ -320,54 +320,7 @@ impl Writer<'_> {
     }
 
     fn filters(&self, filters: &[Filter]) -> String {
-        let parts: Vec<String> = filters
-            .iter()
-            .map(|f| match f {
-                Filter::Any(alternatives) => {
-                    let words: Vec<String> = alternatives
-                        .iter()
-                        .map(|a| {
-                            self.filters(std::slice::from_ref(a))
-                                .trim_start_matches(", with ")
-                                .to_string()
-                        })
-                        .collect();
-                    format!("either {}", words.join(" or "))
-                }
-                Filter::Number {
-                    attribute,
-                    op,
-                    value,
-                } => format!("{attribute} {}", number_words(*op, *value)),
-                Filter::Word {
-                    attribute,
-                    negated,
-                    values,
-                } => format!(
-                    "{} {}{}",
-                    attribute.replace('_', " "),
-                    if *negated { "not " } else { "" },
-                    values.join(" or ")
-                ),
-                Filter::Code {
-                    attribute,
-                    negated,
-                    names,
-                    concepts,
-                } => {
-                    // One concept reads by its label; a set by its name.
-                    let values = match (names.as_slice(), concepts.as_slice()) {
-                        ([_], [one]) => self.concept_label(*one),
-                        _ => names.join(" or "),
-                    };
-                    format!(
-                        "{} {}{values}",
-                        attribute.replace('_', " "),
-                        if *negated { "not " } else { "" }
-                    )
-                }
-            })
-            .collect();
+        let parts: Vec<String> = filters.iter().map(|f| self.filter(f)).collect();
         // `either A or B, and C`: the comma closes the alternatives.
         let sep = if parts.len() > 1 && filters.iter().any(|f| matches!(f, Filter::Any(_))) {
             ", and "
@@ -378,6 +331,48 @@ impl Writer<'_> {
             String::new()
         } else {
             format!(", with {}", parts.join(sep))
+        }
+    }
+
+    /// One `where` test in words.
+    fn filter(&self, f: &Filter) -> String {
+        match f {
+            Filter::Any(alternatives) => {
+                let words: Vec<String> = alternatives.iter().map(|a| self.filter(a)).collect();
+                format!("either {}", words.join(" or "))
+            }
+            Filter::Number {
+                attribute,
+                op,
+                value,
+            } => format!("{attribute} {}", number_words(*op, *value)),
+            Filter::Word {
+                attribute,
+                negated,
+                values,
+            } => format!(
+                "{} {}{}",
+                attribute.replace('_', " "),
+                if *negated { "not " } else { "" },
+                values.join(" or ")
+            ),
+            Filter::Code {
+                attribute,
+                negated,
+                names,
+                concepts,
+            } => {
+                // One concept reads by its label; a set by its name.
+                let values = match (names.as_slice(), concepts.as_slice()) {
+                    ([_], [one]) => self.concept_label(*one),
+                    _ => names.join(" or "),
+                };
+                format!(
+                    "{} {}{values}",
+                    attribute.replace('_', " "),
+                    if *negated { "not " } else { "" }
+                )
+            }
         }
     }
 

@@ -44,13 +44,17 @@ subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1"], input="\n".join(sql
 PY
 echo "load into PostgreSQL: $(echo "$(date +%s.%N) - $start" | bc) s"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-interp=(); sql=()
+interp=(); sql=(); interp_mb=(); sql_mb=()
 for i in $(seq "$RUNS"); do
-  t=$( { /usr/bin/time -f "%e" "$E" run "$P" "$DIR" --side "$DIR.side.jsonl" --anchor screening=2024-06-01 --format csv > /tmp/eligc-sqlbench-interp.csv 2>/dev/null; } 2>&1 | tail -1 ); interp+=("$t")
-  t=$( { /usr/bin/time -f "%e" "$E" run "$P" --db "$URL" --schema "$SCHEMA" --side "$DIR.side.jsonl" --anchor screening=2024-06-01 --format csv > /tmp/eligc-sqlbench-sql.csv 2>/dev/null; } 2>&1 | tail -1 ); sql+=("$t")
+  /usr/bin/time -o /tmp/eligc-sqlbench-time -f "%e %M" "$E" run "$P" "$DIR" --side "$DIR.side.jsonl" --anchor screening=2024-06-01 --format csv > /tmp/eligc-sqlbench-interp.csv 2>/tmp/eligc-sqlbench-interp.err || { echo "the interpreter failed:"; tail -3 /tmp/eligc-sqlbench-interp.err; exit 1; }
+  read -r t m < /tmp/eligc-sqlbench-time; interp+=("$t"); interp_mb+=("$((m / 1024))")
+  echo "run $i: interpreter $t s, peak $((m / 1024)) MB"
+  /usr/bin/time -o /tmp/eligc-sqlbench-time -f "%e %M" "$E" run "$P" --db "$URL" --schema "$SCHEMA" --side "$DIR.side.jsonl" --anchor screening=2024-06-01 --format csv > /tmp/eligc-sqlbench-sql.csv 2>/tmp/eligc-sqlbench-sql.err || { echo "the SQL run failed:"; tail -3 /tmp/eligc-sqlbench-sql.err; exit 1; }
+  read -r t m < /tmp/eligc-sqlbench-time; sql+=("$t"); sql_mb+=("$((m / 1024))")
+  echo "run $i: SQL $t s, eligc's peak $((m / 1024)) MB"
 done
-echo "interpreter on the CSV export (eligc run $P DIR): ${interp[*]} s, median $(printf '%s\n' "${interp[@]}" | median) s"
-echo "SQL on PostgreSQL (eligc run $P --db URL): ${sql[*]} s, median $(printf '%s\n' "${sql[@]}" | median) s"
+echo "interpreter on the CSV export (eligc run $P DIR): ${interp[*]} s, median $(printf '%s\n' "${interp[@]}" | median) s, peak RSS ${interp_mb[*]} MB"
+echo "SQL on PostgreSQL (eligc run $P --db URL): ${sql[*]} s, median $(printf '%s\n' "${sql[@]}" | median) s, eligc's peak RSS ${sql_mb[*]} MB"
 if cmp -s <(sort /tmp/eligc-sqlbench-interp.csv) <(sort /tmp/eligc-sqlbench-sql.csv); then
   echo "same CSV output: yes"
 else

@@ -3,7 +3,9 @@
 //! synchronous face of rust-postgres): one connection, plain text queries, no async runtime
 //! to manage in a command-line tool.
 
-use eligc::facts::SideEntry;
+use std::io::Write;
+
+use eligc::facts::SideFile;
 
 /// What the database gave: the column names and, per person, the values as text.
 pub(crate) struct Rows {
@@ -72,61 +74,110 @@ pub(crate) fn units(client: &mut postgres::Client, query: &str) -> Result<Vec<St
         .collect())
 }
 
+/// How many result rows are fetched at a time: the rows of a million persons held at once
+/// took 7 GB.
+const FETCH: usize = 10_000;
+
 /// Runs the script's setup, fills the session's parameter tables from a side file, and
-/// reads the result.
+/// reads the result through a cursor, `FETCH` rows at a time, handing each batch to `each`.
 pub(crate) fn screen(
     client: &mut postgres::Client,
     script: &eligc::sql::Script,
-    side: &std::collections::HashMap<String, SideEntry>,
-) -> Result<Rows, String> {
+    side: &SideFile,
+    each: impl FnMut(Rows) -> Result<(), String>,
+) -> Result<(), String> {
     run_all(client, &script.setup, "SELECT 1")?;
-    // One COPY per table: a row at a time took minutes for 100,000 persons.
-    let mut entries: Vec<&SideEntry> = side.values().collect();
-    entries.sort_by(|a, b| a.patient.cmp(&b.patient));
+    // One COPY per table, written as the side file is read again: a row at a time took
+    // minutes for 100,000 persons, and the rows of a million held at once would take GBs.
+    let mut patients = Vec::with_capacity(side.len());
+    for patient in side.patients() {
+        match patient.trim().parse::<i64>() {
+            Ok(person) => patients.push((person, patient)),
+            Err(_) => eprintln!(
+                "warning: --side: patient `{patient}` is not a person_id (a whole number); left out"
+            ),
+        }
+    }
+    if patients.is_empty() {
+        return fetch(client, script, each);
+    }
     let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let (mut anchors, mut attestations) = (String::new(), String::new());
-    for entry in entries {
-        let Ok(person) = entry.patient.trim().parse::<i64>() else {
-            eprintln!(
-                "warning: --side: patient `{}` is not a person_id (a whole number); left out",
-                entry.patient
-            );
-            continue;
-        };
-        for (name, date) in &entry.anchors {
-            anchors.push_str(&format!("{person},{},{date}\n", quote(name)));
-        }
-        for (name, value) in &entry.attestations {
-            let value = match value.value() {
-                Some(true) => "t",
-                Some(false) => "f",
-                None => "",
-            };
-            attestations.push_str(&format!("{person},{},{value}\n", quote(name)));
-        }
-    }
-    for (table, columns, rows) in [
-        ("eligc_anchor", "person_id, anchor, anchor_date", anchors),
-        (
-            "eligc_attestation",
-            "person_id, attestation, value",
-            attestations,
-        ),
-    ] {
-        if rows.is_empty() {
-            continue;
-        }
-        copy_rows(client, table, columns, &rows)?;
-    }
-    run_all(client, &[], &script.result_query)
+    copy_rows(
+        client,
+        "eligc_anchor",
+        "person_id, anchor, anchor_date",
+        |out| {
+            for (person, patient) in &patients {
+                for (name, date) in side.get(patient).map(|e| e.anchors).unwrap_or_default() {
+                    writeln!(out, "{person},{},{date}", quote(&name))?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    copy_rows(
+        client,
+        "eligc_attestation",
+        "person_id, attestation, value",
+        |out| {
+            for (person, patient) in &patients {
+                for (name, value) in side
+                    .get(patient)
+                    .map(|e| e.attestations)
+                    .unwrap_or_default()
+                {
+                    let value = match value.value() {
+                        Some(true) => "t",
+                        Some(false) => "f",
+                        None => "",
+                    };
+                    writeln!(out, "{person},{},{value}", quote(&name))?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    fetch(client, script, each)
 }
 
-/// Rows in CSV appended to a table with COPY.
+/// Reads the script's result through a cursor, `FETCH` rows at a time.
+fn fetch(
+    client: &mut postgres::Client,
+    script: &eligc::sql::Script,
+    mut each: impl FnMut(Rows) -> Result<(), String>,
+) -> Result<(), String> {
+    // A cursor lives in a transaction; the script's temporary objects were made before it.
+    let statements = [
+        "BEGIN".to_string(),
+        format!(
+            "DECLARE eligc_rows NO SCROLL CURSOR FOR {}",
+            script.result_query
+        ),
+    ];
+    run_all(client, &statements, "SELECT 1")?;
+    loop {
+        let rows = run_all(
+            client,
+            &[],
+            &format!("FETCH FORWARD {FETCH} FROM eligc_rows"),
+        )?;
+        let last = rows.rows.len() < FETCH;
+        if !rows.rows.is_empty() {
+            each(rows)?;
+        }
+        if last {
+            break;
+        }
+    }
+    run_all(client, &["CLOSE eligc_rows".to_string()], "COMMIT").map(|_| ())
+}
+
+/// Rows in CSV, written by `rows`, appended to a table with COPY.
 fn copy_rows(
     client: &mut postgres::Client,
     table: &str,
     columns: &str,
-    rows: &str,
+    rows: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), String> {
     let fail = |e: &postgres::Error| format!("cannot fill {table}: {}", describe(e));
     let mut writer = client
@@ -134,8 +185,11 @@ fn copy_rows(
             "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
         ))
         .map_err(|e| fail(&e))?;
-    std::io::Write::write_all(&mut writer, rows.as_bytes())
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut writer);
+    rows(&mut buffered)
+        .and_then(|()| buffered.flush())
         .map_err(|e| format!("cannot fill {table}: {e}"))?;
+    drop(buffered);
     writer.finish().map_err(|e| fail(&e))?;
     Ok(())
 }

@@ -548,33 +548,39 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let rows = match super::db::screen(&mut client, &compiled.script, &side) {
-        Ok(rows) => rows,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let results = match results_of(&compiled, &rows) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: the database's result is not the script's: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let shape = ResultShape::of(&compiled);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut screen = Screen {
         args,
         funnel: Funnel::default(),
         explained: false,
         header_done: false,
-        id_width: render::id_width(results.iter().map(|r| r.id.as_str())),
+        id_width: 0,
     };
-    for r in results {
-        if let Err(e) = screen.emit(&mut out, Ok(r)) {
-            eprintln!("error: cannot write the results: {e}");
-            return EXIT_USAGE;
+    let mut write_failed = None;
+    let streamed = super::db::screen(&mut client, &compiled.script, &side, |rows| {
+        let results = shape
+            .results(&rows)
+            .map_err(|e| format!("the database's result is not the script's: {e}"))?;
+        if !screen.header_done {
+            // The table's patient column is sized from the first batch, as a run on files.
+            screen.id_width = render::id_width(results.iter().map(|r| r.id.as_str()));
         }
+        for r in results {
+            if let Err(e) = screen.emit(&mut out, Ok(r)) {
+                write_failed = Some(e.to_string());
+                return Err("the results could not be written".to_string());
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = write_failed {
+        eprintln!("error: cannot write the results: {e}");
+        return EXIT_USAGE;
+    }
+    if let Err(e) = streamed {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
     }
     if let Err(e) = screen.finish(&mut out) {
         eprintln!("error: cannot write the results: {e}");
@@ -583,103 +589,114 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
     EXIT_OK
 }
 
-/// The result rows as screening results: the criteria in the program's order, each with
-/// the outcome the database gave. Checks are not computed in SQL; unused facts are not
+/// The criteria of a compiled protocol in the program's order, to read the database's
+/// result rows as screening results. Checks are not computed in SQL; unused facts are not
 /// counted (0).
-fn results_of(
-    compiled: &super::sql::Compiled,
-    rows: &super::db::Rows,
-) -> Result<Vec<PatientResult>, String> {
-    use eligc::eval::{CriterionResult, Outcome, Verdict};
-    struct Shape {
-        id: std::sync::Arc<str>,
-        kind: eligc::ast::CriterionKind,
-        wording: std::sync::Arc<str>,
-        parent: Option<std::sync::Arc<str>>,
-        depth: usize,
-        line: usize,
-        quantifier: Option<eligc::program::Quantifier>,
-    }
-    fn walk(
-        c: &eligc::program::Criterion,
-        parent: Option<&std::sync::Arc<str>>,
-        depth: usize,
-        sources: &eligc::source::SourceMap,
-        out: &mut Vec<Shape>,
-    ) {
-        let line = sources
-            .get(c.span.file)
-            .map_or(0, |f| f.line_col(c.span.start).0);
-        out.push(Shape {
-            id: c.id.clone(),
-            kind: c.kind,
-            wording: c.wording.clone(),
-            parent: parent.cloned(),
-            depth,
-            line,
-            quantifier: c.quantifier,
-        });
-        if let eligc::program::CriterionBody::Group(children) = &c.body {
-            for child in children {
-                walk(child, Some(&c.id), depth + 1, sources, out);
+struct ResultShape {
+    criteria: Vec<Shape>,
+    /// The result's columns: person_id, verdict, then one per criterion.
+    columns: Vec<String>,
+}
+
+struct Shape {
+    id: std::sync::Arc<str>,
+    kind: eligc::ast::CriterionKind,
+    wording: std::sync::Arc<str>,
+    parent: Option<std::sync::Arc<str>>,
+    depth: usize,
+    line: usize,
+    quantifier: Option<eligc::program::Quantifier>,
+}
+
+impl ResultShape {
+    fn of(compiled: &super::sql::Compiled) -> Self {
+        fn walk(
+            c: &eligc::program::Criterion,
+            parent: Option<&std::sync::Arc<str>>,
+            depth: usize,
+            sources: &eligc::source::SourceMap,
+            out: &mut Vec<Shape>,
+        ) {
+            let line = sources
+                .get(c.span.file)
+                .map_or(0, |f| f.line_col(c.span.start).0);
+            out.push(Shape {
+                id: c.id.clone(),
+                kind: c.kind,
+                wording: c.wording.clone(),
+                parent: parent.cloned(),
+                depth,
+                line,
+                quantifier: c.quantifier,
+            });
+            if let eligc::program::CriterionBody::Group(children) = &c.body {
+                for child in children {
+                    walk(child, Some(&c.id), depth + 1, sources, out);
+                }
             }
         }
+        let mut criteria = Vec::new();
+        for c in &compiled.program.criteria {
+            walk(c, None, 0, &compiled.sources, &mut criteria);
+        }
+        let columns = ["person_id".to_string(), "verdict".to_string()]
+            .into_iter()
+            .chain(criteria.iter().map(|s| s.id.to_string()))
+            .collect();
+        ResultShape { criteria, columns }
     }
-    let mut shapes = Vec::new();
-    for c in &compiled.program.criteria {
-        walk(c, None, 0, &compiled.sources, &mut shapes);
-    }
-    let expected: Vec<String> = ["person_id".to_string(), "verdict".to_string()]
-        .into_iter()
-        .chain(shapes.iter().map(|s| s.id.to_string()))
-        .collect();
-    if !rows.rows.is_empty() && rows.columns != expected {
-        return Err(format!(
-            "columns {:?}, expected {:?}",
-            rows.columns, expected
-        ));
-    }
-    let outcome = |w: Option<&str>| match w {
-        Some("met") => Ok(Outcome::Met),
-        Some("not met") => Ok(Outcome::NotMet),
-        Some("unknown") => Ok(Outcome::Unknown),
-        Some("not applicable") => Ok(Outcome::NotApplicable),
-        other => Err(format!("outcome {other:?}")),
-    };
-    let mut out = Vec::with_capacity(rows.rows.len());
-    for row in &rows.rows {
-        let id = row.first().cloned().flatten().unwrap_or_default();
-        let verdict = match row.get(1).cloned().flatten().as_deref() {
-            Some("eligible") => Verdict::Eligible,
-            Some("ineligible") => Verdict::Ineligible,
-            Some("needs review") => Verdict::NeedsReview,
-            other => return Err(format!("verdict {other:?} for person {id}")),
+
+    /// One batch of result rows as screening results.
+    fn results(&self, rows: &super::db::Rows) -> Result<Vec<PatientResult>, String> {
+        use eligc::eval::{CriterionResult, Outcome, Verdict};
+        if !rows.rows.is_empty() && rows.columns != self.columns {
+            return Err(format!(
+                "columns {:?}, expected {:?}",
+                rows.columns, self.columns
+            ));
+        }
+        let outcome = |w: Option<&str>| match w {
+            Some("met") => Ok(Outcome::Met),
+            Some("not met") => Ok(Outcome::NotMet),
+            Some("unknown") => Ok(Outcome::Unknown),
+            Some("not applicable") => Ok(Outcome::NotApplicable),
+            other => Err(format!("outcome {other:?}")),
         };
-        let mut criteria = Vec::with_capacity(shapes.len());
-        for (i, s) in shapes.iter().enumerate() {
-            criteria.push(CriterionResult {
-                id: s.id.clone(),
-                kind: s.kind,
-                wording: s.wording.clone(),
-                parent: s.parent.clone(),
-                depth: s.depth,
-                outcome: outcome(row.get(i + 2).and_then(|v| v.as_deref()))?,
-                line: s.line,
-                checks: Vec::new(),
-                logic: Vec::new(),
-                unplaced: false,
-                quantifier: s.quantifier,
+        let mut out = Vec::with_capacity(rows.rows.len());
+        for row in &rows.rows {
+            let id = row.first().cloned().flatten().unwrap_or_default();
+            let verdict = match row.get(1).cloned().flatten().as_deref() {
+                Some("eligible") => Verdict::Eligible,
+                Some("ineligible") => Verdict::Ineligible,
+                Some("needs review") => Verdict::NeedsReview,
+                other => return Err(format!("verdict {other:?} for person {id}")),
+            };
+            let mut criteria = Vec::with_capacity(self.criteria.len());
+            for (i, s) in self.criteria.iter().enumerate() {
+                criteria.push(CriterionResult {
+                    id: s.id.clone(),
+                    kind: s.kind,
+                    wording: s.wording.clone(),
+                    parent: s.parent.clone(),
+                    depth: s.depth,
+                    outcome: outcome(row.get(i + 2).and_then(|v| v.as_deref()))?,
+                    line: s.line,
+                    checks: Vec::new(),
+                    logic: Vec::new(),
+                    unplaced: false,
+                    quantifier: s.quantifier,
+                });
+            }
+            out.push(PatientResult {
+                id,
+                verdict,
+                criteria,
+                unused_facts: 0,
+                unplaced_facts: 0,
+                to_settle: Vec::new(),
+                completed: Vec::new(),
             });
         }
-        out.push(PatientResult {
-            id,
-            verdict,
-            criteria,
-            unused_facts: 0,
-            unplaced_facts: 0,
-            to_settle: Vec::new(),
-            completed: Vec::new(),
-        });
+        Ok(out)
     }
-    Ok(out)
 }

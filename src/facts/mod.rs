@@ -180,6 +180,42 @@ pub struct SideEntry {
     pub complete: Option<CompleteSpec>,
 }
 
+/// A side file, read and checked. Each patient's entry is kept as its line's text and read
+/// again when that patient's record is: a million patients' entries held as maps of names
+/// took 2 GB, four times the file.
+#[derive(Clone, Debug, Default)]
+pub struct SideFile {
+    /// The checked line of each patient, by patient id.
+    entries: HashMap<Box<str>, Box<str>>,
+}
+
+impl SideFile {
+    /// The entry of `patient`, if the file has one.
+    pub fn get(&self, patient: &str) -> Option<SideEntry> {
+        // The line was read as a `SideEntry` when the file was: reading it again cannot fail.
+        self.entries
+            .get(patient)
+            .and_then(|line| serde_json::from_str(line).ok())
+    }
+
+    /// How many patients the file has entries for.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the file has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The patients with an entry, in id order.
+    pub fn patients(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.entries.keys().map(|k| &**k).collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
 /// What every record read gets: the format, anchors and attestations given beside the
 /// data, and the FHIR conversion counts (shared by the reader and the workers).
 #[derive(Debug)]
@@ -189,7 +225,7 @@ pub struct ReadOptions {
     /// `--anchor NAME=DATE`, for every patient.
     pub anchors: BTreeMap<String, NaiveDate>,
     /// `--side FILE`, by patient id.
-    pub side: HashMap<String, SideEntry>,
+    pub side: SideFile,
     /// `--complete`: domains whose absence means "none recorded", for every patient.
     pub complete: BTreeSet<&'static str>,
     /// What the FHIR conversions used, skipped and left out so far.
@@ -206,7 +242,7 @@ impl Default for ReadOptions {
         ReadOptions {
             format: InputFormat::default(),
             anchors: BTreeMap::new(),
-            side: HashMap::new(),
+            side: SideFile::default(),
             complete: BTreeSet::new(),
             fhir: Mutex::default(),
             max_record_bytes: lines::DEFAULT_MAX_RECORD_BYTES,
@@ -222,21 +258,18 @@ fn max_record_bytes(options: Option<&Arc<ReadOptions>>) -> u64 {
 
 impl ReadOptions {
     /// Reads a side file (JSON Lines of [`SideEntry`]); an error names the line.
-    pub fn read_side_file(path: &Path) -> Result<HashMap<String, SideEntry>, String> {
+    pub fn read_side_file(path: &Path) -> Result<SideFile, String> {
         Self::read_side_file_capped(path, lines::DEFAULT_MAX_RECORD_BYTES)
     }
 
     /// [`ReadOptions::read_side_file`], each line at most `cap` bytes (a longer line, or a
     /// file such as `/dev/zero` that has no line end, is an error naming the line).
-    pub fn read_side_file_capped(
-        path: &Path,
-        cap: u64,
-    ) -> Result<HashMap<String, SideEntry>, String> {
+    pub fn read_side_file_capped(path: &Path, cap: u64) -> Result<SideFile, String> {
         let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
         let file = std::fs::File::open(path).map_err(cannot)?;
         let regular = lines::is_regular(path);
         let mut reader = std::io::BufReader::new(file);
-        let mut side: HashMap<String, SideEntry> = HashMap::new();
+        let mut side = SideFile::default();
         let mut i = 0;
         while let Some(line) = lines::next_line(&mut reader, cap, regular).map_err(cannot)? {
             i += 1;
@@ -265,7 +298,7 @@ impl ReadOptions {
             if let Some(Err(e)) = entry.complete.as_ref().map(CompleteSpec::domains) {
                 return Err(format!("{}:{}: complete: {e}", path.display(), i));
             }
-            if side.contains_key(&entry.patient) {
+            if side.entries.contains_key(entry.patient.as_str()) {
                 return Err(format!(
                     "{}:{}: patient `{}` is already in the side file",
                     path.display(),
@@ -273,7 +306,8 @@ impl ReadOptions {
                     entry.patient
                 ));
             }
-            side.insert(entry.patient.clone(), entry);
+            side.entries
+                .insert(entry.patient.into_boxed_str(), line.trim().into());
         }
         Ok(side)
     }
@@ -302,6 +336,7 @@ impl ReadOptions {
     /// only gains those it lacks (its own, then the side file's, then `--anchor`).
     fn supplement(&self, record: &mut PatientRecord, fhir: bool) {
         let side = self.side.get(&record.id);
+        let side = side.as_ref();
         let anchors = side
             .into_iter()
             .flat_map(|s| s.anchors.iter())

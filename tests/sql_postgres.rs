@@ -421,3 +421,33 @@ fn run_db_without_a_server_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the database"));
 }
+
+/// The 98 native sample patients of the seed protocol, converted to CDM rows by
+/// `tests/seed_omop.rs` (committed in `protocols/sle-car-t/omop/`): hand-made to hit every
+/// criterion's edge cases. Once with the export's CONCEPT_ANCESTOR, once without (the
+/// script's recursive walk).
+#[test]
+fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
+    let Some(url) = server() else { return };
+    let protocol = "protocols/sle-car-t/protocol.elig";
+    let side = "protocols/sle-car-t/omop.side.jsonl";
+    let samples = Path::new("protocols/sle-car-t/omop");
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = tmp.path().join("omop");
+    std::fs::create_dir(&bare).unwrap();
+    for entry in std::fs::read_dir(samples).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == "CONCEPT_ANCESTOR.csv" {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            std::fs::write(bare.join(&name), text.lines().next().unwrap()).unwrap();
+        } else {
+            std::fs::copy(entry.path(), bare.join(&name)).unwrap();
+        }
+    }
+    for (i, dir) in [samples, bare.as_path()].into_iter().enumerate() {
+        let schema = format!("eligc_t_samples_{i}_{}", std::process::id());
+        let _schema = load(&url, &schema, dir);
+        let n = compare(&url, protocol, dir, &schema, &["--side", side]);
+        assert_eq!(n, 98);
+    }
+}

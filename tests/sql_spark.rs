@@ -167,8 +167,12 @@ fn generated_persons_get_the_interpreters_outcomes_from_spark_sql() {
             protocol,
             outcomes(&String::from_utf8_lossy(&interp.stdout)),
             out,
+            150,
         ));
     }
+    let (job, want, out) = samples_job(tmp.path());
+    jobs.push(job);
+    expected.push((&SAMPLES_PROTOCOL, want, out, 98));
     let status = Command::new("python3")
         .arg(root.join("benches/spark_check.py"))
         .args(&jobs)
@@ -176,20 +180,70 @@ fn generated_persons_get_the_interpreters_outcomes_from_spark_sql() {
         .status()
         .unwrap();
     assert!(status.success(), "spark_check.py failed");
-    for (protocol, want, out) in expected {
+    for (protocol, want, out, persons) in expected {
         let got = outcomes(&std::fs::read_to_string(&out).unwrap());
-        assert_eq!(want.len(), 150);
+        assert_eq!(want.len(), persons);
         let differ: Vec<&String> = want
             .keys()
             .filter(|id| got.get(*id) != want.get(*id))
             .collect();
         assert!(
             differ.is_empty(),
-            "{protocol}: {} of 150 persons differ on Spark, e.g. {}: interpreter {:?}, spark {:?}",
+            "{protocol}: {} of {persons} persons differ on Spark, e.g. {}: interpreter {:?}, spark {:?}",
             differ.len(),
             differ[0],
             want[differ[0]],
             got.get(differ[0])
         );
     }
+}
+
+type Outcomes = BTreeMap<String, Vec<(String, String)>>;
+
+const SAMPLES_PROTOCOL: &str = "protocols/sle-car-t/protocol.elig";
+
+/// The job for the 98 native sample patients of the seed protocol, converted to CDM rows by
+/// `tests/seed_omop.rs` (`protocols/sle-car-t/omop/`, committed), run in the same Spark
+/// session as the generated persons: the interpreter's outcomes, and the file Spark writes.
+fn samples_job(tmp: &Path) -> (std::path::PathBuf, Outcomes, std::path::PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("protocols/sle-car-t/omop");
+    let side = root.join("protocols/sle-car-t/omop.side.jsonl");
+    let interp = eligc()
+        .args(["run", SAMPLES_PROTOCOL])
+        .arg(&dir)
+        .arg("--side")
+        .arg(&side)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        interp.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&interp.stderr)
+    );
+    let mut sql = eligc();
+    sql.args(["sql", SAMPLES_PROTOCOL, "--dialect", "spark"]);
+    for u in units(&dir) {
+        sql.arg(format!("--unit={u}"));
+    }
+    let script = sql.output().unwrap();
+    assert_eq!(
+        script.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&script.stderr)
+    );
+    let script_path = tmp.join("script-samples.sql");
+    std::fs::write(&script_path, &script.stdout).unwrap();
+    let out = tmp.join("spark-samples.jsonl");
+    let job = tmp.join("job-samples.json");
+    std::fs::write(
+        &job,
+        serde_json::json!({"script": script_path, "omop": dir, "side": side, "out": out})
+            .to_string(),
+    )
+    .unwrap();
+    (job, outcomes(&String::from_utf8_lossy(&interp.stdout)), out)
 }

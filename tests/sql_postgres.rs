@@ -422,12 +422,69 @@ fn run_db_without_a_server_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the database"));
 }
 
+/// A copy of the samples' export in `tmp/name`, each file's text passed through `edit`.
+fn samples_variant(tmp: &Path, name: &str, edit: impl Fn(&str, String) -> String) -> PathBuf {
+    let dir = tmp.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    for entry in std::fs::read_dir("protocols/sle-car-t/omop")
+        .unwrap()
+        .flatten()
+    {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        std::fs::write(dir.join(&file), edit(&file, text)).unwrap();
+    }
+    dir
+}
+
+/// DRUG_EXPOSURE rows without any end (an ongoing medication, natively) ended on the
+/// person's screening date, so that "taken for" and dose runs are decided rather than
+/// unknown (the export itself says, faithfully, that their end is unknown).
+fn ended_at_screening(text: String, side: &str) -> String {
+    let screening: BTreeMap<String, String> = std::fs::read_to_string(side)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            Some((
+                v["patient"].as_str()?.to_string(),
+                v["anchors"]["screening"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |c: &str| header.iter().position(|h| *h == c).unwrap();
+    let (person, start, end) = (
+        at("person_id"),
+        at("drug_exposure_start_date"),
+        at("drug_exposure_end_date"),
+    );
+    let (verbatim, supply) = (at("verbatim_end_date"), at("days_supply"));
+    let mut out = format!("{}\n", header.join(","));
+    let mut ended = 0;
+    for line in lines {
+        let mut f: Vec<String> = line.split(',').map(str::to_string).collect();
+        if [end, verbatim, supply].iter().all(|i| f[*i].is_empty()) {
+            if let Some(s) = screening.get(&f[person]).filter(|s| **s >= f[start]) {
+                f[end] = s.clone();
+                ended += 1;
+            }
+        }
+        out.push_str(&f.join(","));
+        out.push('\n');
+    }
+    assert!(ended > 300, "{ended} exposures ended");
+    out
+}
+
 /// The 98 native sample patients of the seed protocol, converted to CDM rows by
 /// `tests/seed_omop.rs` (committed in `protocols/sle-car-t/omop/`): hand-made to hit every
 /// criterion's edge cases. Screened with the seed protocol and with its leaves as criteria
 /// of their own (`tests/fixtures/sql/seed_leaves.elig`: from OMOP, I2 and I3 are unknown for
-/// nearly every sample, which would hide the treatment history's runs and counts). Once
-/// with the export's CONCEPT_ANCESTOR, once without (the script's recursive walk).
+/// nearly every sample, which would hide the treatment history's runs and counts). Three
+/// exports: as committed, without CONCEPT_ANCESTOR (the script's recursive walk), and with
+/// ongoing medications ended at screening (their runs decided).
 #[test]
 fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
     let Some(url) = server() else { return };
@@ -435,18 +492,21 @@ fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
     let side = "protocols/sle-car-t/omop.side.jsonl";
     let samples = Path::new("protocols/sle-car-t/omop");
     let tmp = tempfile::tempdir().unwrap();
-    let bare = tmp.path().join("omop");
-    std::fs::create_dir(&bare).unwrap();
-    for entry in std::fs::read_dir(samples).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == "CONCEPT_ANCESTOR.csv" {
-            let text = std::fs::read_to_string(entry.path()).unwrap();
-            std::fs::write(bare.join(&name), text.lines().next().unwrap()).unwrap();
+    let bare = samples_variant(tmp.path(), "bare", |file, text| {
+        if file == "CONCEPT_ANCESTOR.csv" {
+            text.lines().next().unwrap().to_string()
         } else {
-            std::fs::copy(entry.path(), bare.join(&name)).unwrap();
+            text
         }
-    }
-    for (i, dir) in [samples, bare.as_path()].into_iter().enumerate() {
+    });
+    let ended = samples_variant(tmp.path(), "ended", |file, text| {
+        if file == "DRUG_EXPOSURE.csv" {
+            ended_at_screening(text, side)
+        } else {
+            text
+        }
+    });
+    for (i, dir) in [samples, &bare, &ended].into_iter().enumerate() {
         let schema = format!("eligc_t_samples_{i}_{}", std::process::id());
         let _schema = load(&url, &schema, dir);
         for protocol in [protocol, "tests/fixtures/sql/seed_leaves.elig"] {

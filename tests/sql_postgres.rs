@@ -437,6 +437,30 @@ fn samples_variant(tmp: &Path, name: &str, edit: impl Fn(&str, String) -> String
     dir
 }
 
+/// Each MEASUREMENT result with a copy on the same day, four times the value, under a higher
+/// id but written before it: `latest` must take the higher id, as SQL does, not the later
+/// line (this found that the OMOP reader took the later line).
+fn same_day_ties(text: String) -> String {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |c: &str| header.iter().position(|h| *h == c).unwrap();
+    let (id, value) = (at("measurement_id"), at("value_as_number"));
+    let mut out = format!("{}\n", header.join(","));
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if !f[value].is_empty() {
+            let mut copy: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+            copy[id] = (f[id].parse::<u64>().unwrap() + 1_000_000).to_string();
+            copy[value] = (f[value].parse::<f64>().unwrap() * 4.0).to_string();
+            out.push_str(&copy.join(","));
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// DRUG_EXPOSURE rows without any end (an ongoing medication, natively) ended on the
 /// person's screening date, so that "taken for" and dose runs are decided rather than
 /// unknown (the export itself says, faithfully, that their end is unknown).
@@ -482,9 +506,10 @@ fn ended_at_screening(text: String, side: &str) -> String {
 /// `tests/seed_omop.rs` (committed in `protocols/sle-car-t/omop/`): hand-made to hit every
 /// criterion's edge cases. Screened with the seed protocol and with its leaves as criteria
 /// of their own (`tests/fixtures/sql/seed_leaves.elig`: from OMOP, I2 and I3 are unknown for
-/// nearly every sample, which would hide the treatment history's runs and counts). Three
-/// exports: as committed, without CONCEPT_ANCESTOR (the script's recursive walk), and with
-/// ongoing medications ended at screening (their runs decided).
+/// nearly every sample, which would hide the treatment history's runs and counts). Four
+/// exports: as committed, without CONCEPT_ANCESTOR (the script's recursive walk), with
+/// same-day ties whose line order is not their id order, and with ongoing medications
+/// ended at screening (their runs decided).
 #[test]
 fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
     let Some(url) = server() else { return };
@@ -499,6 +524,13 @@ fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
             text
         }
     });
+    let ties = samples_variant(tmp.path(), "ties", |file, text| {
+        if file == "MEASUREMENT.csv" {
+            same_day_ties(text)
+        } else {
+            text
+        }
+    });
     let ended = samples_variant(tmp.path(), "ended", |file, text| {
         if file == "DRUG_EXPOSURE.csv" {
             ended_at_screening(text, side)
@@ -506,7 +538,7 @@ fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
             text
         }
     });
-    for (i, dir) in [samples, &bare, &ended].into_iter().enumerate() {
+    for (i, dir) in [samples, &bare, &ties, &ended].into_iter().enumerate() {
         let schema = format!("eligc_t_samples_{i}_{}", std::process::id());
         let _schema = load(&url, &schema, dir);
         for protocol in [protocol, "tests/fixtures/sql/seed_leaves.elig"] {

@@ -728,9 +728,14 @@ impl Export {
                 members.push(i);
             }
         }
-        for (id, person, members) in persons {
+        for (id, person, mut members) in persons {
             match person {
                 Some(p) => {
+                    // In table order, then by row id, as a database orders them (the SQL
+                    // script breaks ties the same way), not by line: a table has no line
+                    // order, and an export need not be sorted by id. Of two results on
+                    // one day, `latest` takes the higher id.
+                    members.sort_by_key(|&m| rows.get(m).map(|r| (r.table, row_id(r), r.line)));
                     let record = self.convert(&rows, p, &members);
                     self.ready.push_back(record);
                 }
@@ -1444,6 +1449,21 @@ fn ordered(
         Some(e) if e < start => Err((column, format!("ends ({e}) before it starts ({start})"))),
         _ => Ok(()),
     }
+}
+
+/// The row's own id as a number, for ordering a person's rows; `None` (first) when it is
+/// empty or not a whole number.
+fn row_id(row: &Row) -> Option<i64> {
+    let column = match row.table {
+        MEASUREMENT => "measurement_id",
+        CONDITION => "condition_occurrence_id",
+        DRUG => "drug_exposure_id",
+        PROCEDURE => "procedure_occurrence_id",
+        OBSERVATION => "observation_id",
+        VISIT => "visit_occurrence_id",
+        _ => return None,
+    };
+    row.get(column).parse().ok()
 }
 
 /// The row's own id (quoted in explanations): `TABLE_id`.

@@ -461,6 +461,40 @@ fn same_day_ties(text: String) -> String {
     out
 }
 
+/// Every fourth row of MEASUREMENT, CONDITION_OCCURRENCE, DRUG_EXPOSURE and
+/// PROCEDURE_OCCURRENCE without its concept (0, the source value kept), and the concept of
+/// hypertension missing from CONCEPT: unmapped and unplaced rows amid the edge cases.
+fn unmapped_rows(file: &str, text: String) -> String {
+    let column = match file {
+        "MEASUREMENT.csv" => "measurement_concept_id",
+        "CONDITION_OCCURRENCE.csv" => "condition_concept_id",
+        "DRUG_EXPOSURE.csv" => "drug_concept_id",
+        "PROCEDURE_OCCURRENCE.csv" => "procedure_concept_id",
+        "CONCEPT.csv" => {
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| l.split(',').nth(1) != Some("hypertension"))
+                .collect();
+            assert_eq!(kept.len() + 1, text.lines().count());
+            return kept.join("\n") + "\n";
+        }
+        _ => return text,
+    };
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let at = header.split(',').position(|h| h == column).unwrap();
+    let mut out = format!("{header}\n");
+    for (i, line) in lines.enumerate() {
+        let mut f: Vec<&str> = line.split(',').collect();
+        if i % 4 == 3 {
+            f[at] = "0";
+        }
+        out.push_str(&f.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 /// DRUG_EXPOSURE rows without any end (an ongoing medication, natively) ended on the
 /// person's screening date, so that "taken for" and dose runs are decided rather than
 /// unknown (the export itself says, faithfully, that their end is unknown).
@@ -506,10 +540,10 @@ fn ended_at_screening(text: String, side: &str) -> String {
 /// `tests/seed_omop.rs` (committed in `protocols/sle-car-t/omop/`): hand-made to hit every
 /// criterion's edge cases. Screened with the seed protocol and with its leaves as criteria
 /// of their own (`tests/fixtures/sql/seed_leaves.elig`: from OMOP, I2 and I3 are unknown for
-/// nearly every sample, which would hide the treatment history's runs and counts). Four
+/// nearly every sample, which would hide the treatment history's runs and counts). Five
 /// exports: as committed, without CONCEPT_ANCESTOR (the script's recursive walk), with
-/// same-day ties whose line order is not their id order, and with ongoing medications
-/// ended at screening (their runs decided).
+/// same-day ties whose line order is not their id order, with unmapped rows, and with
+/// ongoing medications ended at screening (their runs decided).
 #[test]
 fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
     let Some(url) = server() else { return };
@@ -531,6 +565,7 @@ fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
             text
         }
     });
+    let unmapped = samples_variant(tmp.path(), "unmapped", unmapped_rows);
     let ended = samples_variant(tmp.path(), "ended", |file, text| {
         if file == "DRUG_EXPOSURE.csv" {
             ended_at_screening(text, side)
@@ -538,7 +573,10 @@ fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
             text
         }
     });
-    for (i, dir) in [samples, &bare, &ties, &ended].into_iter().enumerate() {
+    for (i, dir) in [samples, &bare, &ties, &unmapped, &ended]
+        .into_iter()
+        .enumerate()
+    {
         let schema = format!("eligc_t_samples_{i}_{}", std::process::id());
         let _schema = load(&url, &schema, dir);
         for protocol in [protocol, "tests/fixtures/sql/seed_leaves.elig"] {

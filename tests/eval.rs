@@ -56,8 +56,10 @@ fn plan(criteria: &str) -> Plan {
     Plan::new(c.program.unwrap(), c.sources)
 }
 
-fn patient(json: &str) -> eligc::facts::PatientRecord {
-    RawRecord::new("t.jsonl", 1, json).parse().unwrap()
+fn patient(json: &str) -> eligc::facts::PatientRecord<'static> {
+    // Leaked: a record borrows its strings from the text it was read from.
+    let raw: &'static RawRecord = Box::leak(Box::new(RawRecord::new("t.jsonl", 1, json)));
+    raw.parse().unwrap()
 }
 
 /// The outcome of inclusion T1 `rule` for a patient screened on 2026-03-31 with `facts`

@@ -26,13 +26,14 @@ fn plan() -> Plan {
     Plan::new(c.program.unwrap(), c.sources)
 }
 
-fn record(facts: &str) -> PatientRecord {
+fn record(facts: &str) -> PatientRecord<'static> {
     let sep = if facts.is_empty() { "" } else { "," };
-    RawRecord::new("t.jsonl", 1, format!(
+    // Leaked: a record borrows its strings from the text it was read from.
+    let text = format!(
         r#"{{"id":"p","birth_date":"1980-01-01","anchors":{{"screening":"2026-03-31"}}{sep}{facts}}}"#
-    ))
-    .parse()
-    .unwrap()
+    );
+    let raw: &'static RawRecord = Box::leak(Box::new(RawRecord::new("t.jsonl", 1, text)));
+    raw.parse().unwrap()
 }
 
 /// Each criterion's id and outcome.
@@ -160,7 +161,7 @@ const BUNDLE: &str = r#"{"resourceType":"Bundle","type":"collection","entry":[
     ]}}
 ]}"#;
 
-fn convert(text: &str) -> PatientRecord {
+fn convert(text: &str) -> PatientRecord<'static> {
     let value: serde_json::Value = serde_json::from_str(text).unwrap();
     bundle_to_record(&value, &[])
         .unwrap_or_else(|e| panic!("{e:?}"))
@@ -186,7 +187,7 @@ fn family_member_histories_become_one_fact_per_condition_with_the_relative_and_a
 fn fhir_family_history_screens_like_native() {
     let mut fhir = convert(BUNDLE);
     fhir.anchors
-        .insert("screening".to_string(), "2026-03-31".parse().unwrap());
+        .insert("screening".into(), "2026-03-31".parse().unwrap());
     let native = record(
         r#""family_history":[{"code":"snomed:254837009","relationship":"mother","onset_age":44,"date":"2025-11-02"},{"code":"icd10:C18.7","relationship":"mother","date":"2025-11-02"}]"#,
     );

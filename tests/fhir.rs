@@ -38,13 +38,14 @@ fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
-fn convert(text: &str) -> (PatientRecord, Stats) {
+fn convert(text: &str) -> (PatientRecord<'static>, Stats) {
     let value: serde_json::Value = serde_json::from_str(text).unwrap();
     bundle_to_record(&value, &[]).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-fn parse(text: &str) -> Result<PatientRecord, RecordError> {
-    RawRecord::new("t.json", 1, text).parse()
+fn parse(text: &str) -> Result<PatientRecord<'static>, RecordError> {
+    // Leaked: a record borrows its strings from the text it was read from.
+    Box::leak(Box::new(RawRecord::new("t.json", 1, text))).parse()
 }
 
 fn seed_plan() -> Plan {
@@ -87,7 +88,7 @@ fn encounters_are_read_with_their_class_type_dates_and_discharge() {
     assert_eq!(e.code.as_deref(), Some("actcode:IMP"));
     assert_eq!(
         e.also.as_deref(),
-        Some(&["snomed:305351004".to_string()][..])
+        Some(&["snomed:305351004".into()][..])
     );
     assert_eq!(
         e.display.as_deref(),
@@ -102,7 +103,10 @@ fn encounters_are_read_with_their_class_type_dates_and_discharge() {
     assert_eq!(e.discharge.as_deref(), Some("home"));
 }
 
-fn observation<'r>(r: &'r PatientRecord, id: &str) -> Vec<&'r facts::native::ObservationRecord> {
+fn observation<'r>(
+    r: &'r PatientRecord<'r>,
+    id: &str,
+) -> Vec<&'r facts::native::ObservationRecord<'r>> {
     r.observations
         .as_ref()
         .unwrap()
@@ -401,7 +405,7 @@ fn conditions_codes_statuses_and_dates() {
     let sle = &conditions[0];
     // SNOMED CT first, whatever the order of the codings; the ICD-10 coding is kept.
     assert_eq!(sle.code.as_deref(), Some("snomed:55464009"));
-    assert_eq!(sle.also, Some(vec!["icd10:M32.14".to_string()]));
+    assert_eq!(sle.also, Some(vec!["icd10:M32.14".into()]));
     assert_eq!(sle.onset, Some(date("2016-08-30")));
     assert_eq!(sle.status.as_deref(), Some("active"));
     assert_eq!(sle.verification.as_deref(), Some("confirmed"));
@@ -841,7 +845,8 @@ fn a_bulk_data_export_is_grouped_by_patient() {
         r#"{"resourceType":"Observation","id":"o2","status":"final","subject":{"reference":"Patient/b"},"code":{"coding":[{"system":"http://loinc.org","code":"33914-3"}]},"effectiveDateTime":"2025-01-02","valueQuantity":{"value":50}}"#,
     )
     .unwrap();
-    let b = records(&dir, None)[1].parse().unwrap();
+    let recs = records(&dir, None);
+    let b = recs[1].parse().unwrap();
     assert_eq!(b.id, "b");
     assert_eq!(b.conditions, Some(vec![]));
     assert_eq!(b.procedures, None, "no Procedure file: not recorded");
@@ -1025,7 +1030,7 @@ fn a_bulk_data_export_read_in_small_partitions_gives_each_patient_once_with_all_
                         .collect();
                     origins.sort();
                     let n_obs = record.observations.as_ref().map_or(0, Vec::len);
-                    let lines = expected.get(&record.id).unwrap();
+                    let lines = expected.get(record.id.as_str()).unwrap();
                     assert_eq!(
                         n_obs,
                         lines
@@ -1034,7 +1039,7 @@ fn a_bulk_data_export_read_in_small_partitions_gives_each_patient_once_with_all_
                             .count()
                     );
                     assert!(
-                        patients.insert(record.id.clone(), origins).is_none(),
+                        patients.insert(record.id.to_string(), origins).is_none(),
                         "patient `{}` given twice",
                         record.id
                     );
@@ -1054,12 +1059,12 @@ fn a_bulk_data_export_read_in_small_partitions_gives_each_patient_once_with_all_
         assert_eq!(errors, rejected, "every other line is a rejected record");
     }
     // The same records (converted) both ways, and the same order on every run.
-    let by_id = |recs: &[RawRecord]| -> BTreeMap<String, PatientRecord> {
+    fn by_id(recs: &[RawRecord]) -> BTreeMap<String, PatientRecord<'_>> {
         recs.iter()
             .filter_map(|r| r.parse().ok())
-            .map(|r| (r.id.clone(), r))
+            .map(|r| (r.id.to_string(), r))
             .collect()
-    };
+    }
     assert_eq!(by_id(&whole), by_id(&small));
     let again = bulk_records(&dir, 4096, 8);
     let key = |recs: &[RawRecord]| -> Vec<(String, usize, String)> {
@@ -1135,7 +1140,7 @@ fn synthea() -> Option<PathBuf> {
         })
 }
 
-fn synthea_record(dir: &Path, name: &str) -> (PatientRecord, Stats) {
+fn synthea_record(dir: &Path, name: &str) -> (PatientRecord<'static>, Stats) {
     convert(&std::fs::read_to_string(dir.join(name)).unwrap())
 }
 
@@ -1381,7 +1386,7 @@ fn a_condition_grade_is_read_from_its_stage_summary() {
 // AllergyIntolerance
 // ---------------------------------------------------------------------------------------
 
-fn allergy<'r>(r: &'r PatientRecord, id: &str) -> &'r facts::native::ConditionRecord {
+fn allergy<'r>(r: &'r PatientRecord<'r>, id: &str) -> &'r facts::native::ConditionRecord<'r> {
     r.allergies
         .as_ref()
         .unwrap()
@@ -1402,7 +1407,7 @@ fn allergy_intolerances_become_allergies_with_substance_status_severity_and_date
     assert_eq!(penicillin.code.as_deref(), Some("rxnorm:7980"));
     assert_eq!(
         penicillin.also.as_deref(),
-        Some(&["snomed:764146007".to_string()][..])
+        Some(&["snomed:764146007".into()][..])
     );
     assert_eq!(penicillin.status.as_deref(), Some("active"));
     assert_eq!(penicillin.verification.as_deref(), Some("confirmed"));
@@ -1773,7 +1778,7 @@ fn body_site_laterality_stage_and_reasons_are_read_from_their_fhir_fields() {
     // sides.
     assert_eq!(
         lung.body_site.as_deref(),
-        Some(&["snomed:39607008".to_string(), "snomed:3341006".to_string()][..])
+        Some(&["snomed:39607008".into(), "snomed:3341006".into()][..])
     );
     assert_eq!(lung.laterality.as_deref(), Some("bilateral"));
     assert_eq!(lung.stage.as_deref(), Some("IIB"));
@@ -1792,17 +1797,17 @@ fn body_site_laterality_stage_and_reasons_are_read_from_their_fhir_fields() {
     let procedure = &record.procedures.as_ref().unwrap()[0];
     assert_eq!(
         procedure.body_site.as_deref(),
-        Some(&["snomed:397045007".to_string()][..])
+        Some(&["snomed:397045007".into()][..])
     );
     // The reason code, then the code of the Condition the reference points to.
     assert_eq!(
         procedure.reason.as_deref(),
-        Some(&["icd10:N18.6".to_string(), "icd10:T86.1".to_string()][..])
+        Some(&["icd10:N18.6".into(), "icd10:T86.1".into()][..])
     );
     let medication = &record.medications.as_ref().unwrap()[0];
     assert_eq!(
         medication.status_reason.as_deref(),
-        Some(&["icd10:I10".to_string()][..])
+        Some(&["icd10:I10".into()][..])
     );
     assert_eq!(medication.reason, None);
 }

@@ -34,11 +34,16 @@ fn plan(criteria: &str) -> Plan {
     Plan::new(c.program.unwrap(), c.sources)
 }
 
-fn patient(json: &str) -> PatientRecord {
-    RawRecord::new("t.jsonl", 1, json).parse().unwrap()
+fn patient(json: &str) -> PatientRecord<'static> {
+    leak(RawRecord::new("t.jsonl", 1, json)).parse().unwrap()
 }
 
-fn record(facts: &str) -> PatientRecord {
+/// A record borrows its strings from the text it was read from: kept for the whole test.
+fn leak(raw: RawRecord) -> &'static RawRecord {
+    Box::leak(Box::new(raw))
+}
+
+fn record(facts: &str) -> PatientRecord<'static> {
     let sep = if facts.is_empty() { "" } else { "," };
     patient(&format!(
         r#"{{"id":"p","birth_date":"1970-01-01","anchors":{{"screening":"2026-03-31"}}{sep}{facts}}}"#
@@ -312,7 +317,7 @@ const BUNDLE: &str = r#"{"resourceType":"Bundle","type":"collection","entry":[
     "individual":{"reference":"Patient/rs-p"}}}
 ]}"#;
 
-fn convert(text: &str) -> PatientRecord {
+fn convert(text: &str) -> PatientRecord<'static> {
     let value: serde_json::Value = serde_json::from_str(text).unwrap();
     bundle_to_record(&value, &[])
         .unwrap_or_else(|e| panic!("{e:?}"))
@@ -347,7 +352,7 @@ fn research_subjects_are_read_with_their_study_identifier_design_phase_and_perio
 fn fhir_participation_screens_like_native() {
     let mut r = convert(BUNDLE);
     r.anchors
-        .insert("screening".to_string(), "2026-03-31".parse().unwrap());
+        .insert("screening".into(), "2026-03-31".parse().unwrap());
     let plan = plan(&format!(
         "exclusion E1 \"Another study\": {OTHER_STUDY}\nexclusion E2 \"Previously in this study\": study this_trial before screening"
     ));
@@ -384,7 +389,7 @@ fn a_study_eligc_cannot_identify_makes_a_question_about_a_named_study_unknown() 
     ]}"#;
     let mut r = convert(bundle);
     r.anchors
-        .insert("screening".to_string(), "2026-03-31".parse().unwrap());
+        .insert("screening".into(), "2026-03-31".parse().unwrap());
     let plan = plan(
         "exclusion E1 \"x\": study this_trial before screening\nexclusion E2 \"y\": any study before screening",
     );
@@ -445,13 +450,13 @@ fn an_omop_export_has_no_study_participation_so_it_stays_unknown() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/omop/bad");
     let first = facts::read_file_with(&dir, None)
         .unwrap()
-        .find_map(|r| r.ok().and_then(|r| r.parse().ok()))
+        .find_map(|r| r.ok().and_then(|r| leak(r).parse().ok()))
         .expect("a person of the OMOP fixture");
     assert_eq!(first.studies, None);
     let mut first = first;
     first
         .anchors
-        .insert("screening".to_string(), "2026-03-31".parse().unwrap());
+        .insert("screening".into(), "2026-03-31".parse().unwrap());
     let plan = plan("exclusion E1 \"x\": any study before screening");
     assert_eq!(
         plan.evaluate(&first, false).criteria[0].outcome,

@@ -83,7 +83,9 @@ fn model_structs(source: &str) -> Vec<ModelObject> {
         let Some(rest) = line.strip_prefix("pub struct ") else {
             continue;
         };
-        let name = rest.trim_end_matches('{').trim().to_string();
+        // `PatientRecord<'a> {`: the records borrow their strings from the text.
+        let name = rest.trim_end_matches('{').trim().trim_end_matches("<'a>");
+        let name = name.to_string();
         if !name.ends_with("Record") {
             continue;
         }

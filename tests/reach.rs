@@ -63,7 +63,8 @@ fn outcome(rule: &str, observations: &str) -> Outcome {
     let json = format!(
         r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31"}},"observations":[{observations}]}}"#
     );
-    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
     plan.evaluate(&record, true).criteria[0].outcome
 }
 
@@ -332,7 +333,8 @@ fn a_moved_limit_is_explained_with_the_limit_it_came_from() {
         r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31"}},"observations":[{}]}}"#,
         r#"{"concept":"hb","date":"2026-03-30","value":11.5,"unit":"g/dL","reference_range":{"low":12,"high":16}}"#
     );
-    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
     let result = plan.evaluate(&record, true);
     assert_eq!(result.criteria[0].outcome, Outcome::Met);
     let text = format!("{:?}", result.criteria[0]);
@@ -400,7 +402,8 @@ fn the_explanation_shows_each_result_and_the_computed_value() {
         obs("anc", "2026-03-30", "5", "10*9/L"),
         obs("lymphocytes", "2026-03-29", "1.2", "10*9/L")
     );
-    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
     let result = plan.evaluate(&record, true);
     let text = format!("{:?}", result.criteria[0]);
     assert!(
@@ -573,7 +576,8 @@ fn a_definition_naming_a_result_can_be_computed_with() {
     );
     let json =
         format!(r#"{{"id":"p","anchors":{{"screening":"2026-03-31"}},"observations":[{crp}]}}"#);
-    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
     assert_eq!(
         plan.evaluate(&record, false).criteria[0].outcome,
         Outcome::Met
@@ -586,7 +590,8 @@ fn outcome_with(rule: &str, facts: &str) -> Outcome {
     let json = format!(
         r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31"}},{facts}}}"#
     );
-    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
     plan.evaluate(&record, true).criteria[0].outcome
 }
 
@@ -647,7 +652,8 @@ fn a_calendar_date_bounds_a_window_for_every_patient() {
     let run = |criteria: &str, facts: &str| {
         let plan = plan(&p(criteria));
         let json = format!(r#"{{"id":"p","anchors":{{"screening":"2026-03-31"}},{facts}}}"#);
-        let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+        let raw = RawRecord::new("t.jsonl", 1, &json);
+        let record = raw.parse().unwrap();
         plan.evaluate(&record, false).criteria[0].outcome
     };
     // A condition still active counts in a window it overlaps; one that ended does not.

@@ -19,7 +19,7 @@ fn records_of(content: &[u8]) -> Vec<Result<String, String>> {
         .map(|raw| {
             raw.unwrap()
                 .parse()
-                .map(|r| r.id)
+                .map(|r| r.id.to_string())
                 .map_err(|e| e.to_string())
         })
         .collect()
@@ -113,7 +113,8 @@ fn numbers_are_read_as_exact_decimals() {
         results[0]
     );
     let text = "{\"id\":\"a\",\"observations\":[{\"concept\":\"x\",\"date\":\"2026-03-30\",\"value\":1.8,\"unit\":\"%\"}]}";
-    let record = eligc::facts::RawRecord::new("t", 1, text).parse().unwrap();
+    let raw = eligc::facts::RawRecord::new("t", 1, text);
+    let record = raw.parse().unwrap();
     let value = record.observations.unwrap()[0].value.unwrap();
     assert_eq!(value.to_string(), "1.8");
 }

@@ -72,7 +72,8 @@ fn screen(rule: &str, facts: &str, vocabulary: Option<&Path>) -> eligc::eval::Pa
     let json = format!(
         r#"{{"id":"p","birth_date":"2000-01-01","anchors":{{"screening":"2026-03-31"}},{facts}}}"#
     );
-    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
     plan.evaluate(&record, true)
 }
 
@@ -770,7 +771,8 @@ fn the_real_subset_lacks_some_ingredients_and_says_so() {
         r#"{{"id":"p","birth_date":"2000-01-01","anchors":{{"screening":"2026-03-31"}},{}}}"#,
         medication("rxnorm:861467")
     );
-    let record = RawRecord::new("t.jsonl", 1, &json).parse().unwrap();
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
     let r = plan.evaluate(&record, true);
     assert_eq!(r.criteria[0].outcome, Outcome::Unknown);
     assert!(r.criteria[0].unplaced);

@@ -7,6 +7,7 @@ use crate::facts::native::{
     ConditionRecord, ENROLLED_STATUSES, EncounterRecord, FamilyHistoryRecord, ImmunizationRecord,
     MedicationRecord, ObservationRecord, ProcedureRecord, StudyRecord,
 };
+use crate::facts::native::Text;
 use crate::facts::{PatientRecord, native::parse_code};
 use crate::program::{CodeSystem, ConceptId};
 
@@ -14,18 +15,18 @@ use super::Plan;
 
 /// A record's facts by concept. `None` domains were not recorded at all.
 pub(super) struct Facts<'r> {
-    pub record: &'r PatientRecord,
+    pub record: &'r PatientRecord<'r>,
     /// The record's date for each of the protocol's anchors, by anchor id.
     pub anchors: Vec<Option<chrono::NaiveDate>>,
-    pub observations: Option<Vec<(ConceptId, &'r ObservationRecord)>>,
-    pub conditions: Option<Vec<(ConceptId, &'r ConditionRecord)>>,
-    pub medications: Option<Vec<(ConceptId, &'r MedicationRecord)>>,
-    pub immunizations: Option<Vec<(ConceptId, &'r ImmunizationRecord)>>,
-    pub procedures: Option<Vec<(ConceptId, &'r ProcedureRecord)>>,
-    pub allergies: Option<Vec<(ConceptId, &'r ConditionRecord)>>,
-    pub encounters: Option<Vec<(ConceptId, &'r EncounterRecord)>>,
-    pub studies: Option<Vec<(ConceptId, &'r StudyRecord)>>,
-    pub family_history: Option<Vec<(ConceptId, &'r FamilyHistoryRecord)>>,
+    pub observations: Option<Vec<(ConceptId, &'r ObservationRecord<'r>)>>,
+    pub conditions: Option<Vec<(ConceptId, &'r ConditionRecord<'r>)>>,
+    pub medications: Option<Vec<(ConceptId, &'r MedicationRecord<'r>)>>,
+    pub immunizations: Option<Vec<(ConceptId, &'r ImmunizationRecord<'r>)>>,
+    pub procedures: Option<Vec<(ConceptId, &'r ProcedureRecord<'r>)>>,
+    pub allergies: Option<Vec<(ConceptId, &'r ConditionRecord<'r>)>>,
+    pub encounters: Option<Vec<(ConceptId, &'r EncounterRecord<'r>)>>,
+    pub studies: Option<Vec<(ConceptId, &'r StudyRecord<'r>)>>,
+    pub family_history: Option<Vec<(ConceptId, &'r FamilyHistoryRecord<'r>)>>,
     /// Facts whose code the vocabulary does not have (of the right kind).
     pub unused: usize,
     /// Facts, among the unused, whose code eligc cannot place: no concept matches it, it is
@@ -192,7 +193,7 @@ impl<'r> Facts<'r> {
             .program
             .anchors
             .iter()
-            .map(|a| a.fixed.or_else(|| record.anchors.get(&a.name).copied()))
+            .map(|a| a.fixed.or_else(|| record.anchors.get(a.name.as_str()).copied()))
             .collect();
         Facts {
             record,
@@ -224,14 +225,14 @@ enum Placement {
 /// Facts eligc cannot place, by domain (see [`Facts::unplaced`]).
 #[derive(Default)]
 pub(super) struct Unplaced<'r> {
-    pub conditions: Vec<&'r ConditionRecord>,
-    pub medications: Vec<&'r MedicationRecord>,
-    pub immunizations: Vec<&'r ImmunizationRecord>,
-    pub procedures: Vec<&'r ProcedureRecord>,
-    pub allergies: Vec<&'r ConditionRecord>,
-    pub encounters: Vec<&'r EncounterRecord>,
-    pub studies: Vec<&'r StudyRecord>,
-    pub family_history: Vec<&'r FamilyHistoryRecord>,
+    pub conditions: Vec<&'r ConditionRecord<'r>>,
+    pub medications: Vec<&'r MedicationRecord<'r>>,
+    pub immunizations: Vec<&'r ImmunizationRecord<'r>>,
+    pub procedures: Vec<&'r ProcedureRecord<'r>>,
+    pub allergies: Vec<&'r ConditionRecord<'r>>,
+    pub encounters: Vec<&'r EncounterRecord<'r>>,
+    pub studies: Vec<&'r StudyRecord<'r>>,
+    pub family_history: Vec<&'r FamilyHistoryRecord<'r>>,
 }
 
 impl Unplaced<'_> {
@@ -249,7 +250,7 @@ impl Unplaced<'_> {
 }
 
 /// A fact's `code` and its `also` codes.
-type Codes<'r> = (Option<&'r String>, Option<&'r [String]>);
+type Codes<'r> = (Option<&'r Text<'r>>, Option<&'r [Text<'r>]>);
 
 /// Resolves one domain's facts; `get` gives a fact's name, code, and whether it is void.
 fn domain<'r, T>(
@@ -258,7 +259,7 @@ fn domain<'r, T>(
     mut unplaced: Option<(&mut Vec<&'r T>, &mut Vec<&'r T>)>,
     items: Option<&'r Vec<T>>,
     kinds: &[ConceptKind],
-    get: impl Fn(&'r T) -> (Option<&'r String>, Codes<'r>, bool),
+    get: impl Fn(&'r T) -> (Option<&'r Text<'r>>, Codes<'r>, bool),
 ) -> Option<Vec<(ConceptId, &'r T)>> {
     let items = items?;
     let mut out = Vec::with_capacity(items.len());
@@ -269,8 +270,8 @@ fn domain<'r, T>(
         }
         let before = out.len();
         plan.each_concept(
-            concept.map(String::as_str),
-            code.map(String::as_str),
+            concept.map(Text::as_str),
+            code.map(Text::as_str),
             also.unwrap_or_default(),
             kinds,
             |id| out.push((id, item)),
@@ -319,10 +320,10 @@ impl Plan {
     /// ambulatory visit is no inpatient stay and no ICU admission, whatever its type code).
     /// A study's identifiers are a flat registry list: a study whose identifiers no concept
     /// lists is another study (one without any identifier might be any).
-    fn placement(&self, code: &str, also: &[String], kinds: &[ConceptKind]) -> Placement {
+    fn placement(&self, code: &str, also: &[Text], kinds: &[ConceptKind]) -> Placement {
         if kinds == [ConceptKind::Study] {
             let unidentified = std::iter::once(code)
-                .chain(also.iter().map(String::as_str))
+                .chain(also.iter().map(Text::as_str))
                 .all(|c| c.starts_with(crate::facts::fhir::UNIDENTIFIED_STUDY));
             return if unidentified {
                 Placement::Unknown
@@ -332,7 +333,7 @@ impl Plan {
         }
         let mut relevant = false;
         let mut known = false;
-        for code in std::iter::once(code).chain(also.iter().map(String::as_str)) {
+        for code in std::iter::once(code).chain(also.iter().map(Text::as_str)) {
             let Ok((system, value)) = parse_code(code) else {
                 continue;
             };
@@ -402,7 +403,7 @@ impl Plan {
         &self,
         name: Option<&str>,
         code: Option<&str>,
-        also: &[String],
+        also: &[Text],
         kinds: &[ConceptKind],
         mut found: impl FnMut(ConceptId),
     ) {
@@ -421,7 +422,7 @@ impl Plan {
             return;
         };
         let mut seen: Vec<ConceptId> = Vec::new();
-        for code in std::iter::once(code).chain(also.iter().map(String::as_str)) {
+        for code in std::iter::once(code).chain(also.iter().map(Text::as_str)) {
             let Ok((system, value)) = parse_code(code) else {
                 continue;
             };

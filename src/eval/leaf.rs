@@ -102,13 +102,13 @@ enum End {
 }
 
 enum Attributes<'r> {
-    Condition(&'r crate::facts::native::ConditionRecord),
-    Medication(&'r crate::facts::native::MedicationRecord),
+    Condition(&'r crate::facts::native::ConditionRecord<'r>),
+    Medication(&'r crate::facts::native::MedicationRecord<'r>),
     Immunization,
-    Procedure(&'r crate::facts::native::ProcedureRecord),
-    Encounter(&'r crate::facts::native::EncounterRecord),
-    Study(&'r crate::facts::native::StudyRecord),
-    FamilyHistory(&'r crate::facts::native::FamilyHistoryRecord),
+    Procedure(&'r crate::facts::native::ProcedureRecord<'r>),
+    Encounter(&'r crate::facts::native::EncounterRecord<'r>),
+    Study(&'r crate::facts::native::StudyRecord<'r>),
+    FamilyHistory(&'r crate::facts::native::FamilyHistoryRecord<'r>),
 }
 
 impl Ctx<'_> {
@@ -1401,7 +1401,7 @@ impl Ctx<'_> {
     /// place (it might be a concept asked about), or when the record gives no value.
     fn coded(
         &self,
-        recorded: Option<&[String]>,
+        recorded: Option<&[crate::facts::native::Text]>,
         kind: ConceptKind,
         concepts: &[ConceptId],
     ) -> Truth {

@@ -245,7 +245,7 @@ impl Plan {
             return Err(RecordError {
                 file: raw.file.to_string(),
                 line: raw.line,
-                patient: Some(record.id.clone()),
+                patient: Some(record.id.to_string()),
                 path: path.clone(),
                 reason: reason.clone(),
             });
@@ -280,7 +280,7 @@ impl Plan {
             Verdict::Eligible
         };
         let mut result = PatientResult {
-            id: record.id.clone(),
+            id: record.id.to_string(),
             verdict,
             criteria,
             unused_facts: facts.unused + usize::from(facts.bad_name.is_some()),

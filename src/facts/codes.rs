@@ -35,16 +35,30 @@ pub fn normalise(text: &str) -> Result<&str, String> {
     }
 }
 
-/// A native `system:code` or `URL|code`, each part normalised by [`normalise`].
-pub fn normalise_native(code: &str) -> Result<String, String> {
+/// A native `system:code` or `URL|code`, each part normalised by [`normalise`]; `None`
+/// when it is already normal (the common case, which then costs no copy).
+pub fn normalise_native(code: &str) -> Result<Option<String>, String> {
     let split = code
         .split_once('|')
         .map(|(s, v)| (s, '|', v))
         .or_else(|| code.split_once(':').map(|(s, v)| (s, ':', v)));
-    Ok(match split {
-        Some((system, sep, value)) => format!("{}{sep}{}", normalise(system)?, normalise(value)?),
-        None => normalise(code)?.to_string(),
-    })
+    let normal = match split {
+        Some((system, sep, value)) => {
+            let (system, value) = (normalise(system)?, normalise(value)?);
+            if system.len() + value.len() + 1 == code.len() {
+                return Ok(None);
+            }
+            format!("{system}{sep}{value}")
+        }
+        None => {
+            let normal = normalise(code)?;
+            if normal.len() == code.len() {
+                return Ok(None);
+            }
+            normal.to_string()
+        }
+    };
+    Ok(Some(normal))
 }
 
 /// `U+200B (zero-width space)`.

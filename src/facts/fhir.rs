@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::native::{
     ConditionRecord, ImmunizationRecord, MedicationRecord, ObservationRecord, PatientRecord,
-    ProcedureRecord, RangeRecord, RecordedSex,
+    ProcedureRecord, RangeRecord, RecordedSex, Text, texts,
 };
 
 /// What a conversion used, skipped and ignored: counted, never dropped silently.
@@ -470,7 +470,7 @@ pub fn patient_reference(reference: &str) -> Result<&str, String> {
 pub fn bundle_to_record(
     bundle: &Value,
     recorded: &[&str],
-) -> Result<(PatientRecord, Stats), FhirError> {
+) -> Result<(PatientRecord<'static>, Stats), FhirError> {
     bundle_text_to_record(&bundle.to_string(), recorded).map_err(|(e, _)| e)
 }
 
@@ -596,7 +596,7 @@ struct EntryText<'a> {
 pub fn bundle_text_to_record(
     text: &str,
     recorded: &[&str],
-) -> Result<(PatientRecord, Stats), (FhirError, usize)> {
+) -> Result<(PatientRecord<'static>, Stats), (FhirError, usize)> {
     let top = |field: &str, reason: String| FhirError {
         entry: None,
         field: field.to_string(),
@@ -866,7 +866,7 @@ fn convert_entries(
     recorded: &[&str],
     parse: &ParseResource<'_>,
     check: &CheckResource<'_>,
-) -> Result<(PatientRecord, Stats), Located> {
+) -> Result<(PatientRecord<'static>, Stats), Located> {
     let top = |field: &str, reason: String| FhirError {
         entry: None,
         field: field.to_string(),
@@ -931,7 +931,7 @@ fn convert_entries(
         None => None,
     };
     let mut record = PatientRecord {
-        id: id.clone(),
+        id: id.clone().into(),
         birth_date,
         sex,
         anchors: BTreeMap::new(),
@@ -1089,15 +1089,15 @@ struct Converter<'a> {
     medications: &'a BTreeMap<String, &'a Value>,
     /// The Bundle's Conditions by reference (`Condition/id`, full URL).
     reasons: &'a BTreeMap<String, &'a Value>,
-    observations: Vec<ObservationRecord>,
-    conditions: Vec<ConditionRecord>,
-    meds: Vec<MedicationRecord>,
-    immunizations: Vec<ImmunizationRecord>,
-    procedures: Vec<ProcedureRecord>,
-    allergies: Vec<ConditionRecord>,
-    encounters: Vec<super::native::EncounterRecord>,
-    studies: Vec<super::native::StudyRecord>,
-    family: Vec<super::native::FamilyHistoryRecord>,
+    observations: Vec<ObservationRecord<'static>>,
+    conditions: Vec<ConditionRecord<'static>>,
+    meds: Vec<MedicationRecord<'static>>,
+    immunizations: Vec<ImmunizationRecord<'static>>,
+    procedures: Vec<ProcedureRecord<'static>>,
+    allergies: Vec<ConditionRecord<'static>>,
+    encounters: Vec<super::native::EncounterRecord<'static>>,
+    studies: Vec<super::native::StudyRecord<'static>>,
+    family: Vec<super::native::FamilyHistoryRecord<'static>>,
 }
 
 /// An observation's value, as the native model holds it.
@@ -1329,16 +1329,16 @@ impl Converter<'_> {
                 self.range(holder, unit.as_deref(), value.is_some(), at, &prefix)?;
             self.stats.facts += 1;
             self.observations.push(ObservationRecord {
-                id: id.clone(),
+                id: (id.clone()).map(Text::from),
                 concept: None,
-                code: Some(code),
-                also,
+                code: Some(code.into()),
+                also: texts(also),
                 date,
                 value,
-                unit,
-                comparator,
-                result,
-                interpretation: reading.map(str::to_string),
+                unit: unit.map(Text::from),
+                comparator: comparator.map(Text::from),
+                result: result.map(Text::from),
+                interpretation: reading.map(Text::from),
                 reference_range,
             });
         }
@@ -1464,25 +1464,26 @@ impl Converter<'_> {
             .find_map(|stage| stage.get("summary").and_then(stage_grade));
         self.stats.facts += 1;
         self.conditions.push(ConditionRecord {
-            id: r.get("id").and_then(Value::as_str).map(clean),
+            id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
             concept: None,
-            code: Some(code),
-            also,
-            display,
+            code: Some(code.into()),
+            also: texts(also),
+            display: display.map(Text::from),
             onset,
             end,
-            status,
-            verification,
+            status: status.map(Text::from),
+            verification: verification.map(Text::from),
             grade,
-            severity,
-            body_site: body_sites(r.get("bodySite"), at)?,
-            laterality: laterality(r.get("bodySite")),
+            severity: severity.map(Text::from),
+            body_site: texts(body_sites(r.get("bodySite"), at)?),
+            laterality: (laterality(r.get("bodySite"))).map(Text::from),
             stage: r
                 .get("stage")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .find_map(|stage| stage.get("summary").and_then(stage_group)),
+                .find_map(|stage| stage.get("summary").and_then(stage_group))
+                .map(Text::from),
         });
         Ok(())
     }
@@ -1653,27 +1654,27 @@ impl Converter<'_> {
         let route = dosage.and_then(|d| d.get("route")).map(route);
         self.stats.facts += 1;
         self.meds.push(MedicationRecord {
-            id: r.get("id").and_then(Value::as_str).map(clean),
+            id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
             concept: None,
-            code: Some(code),
-            also,
-            display,
+            code: Some(code.into()),
+            also: texts(also),
+            display: display.map(Text::from),
             start,
             end,
             dose,
-            dose_unit,
+            dose_unit: dose_unit.map(Text::from),
             frequency_per_day,
             daily_dose: None,
             daily_dose_unit: None,
-            route: route.map(str::to_string),
-            status: status.map(str::to_string),
-            reason: self.reasons(r, at)?,
-            status_reason: coded_list(
+            route: route.map(Text::from),
+            status: status.map(Text::from),
+            reason: texts(self.reasons(r, at)?),
+            status_reason: texts(coded_list(
                 r.get("statusReason"),
                 &["snomed", "icd10"],
                 at,
                 "statusReason",
-            )?,
+            )?),
         });
         Ok(())
     }
@@ -1699,13 +1700,13 @@ impl Converter<'_> {
         };
         self.stats.facts += 1;
         self.immunizations.push(ImmunizationRecord {
-            id: r.get("id").and_then(Value::as_str).map(clean),
+            id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
             concept: None,
-            code: Some(code),
-            also,
-            display,
+            code: Some(code.into()),
+            also: texts(also),
+            display: display.map(Text::from),
             date,
-            status: Some("completed".to_string()),
+            status: Some("completed".into()),
         });
         Ok(())
     }
@@ -1779,17 +1780,17 @@ impl Converter<'_> {
             .map(str::to_string);
         self.stats.facts += 1;
         self.allergies.push(ConditionRecord {
-            id: r.get("id").and_then(Value::as_str).map(clean),
+            id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
             concept: None,
-            code: Some(code),
-            also,
-            display,
+            code: Some(code.into()),
+            also: texts(also),
+            display: display.map(Text::from),
             onset,
             end: None,
-            status,
-            verification,
+            status: status.map(Text::from),
+            verification: verification.map(Text::from),
             grade: None,
-            severity,
+            severity: severity.map(Text::from),
             body_site: None,
             laterality: None,
             stage: None,
@@ -1836,17 +1837,17 @@ impl Converter<'_> {
         }
         self.stats.facts += 1;
         self.procedures.push(ProcedureRecord {
-            id: r.get("id").and_then(Value::as_str).map(clean),
+            id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
             concept: None,
-            code: Some(code),
-            also,
-            display,
+            code: Some(code.into()),
+            also: texts(also),
+            display: display.map(Text::from),
             date,
             end: end.filter(|e| *e != date),
-            status: status.map(str::to_string),
-            body_site: body_sites(r.get("bodySite"), at)?,
-            laterality: laterality(r.get("bodySite")),
-            reason: self.reasons(r, at)?,
+            status: status.map(Text::from),
+            body_site: texts(body_sites(r.get("bodySite"), at)?),
+            laterality: (laterality(r.get("bodySite"))).map(Text::from),
+            reason: texts(self.reasons(r, at)?),
         });
         Ok(())
     }
@@ -2229,15 +2230,15 @@ impl Converter<'_> {
         let discharge = disposition.and_then(discharge_word);
         self.stats.facts += 1;
         self.encounters.push(super::native::EncounterRecord {
-            id: r.get("id").and_then(Value::as_str).map(clean),
+            id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
             concept: None,
-            code: Some(code),
-            also,
-            display,
+            code: Some(code.into()),
+            also: texts(also),
+            display: display.map(Text::from),
             start,
             end,
-            status: status.map(str::to_string),
-            discharge: discharge.map(str::to_string),
+            status: status.map(Text::from),
+            discharge: discharge.map(Text::from),
         });
         Ok(())
     }
@@ -2372,16 +2373,16 @@ impl Converter<'_> {
             .and_then(|p| study_phase(&p));
         self.stats.facts += 1;
         self.studies.push(super::native::StudyRecord {
-            id: r.get("id").and_then(Value::as_str).map(clean),
+            id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
             concept: None,
-            code: Some(code),
-            also,
-            display,
+            code: Some(code.into()),
+            also: texts(also),
+            display: display.map(Text::from),
             start,
             end,
-            status: Some(status.to_string()),
-            design: design.map(str::to_string),
-            phase,
+            status: Some(status.into()),
+            design: design.map(Text::from),
+            phase: phase.map(Text::from),
         });
         Ok(())
     }
@@ -2493,15 +2494,15 @@ impl Converter<'_> {
             };
             self.stats.facts += 1;
             self.family.push(super::native::FamilyHistoryRecord {
-                id: r.get("id").and_then(Value::as_str).map(clean),
+                id: (r.get("id").and_then(Value::as_str).map(clean)).map(Text::from),
                 concept: None,
-                code: Some(code),
-                also,
-                display: display(condition.get("code")),
-                relationship: relationship.map(str::to_string),
+                code: Some(code.into()),
+                also: texts(also),
+                display: (display(condition.get("code"))).map(Text::from),
+                relationship: relationship.map(Text::from),
                 onset_age: onset_age(condition),
                 date,
-                status: status.map(str::to_string),
+                status: status.map(Text::from),
             });
         }
         Ok(())

@@ -70,7 +70,7 @@ pub struct RawRecord {
     /// For a patient assembled from a FHIR Bulk Data export: where its resources came from.
     pub bulk: Option<Box<BulkOrigin>>,
     /// A record already converted (an OMOP person), or why it was rejected: not parsed.
-    pub prepared: Option<Box<Result<PatientRecord, RecordError>>>,
+    pub prepared: Option<Box<Result<PatientRecord<'static>, RecordError>>>,
 }
 
 /// Where the resources of a patient assembled from a Bulk Data export came from.
@@ -335,7 +335,7 @@ impl ReadOptions {
     /// as they are (the side file's over `--anchor`); a native record keeps its own and
     /// only gains those it lacks (its own, then the side file's, then `--anchor`).
     fn supplement(&self, record: &mut PatientRecord, fhir: bool) {
-        let side = self.side.get(&record.id);
+        let side = self.side.get(record.id.as_str());
         let side = side.as_ref();
         let anchors = side
             .into_iter()
@@ -344,13 +344,16 @@ impl ReadOptions {
         // A converted FHIR record has no anchors of its own, so the rule is the same.
         let _ = fhir;
         for (name, date) in anchors {
-            record.anchors.entry(name.clone()).or_insert(*date);
+            if !record.anchors.contains_key(name.as_str()) {
+                record.anchors.insert(name.clone().into(), *date);
+            }
         }
         for (name, value) in side.into_iter().flat_map(|s| s.attestations.iter()) {
-            record
-                .attestations
-                .entry(name.clone())
-                .or_insert_with(|| value.clone());
+            if !record.attestations.contains_key(name.as_str()) {
+                record
+                    .attestations
+                    .insert(name.clone().into(), value.clone());
+            }
         }
         let mut complete = self.complete.clone();
         if let Some(Ok(more)) = side
@@ -417,7 +420,7 @@ impl RawRecord {
     }
 
     /// Parses and validates the record.
-    pub fn parse(&self) -> Result<PatientRecord, RecordError> {
+    pub fn parse(&self) -> Result<PatientRecord<'_>, RecordError> {
         if let Some(prepared) = &self.prepared {
             let mut record = prepared.as_ref().clone()?;
             if let Some(options) = &self.options {
@@ -460,7 +463,7 @@ impl RawRecord {
     }
 
     /// Converts a FHIR Bundle (see [`fhir`]) and checks the result as a native record.
-    fn convert(&self) -> Result<PatientRecord, RecordError> {
+    fn convert(&self) -> Result<PatientRecord<'static>, RecordError> {
         let recorded: &[&str] = self.bulk.as_ref().map_or(&[], |b| &b.recorded);
         let (record, stats) =
             fhir::bundle_text_to_record(&self.text, recorded).map_err(|(e, offset)| {
@@ -498,7 +501,7 @@ impl RawRecord {
             return Err(RecordError {
                 file: self.file.to_string(),
                 line: self.line,
-                patient: Some(record.id.clone()),
+                patient: Some(record.id.to_string()),
                 path: format!("(converted record) {path}"),
                 reason,
             });

@@ -4,6 +4,7 @@
 //! A domain list that is absent (or `null`) means "not recorded": questions about it are
 //! unknown. An empty list means "recorded, and there is nothing".
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -13,12 +14,127 @@ use serde::{Deserialize, Serialize};
 use super::{RawRecord, RecordError, strict};
 use crate::program::{CodeSystem, Sex};
 
+/// A string of a record (a name, code, unit, status, attestation name): borrowed from the
+/// record's JSON text when it is written there without escapes, as nearly all are, so that
+/// the 90 or so strings of a patient are not each allocated, copied and freed; owned when
+/// unescaped or made by a converter (FHIR, OMOP).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text<'a>(Cow<'a, str>);
+
+impl<'a> Text<'a> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The same text, owned: no longer tied to the record's JSON text.
+    pub fn into_owned(self) -> Text<'static> {
+        Text(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text<'_> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl From<String> for Text<'_> {
+    fn from(text: String) -> Self {
+        Text(Cow::Owned(text))
+    }
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(text: &'a str) -> Self {
+        Text(Cow::Borrowed(text))
+    }
+}
+
+impl PartialEq<str> for Text<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// A list of strings made by a converter (FHIR, OMOP) as a record's [`Text`]s.
+pub(crate) fn texts(list: Option<Vec<String>>) -> Option<Vec<Text<'static>>> {
+    list.map(|l| l.into_iter().map(Text::from).collect())
+}
+
 /// One patient.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct PatientRecord {
+pub struct PatientRecord<'a> {
     /// The patient's id, unique within a data set.
-    pub id: String,
+    #[serde(borrow)]
+    pub id: Text<'a>,
     /// Date of birth.
     #[serde(default, deserialize_with = "strict::opt_date")]
     pub birth_date: Option<NaiveDate>,
@@ -27,22 +143,28 @@ pub struct PatientRecord {
     pub sex: Option<RecordedSex>,
     /// Dates of the protocol's anchors (screening, infusion, ...).
     #[serde(default, deserialize_with = "strict::unique_date_map")]
-    pub anchors: BTreeMap<String, NaiveDate>,
+    #[serde(borrow)]
+    pub anchors: BTreeMap<Text<'a>, NaiveDate>,
     /// Results of labs, vital signs, scores.
     #[serde(default, deserialize_with = "strict::opt_list")]
-    pub observations: Option<Vec<ObservationRecord>>,
+    #[serde(borrow)]
+    pub observations: Option<Vec<ObservationRecord<'a>>>,
     /// Diagnoses and clinical events.
     #[serde(default, deserialize_with = "strict::opt_list")]
-    pub conditions: Option<Vec<ConditionRecord>>,
+    #[serde(borrow)]
+    pub conditions: Option<Vec<ConditionRecord<'a>>>,
     /// Medication exposures.
     #[serde(default, deserialize_with = "strict::opt_list")]
-    pub medications: Option<Vec<MedicationRecord>>,
+    #[serde(borrow)]
+    pub medications: Option<Vec<MedicationRecord<'a>>>,
     /// Vaccinations.
     #[serde(default, deserialize_with = "strict::opt_list")]
-    pub immunizations: Option<Vec<ImmunizationRecord>>,
+    #[serde(borrow)]
+    pub immunizations: Option<Vec<ImmunizationRecord<'a>>>,
     /// Procedures and therapies.
     #[serde(default, deserialize_with = "strict::opt_list")]
-    pub procedures: Option<Vec<ProcedureRecord>>,
+    #[serde(borrow)]
+    pub procedures: Option<Vec<ProcedureRecord<'a>>>,
     /// Allergies and intolerances, each to a drug (or other substance declared as a drug),
     /// with the fields of a condition: onset, end, status, verification, severity.
     #[serde(
@@ -50,24 +172,29 @@ pub struct PatientRecord {
         deserialize_with = "strict::opt_list",
         skip_serializing_if = "Option::is_none"
     )]
-    pub allergies: Option<Vec<ConditionRecord>>,
+    #[serde(borrow)]
+    pub allergies: Option<Vec<ConditionRecord<'a>>>,
     /// Encounters with care: visits, emergency attendances, admissions.
     #[serde(
         default,
         deserialize_with = "strict::opt_list",
         skip_serializing_if = "Option::is_none"
     )]
-    pub encounters: Option<Vec<EncounterRecord>>,
+    #[serde(borrow)]
+    pub encounters: Option<Vec<EncounterRecord<'a>>>,
     /// Participation in research studies and programmes (FHIR ResearchSubject).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub studies: Option<Vec<StudyRecord>>,
+    #[serde(borrow)]
+    pub studies: Option<Vec<StudyRecord<'a>>>,
     /// Conditions of relatives (FHIR FamilyMemberHistory), one entry per relative's
     /// condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family_history: Option<Vec<FamilyHistoryRecord>>,
+    #[serde(borrow)]
+    pub family_history: Option<Vec<FamilyHistoryRecord<'a>>>,
     /// Judgements and agreements, by attestation name.
     #[serde(default, deserialize_with = "strict::unique_map")]
-    pub attestations: BTreeMap<String, AttestationRecord>,
+    #[serde(borrow)]
+    pub attestations: BTreeMap<Text<'a>, AttestationRecord>,
     /// Domains ([`super::DOMAINS`]) that were absent from the record and are read as
     /// "none recorded" because the record was declared complete for them (`--complete`,
     /// the side file's `complete`). Not part of the JSON model: set only when reading.
@@ -116,20 +243,24 @@ pub struct RangeRecord {
 /// A lab result, vital sign or score.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ObservationRecord {
+pub struct ObservationRecord<'a> {
     /// The record's own id, quoted in explanations.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A name from the protocol's vocabulary (`egfr`) ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or a code (`loinc:33914-3`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// When it was measured.
     #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,
@@ -138,19 +269,23 @@ pub struct ObservationRecord {
     pub value: Option<Decimal>,
     /// ... in this unit (UCUM).
     #[serde(default)]
-    pub unit: Option<String>,
+    #[serde(borrow)]
+    pub unit: Option<Text<'a>>,
     /// The value is a bound, not a point: `<` 10 means below 10 (FHIR
     /// `valueQuantity.comparator`): `<`, `<=`, `>=`, `>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparator: Option<String>,
+    #[serde(borrow)]
+    pub comparator: Option<Text<'a>>,
     /// ... or a qualitative result (positive, negative, indeterminate, normal, abnormal).
     #[serde(default)]
-    pub result: Option<String>,
+    #[serde(borrow)]
+    pub result: Option<Text<'a>>,
     /// The laboratory's reading of the result (FHIR `Observation.interpretation`): normal,
     /// abnormal, high, low, positive, negative, indeterminate. Used when the value cannot
     /// decide a test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interpretation: Option<String>,
+    #[serde(borrow)]
+    pub interpretation: Option<Text<'a>>,
     /// The result's reference range, in its unit.
     #[serde(default)]
     pub reference_range: Option<RangeRecord>,
@@ -159,24 +294,29 @@ pub struct ObservationRecord {
 /// A diagnosis or clinical event.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConditionRecord {
+pub struct ConditionRecord<'a> {
     /// The record's own id.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A vocabulary name ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or a code (`snomed:55464009`, `icd10:M32.1`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
     /// explanations, never matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    #[serde(borrow)]
+    pub display: Option<Text<'a>>,
     /// Onset.
     #[serde(default, deserialize_with = "strict::opt_date")]
     pub onset: Option<NaiveDate>,
@@ -185,49 +325,60 @@ pub struct ConditionRecord {
     pub end: Option<NaiveDate>,
     /// active, recurrence, relapse, inactive, remission, resolved.
     #[serde(default)]
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
     /// confirmed, provisional, differential, unconfirmed, refuted, entered-in-error.
     #[serde(default)]
-    pub verification: Option<String>,
+    #[serde(borrow)]
+    pub verification: Option<Text<'a>>,
     /// A grade (e.g. GVHD grade 2).
     #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub grade: Option<Decimal>,
     /// mild, moderate, severe.
     #[serde(default)]
-    pub severity: Option<String>,
+    #[serde(borrow)]
+    pub severity: Option<Text<'a>>,
     /// Where in the body: codes of body structures (`snomed:7657000`) or names of the
     /// protocol's `site` concepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_site: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub body_site: Option<Vec<Text<'a>>>,
     /// left, right, bilateral.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub laterality: Option<String>,
+    #[serde(borrow)]
+    pub laterality: Option<Text<'a>>,
     /// A stage group: I, IA, ..., IVC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
+    #[serde(borrow)]
+    pub stage: Option<Text<'a>>,
 }
 
 /// A medication exposure.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct MedicationRecord {
+pub struct MedicationRecord<'a> {
     /// The record's own id.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A vocabulary name ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or a code (`rxnorm:8640`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
     /// explanations, never matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    #[serde(borrow)]
+    pub display: Option<Text<'a>>,
     /// First day.
     #[serde(deserialize_with = "strict::date")]
     pub start: NaiveDate,
@@ -239,7 +390,8 @@ pub struct MedicationRecord {
     pub dose: Option<Decimal>,
     /// ... in this unit (mg) ...
     #[serde(default)]
-    pub dose_unit: Option<String>,
+    #[serde(borrow)]
+    pub dose_unit: Option<Text<'a>>,
     /// ... taken this many times a day.
     #[serde(default, deserialize_with = "strict::opt_decimal")]
     pub frequency_per_day: Option<Decimal>,
@@ -248,72 +400,88 @@ pub struct MedicationRecord {
     pub daily_dose: Option<Decimal>,
     /// ... in this unit (mg/d, or mg when per day is implied).
     #[serde(default)]
-    pub daily_dose_unit: Option<String>,
+    #[serde(borrow)]
+    pub daily_dose_unit: Option<Text<'a>>,
     /// oral, intravenous, subcutaneous, intramuscular, topical, inhaled, other.
     #[serde(default)]
-    pub route: Option<String>,
+    #[serde(borrow)]
+    pub route: Option<Text<'a>>,
     /// active, completed, stopped, on_hold, entered-in-error.
     #[serde(default)]
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
     /// Why it was given: codes of conditions (`icd10:I10`) or names of the protocol's
     /// conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub reason: Option<Vec<Text<'a>>>,
     /// Why it was stopped or held, as `reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub status_reason: Option<Vec<Text<'a>>>,
 }
 
 /// A vaccination.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ImmunizationRecord {
+pub struct ImmunizationRecord<'a> {
     /// The record's own id.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A vocabulary name ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or a code (`cvx:03`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
     /// explanations, never matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    #[serde(borrow)]
+    pub display: Option<Text<'a>>,
     /// When it was given.
     #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,
     /// completed (default), not-done, entered-in-error.
     #[serde(default)]
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
 }
 
 /// A procedure or therapy.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProcedureRecord {
+pub struct ProcedureRecord<'a> {
     /// The record's own id.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A vocabulary name ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or a code (`snomed:302497006`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further codes of the same fact in other code systems (`icd10:M32.9` beside
     /// `snomed:55464009`): the fact matches a concept when any of its codes does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// What the code says, for people (a FHIR coding's `display` or `text`); shown in
     /// explanations, never matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    #[serde(borrow)]
+    pub display: Option<Text<'a>>,
     /// When it was done (its first day).
     #[serde(deserialize_with = "strict::date")]
     pub date: NaiveDate,
@@ -322,38 +490,47 @@ pub struct ProcedureRecord {
     pub end: Option<NaiveDate>,
     /// completed (default), in_progress, stopped, not-done, entered-in-error.
     #[serde(default)]
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
     /// Where in the body, as a condition's `body_site`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_site: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub body_site: Option<Vec<Text<'a>>>,
     /// left, right, bilateral.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub laterality: Option<String>,
+    #[serde(borrow)]
+    pub laterality: Option<Text<'a>>,
     /// Why it was done, as a medication's `reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub reason: Option<Vec<Text<'a>>>,
 }
 
 /// An encounter with care: a visit, an emergency attendance, an admission or a stay in a
 /// unit. Its codes say its class (`actcode:IMP`) and type (`snomed:305351004`).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct EncounterRecord {
+pub struct EncounterRecord<'a> {
     /// The record's own id.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A vocabulary name ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or a code (`actcode:IMP`, `snomed:305351004`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further codes of the same encounter: its type, service or unit beside its class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// What the code says, for people; shown in explanations, never matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    #[serde(borrow)]
+    pub display: Option<Text<'a>>,
     /// Its first day (admission, arrival).
     #[serde(deserialize_with = "strict::date")]
     pub start: NaiveDate,
@@ -363,10 +540,12 @@ pub struct EncounterRecord {
     /// in_progress, finished, planned, cancelled, entered-in-error. Without an end date,
     /// `finished` means it ended on a day not recorded; otherwise it goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
     /// Where the patient went at discharge: one of [`DISCHARGES`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discharge: Option<String>,
+    #[serde(borrow)]
+    pub discharge: Option<Text<'a>>,
 }
 
 /// A patient's participation in a research study or programme (FHIR ResearchSubject): the
@@ -374,22 +553,27 @@ pub struct EncounterRecord {
 /// far the patient got (`status`).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct StudyRecord {
+pub struct StudyRecord<'a> {
     /// The record's own id.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A vocabulary name ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or the study's identifier (`nct:NCT03868241`, `local:rehab-2019`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further identifiers of the same study (EudraCT beside NCT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// The study's title, for people; shown in explanations, never matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    #[serde(borrow)]
+    pub display: Option<Text<'a>>,
     /// The first day on the study (enrolment).
     #[serde(default, deserialize_with = "strict::opt_date")]
     pub start: Option<NaiveDate>,
@@ -400,38 +584,47 @@ pub struct StudyRecord {
     /// ([`ENROLLED_STATUSES`]) are participation; the others (candidate, screening,
     /// ineligible, withdrawn before enrolment, ...) are not facts of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
     /// interventional or observational.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub design: Option<String>,
+    #[serde(borrow)]
+    pub design: Option<Text<'a>>,
     /// One of [`STUDY_PHASES`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    #[serde(borrow)]
+    pub phase: Option<Text<'a>>,
 }
 
 /// A condition of one of the patient's relatives (family history): what it is, who had it,
 /// and how old they were when it began.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct FamilyHistoryRecord {
+pub struct FamilyHistoryRecord<'a> {
     /// The record's own id.
     #[serde(default)]
-    pub id: Option<String>,
+    #[serde(borrow)]
+    pub id: Option<Text<'a>>,
     /// A vocabulary name (a condition) ...
     #[serde(default)]
-    pub concept: Option<String>,
+    #[serde(borrow)]
+    pub concept: Option<Text<'a>>,
     /// ... or a condition's code (`icd10:C50`, `snomed:254837009`).
     #[serde(default)]
-    pub code: Option<String>,
+    #[serde(borrow)]
+    pub code: Option<Text<'a>>,
     /// Further codes of the same condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub also: Option<Vec<String>>,
+    #[serde(borrow)]
+    pub also: Option<Vec<Text<'a>>>,
     /// What the code says, for people; shown in explanations, never matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    #[serde(borrow)]
+    pub display: Option<Text<'a>>,
     /// Who had it: one of [`RELATIONSHIPS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relationship: Option<String>,
+    #[serde(borrow)]
+    pub relationship: Option<Text<'a>>,
     /// The relative's age in years when it began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onset_age: Option<Decimal>,
@@ -440,7 +633,8 @@ pub struct FamilyHistoryRecord {
     pub date: Option<NaiveDate>,
     /// completed, partial, health_unknown, entered-in-error (not a fact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    #[serde(borrow)]
+    pub status: Option<Text<'a>>,
 }
 
 /// An attestation: `true`, `false`, `null` (not yet recorded), or with details.
@@ -735,7 +929,7 @@ struct IdOnly {
 }
 
 /// Parses and validates one record.
-pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
+pub fn parse(raw: &RawRecord) -> Result<PatientRecord<'_>, RecordError> {
     let error = |line: usize, patient: Option<String>, path: String, reason: String| RecordError {
         file: raw.file.to_string(),
         line,
@@ -770,7 +964,7 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord, RecordError> {
         // The line of the field at fault, in a record that spans many lines (a `.json` file).
         let offset = super::locate::offset_of(&raw.text, &path).unwrap_or(0);
         let line = raw.line + super::locate::lines_before(&raw.text, offset);
-        return Err(error(line, Some(record.id.clone()), path, reason));
+        return Err(error(line, Some(record.id.to_string()), path, reason));
     }
     Ok(record)
 }
@@ -781,16 +975,22 @@ fn normalise_codes(r: &mut PatientRecord) -> Result<(), Invalid> {
     fn fix(
         list: &str,
         i: usize,
-        code: &mut Option<String>,
-        also: &mut Option<Vec<String>>,
+        code: &mut Option<Text>,
+        also: &mut Option<Vec<Text>>,
     ) -> Result<(), Invalid> {
         if let Some(c) = code {
-            *c = super::codes::normalise_native(c)
-                .map_err(|reason| (format!("{list}[{i}].code"), reason))?;
+            if let Some(normal) = super::codes::normalise_native(c)
+                .map_err(|reason| (format!("{list}[{i}].code"), reason))?
+            {
+                *c = normal.into();
+            }
         }
         for (j, c) in also.iter_mut().flatten().enumerate() {
-            *c = super::codes::normalise_native(c)
-                .map_err(|reason| (format!("{list}[{i}].also[{j}]"), reason))?;
+            if let Some(normal) = super::codes::normalise_native(c)
+                .map_err(|reason| (format!("{list}[{i}].also[{j}]"), reason))?
+            {
+                *c = normal.into();
+            }
         }
         Ok(())
     }
@@ -1035,7 +1235,7 @@ fn concept_ref(concept: Option<&str>, code: Option<&str>) -> Result<(), String> 
 
 /// A coded attribute's values (`body_site`, `reason`): each a code (`snomed:7657000`) or a
 /// vocabulary name (`femoral_region`).
-fn coded_values(values: Option<&[String]>) -> Result<(), (usize, String)> {
+fn coded_values(values: Option<&[Text]>) -> Result<(), (usize, String)> {
     for (j, value) in values.unwrap_or_default().iter().enumerate() {
         let is_name = !value.is_empty()
             && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -1048,7 +1248,7 @@ fn coded_values(values: Option<&[String]>) -> Result<(), (usize, String)> {
 }
 
 /// `also` lists further codes of a fact named by `code`; each must be a valid code.
-fn also_codes(code: Option<&str>, also: Option<&[String]>) -> Result<(), (usize, String)> {
+fn also_codes(code: Option<&str>, also: Option<&[Text]>) -> Result<(), (usize, String)> {
     let Some(also) = also else {
         return Ok(());
     };

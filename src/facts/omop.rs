@@ -30,7 +30,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::bulk::{TempDir, create_private, temp_error};
 use super::native::{
     ConditionRecord, EncounterRecord, ImmunizationRecord, MedicationRecord, ObservationRecord,
-    PatientRecord, ProcedureRecord, RangeRecord, RecordedSex,
+    PatientRecord, ProcedureRecord, RangeRecord, RecordedSex, Text, texts,
 };
 use super::{BulkSettings, RawRecord, ReadOptions, RecordError, Records};
 use crate::vocab::table::Table;
@@ -812,7 +812,7 @@ impl Export {
         p: &Row,
         members: &[usize],
         origins: &mut Vec<(String, usize, u8, u64)>,
-    ) -> Result<PatientRecord, Failure> {
+    ) -> Result<PatientRecord<'static>, Failure> {
         let fail = |row: &Row, column: &str, reason: String| Failure {
             table: row.table,
             line: row.line,
@@ -841,7 +841,7 @@ impl Export {
         }
         let present = |t: u8| self.paths.get(usize::from(t)).is_some_and(Option::is_some);
         let mut record = PatientRecord {
-            id: p.person.to_string(),
+            id: p.person.to_string().into(),
             birth_date,
             sex,
             anchors: BTreeMap::new(),
@@ -919,13 +919,13 @@ impl Export {
                 Ok(Some(Fact::Condition(ConditionRecord {
                     id: id(row, "condition_occurrence_id"),
                     concept: None,
-                    code: Some(coded.code),
-                    also: coded.also,
-                    display: coded.display,
+                    code: Some(coded.code.into()),
+                    also: texts(coded.also),
+                    display: coded.display.map(Text::from),
                     onset: Some(start),
                     end,
                     status: None,
-                    verification,
+                    verification: verification.map(Text::from),
                     grade: None,
                     severity: None,
                     body_site: None,
@@ -942,9 +942,9 @@ impl Export {
                     return Ok(Some(Fact::Immunization(ImmunizationRecord {
                         id,
                         concept: None,
-                        code: Some(coded.code),
-                        also: coded.also,
-                        display: coded.display,
+                        code: Some(coded.code.into()),
+                        also: texts(coded.also),
+                        display: coded.display.map(Text::from),
                         date: start,
                         status: None,
                     })));
@@ -970,9 +970,9 @@ impl Export {
                 Ok(Some(Fact::Medication(MedicationRecord {
                     id,
                     concept: None,
-                    code: Some(coded.code),
-                    also: coded.also,
-                    display: coded.display,
+                    code: Some(coded.code.into()),
+                    also: texts(coded.also),
+                    display: coded.display.map(Text::from),
                     start,
                     end,
                     dose: None,
@@ -980,11 +980,11 @@ impl Export {
                     frequency_per_day: None,
                     daily_dose: None,
                     daily_dose_unit: None,
-                    route,
+                    route: route.map(Text::from),
                     reason: None,
                     status_reason: None,
                     // Without an end, when it ended is not known (it is not "ongoing").
-                    status: end.is_none().then(|| "completed".to_string()),
+                    status: end.is_none().then(|| "completed".into()),
                 })))
             }
             PROCEDURE => {
@@ -996,9 +996,9 @@ impl Export {
                 Ok(Some(Fact::Procedure(ProcedureRecord {
                     id: id(row, "procedure_occurrence_id"),
                     concept: None,
-                    code: Some(coded.code),
-                    also: coded.also,
-                    display: coded.display,
+                    code: Some(coded.code.into()),
+                    also: texts(coded.also),
+                    display: coded.display.map(Text::from),
                     date: date_,
                     end,
                     status: None,
@@ -1066,13 +1066,13 @@ impl Export {
         Ok(Fact::Encounter(EncounterRecord {
             id: id(row, "visit_occurrence_id"),
             concept: None,
-            code: Some(code),
-            also: (!codes.is_empty()).then_some(codes),
-            display,
+            code: Some(code.into()),
+            also: texts((!codes.is_empty()).then_some(codes)),
+            display: display.map(Text::from),
             start,
             end,
             // Without an end date, when it ended is not known (it is not "ongoing").
-            status: end.is_none().then(|| "finished".to_string()),
+            status: end.is_none().then(|| "finished".into()),
             discharge: None,
         }))
     }
@@ -1096,9 +1096,9 @@ impl Export {
             return Ok(Some(Fact::Condition(ConditionRecord {
                 id: id(row, c_id),
                 concept: None,
-                code: Some(coded.code),
-                also: coded.also,
-                display: coded.display,
+                code: Some(coded.code.into()),
+                also: texts(coded.also),
+                display: coded.display.map(Text::from),
                 onset: Some(when),
                 end: None,
                 status: None,
@@ -1187,13 +1187,13 @@ impl Export {
         Ok(Some(Fact::Observation(ObservationRecord {
             id: id(row, c_id),
             concept: None,
-            code: Some(coded.code),
-            also: coded.also,
+            code: Some(coded.code.into()),
+            also: texts(coded.also),
             date: when,
             value,
-            unit,
-            comparator,
-            result,
+            unit: unit.map(Text::from),
+            comparator: comparator.map(Text::from),
+            result: result.map(Text::from),
             interpretation: None,
             reference_range,
         })))
@@ -1357,12 +1357,12 @@ struct Failure {
 
 /// A fact made from a row.
 enum Fact {
-    Observation(ObservationRecord),
-    Condition(ConditionRecord),
-    Medication(MedicationRecord),
-    Immunization(ImmunizationRecord),
-    Procedure(ProcedureRecord),
-    Encounter(EncounterRecord),
+    Observation(ObservationRecord<'static>),
+    Condition(ConditionRecord<'static>),
+    Medication(MedicationRecord<'static>),
+    Immunization(ImmunizationRecord<'static>),
+    Procedure(ProcedureRecord<'static>),
+    Encounter(EncounterRecord<'static>),
 }
 
 /// A row's concept as codes.
@@ -1467,9 +1467,9 @@ fn row_id(row: &Row) -> Option<i64> {
 }
 
 /// The row's own id (quoted in explanations): `TABLE_id`.
-fn id(row: &Row, column: &str) -> Option<String> {
+fn id(row: &Row, column: &str) -> Option<Text<'static>> {
     let t = row.get(column);
-    (!t.is_empty()).then(|| format!("{}:{t}", table_name(row.table).to_lowercase()))
+    (!t.is_empty()).then(|| format!("{}:{t}", table_name(row.table).to_lowercase()).into())
 }
 
 /// The date of birth: `birth_datetime`, else year, month and day; `None` when only the

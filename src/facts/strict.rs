@@ -211,16 +211,22 @@ where
     d.deserialize_option(OptList(std::marker::PhantomData))
 }
 
-/// A map from names, each name at most once: `anchors`, `attestations`.
-pub fn unique_map<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
+/// A map from names, each name at most once: `anchors`, `attestations`. The names are
+/// `String`s or the records' inline [`super::native::Text`].
+pub fn unique_map<'de, D, K, T>(d: D) -> Result<BTreeMap<K, T>, D::Error>
 where
     D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord + std::ops::Deref<Target = str>,
     T: Deserialize<'de>,
 {
-    struct UniqueMap<T>(std::marker::PhantomData<T>);
+    struct UniqueMap<K, T>(std::marker::PhantomData<(K, T)>);
 
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for UniqueMap<T> {
-        type Value = BTreeMap<String, T>;
+    impl<'de, K, T> Visitor<'de> for UniqueMap<K, T>
+    where
+        K: Deserialize<'de> + Ord + std::ops::Deref<Target = str>,
+        T: Deserialize<'de>,
+    {
+        type Value = BTreeMap<K, T>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map")
@@ -228,7 +234,7 @@ where
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = BTreeMap::new();
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key::<K>()? {
                 // One search for both the check and the insertion.
                 match out.entry(key) {
                     std::collections::btree_map::Entry::Occupied(e) => {
@@ -256,10 +262,12 @@ impl<'de> Deserialize<'de> for StrictDate {
 }
 
 /// Dates by name, each name at most once: `anchors`.
-pub fn unique_date_map<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, NaiveDate>, D::Error> {
-    let map: BTreeMap<String, StrictDate> = unique_map(d)?;
+pub fn unique_date_map<'de, D, K>(d: D) -> Result<BTreeMap<K, NaiveDate>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord + std::ops::Deref<Target = str>,
+{
+    let map: BTreeMap<K, StrictDate> = unique_map(d)?;
     Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
 }
 

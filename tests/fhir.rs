@@ -86,10 +86,7 @@ fn encounters_are_read_with_their_class_type_dates_and_discharge() {
     assert_eq!(e.id.as_deref(), Some("enc-1"));
     // The class first (an R4 Coding), then the type's SNOMED code.
     assert_eq!(e.code.as_deref(), Some("actcode:IMP"));
-    assert_eq!(
-        e.also.as_deref(),
-        Some(&["snomed:305351004".into()][..])
-    );
+    assert_eq!(e.also.as_deref(), Some(&["snomed:305351004".into()][..]));
     assert_eq!(
         e.display.as_deref(),
         Some("Admission to intensive care unit")

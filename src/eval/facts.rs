@@ -3,11 +3,11 @@
 //! not dropped silently; facts marked entered-in-error, refuted or not-done are not facts.
 
 use crate::ast::ConceptKind;
+use crate::facts::native::Text;
 use crate::facts::native::{
     ConditionRecord, ENROLLED_STATUSES, EncounterRecord, FamilyHistoryRecord, ImmunizationRecord,
     MedicationRecord, ObservationRecord, ProcedureRecord, StudyRecord,
 };
-use crate::facts::native::Text;
 use crate::facts::{PatientRecord, native::parse_code};
 use crate::program::{CodeSystem, ConceptId};
 
@@ -193,7 +193,10 @@ impl<'r> Facts<'r> {
             .program
             .anchors
             .iter()
-            .map(|a| a.fixed.or_else(|| record.anchors.get(a.name.as_str()).copied()))
+            .map(|a| {
+                a.fixed
+                    .or_else(|| record.anchors.get(a.name.as_str()).copied())
+            })
             .collect();
         Facts {
             record,

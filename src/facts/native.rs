@@ -944,7 +944,10 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord<'_>, RecordError> {
             Ok(record) => Ok(record),
             Err(plain) => {
                 let mut de = serde_json::Deserializer::from_str(&raw.text);
-                match serde_path_to_error::deserialize::<_, PatientRecord>(&mut de) {
+                let again = strict::with_exact_errors(|| {
+                    serde_path_to_error::deserialize::<_, PatientRecord>(&mut de)
+                });
+                match again {
                     Err(e) => Err((e.path().to_string(), e.into_inner())),
                     // Trailing characters fail only the plain parse.
                     Ok(_) => Err((String::new(), plain)),

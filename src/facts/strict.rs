@@ -131,8 +131,131 @@ pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
 }
 
 /// An optional number field; `null` is absent.
+///
+/// Read from the number's text in the JSON (serde_json's `RawValue`, borrowed from the
+/// record's text): with `arbitrary_precision`, serde_json would first copy the text of every
+/// number into a new `String` (18 a patient). Anything but a number is refused with the
+/// same messages as [`decimal`]'s.
 pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-    d.deserialize_option(OptionOf(NumberVisitor))
+    if EXACT_ERRORS.get() {
+        return d.deserialize_option(OptionOf(NumberVisitor));
+    }
+    d.deserialize_option(OptRawNumber)
+}
+
+thread_local! {
+    /// Set while a record that failed is read again to name the field at fault
+    /// ([`with_exact_errors`]).
+    static EXACT_ERRORS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `read` with numbers read as serde_json gives them (`deserialize_any`), not from
+/// their raw text: the errors, and the lines they are reported on, are then those of that
+/// reading, whatever stood in the number's place (an object over three lines is reported on
+/// its first, not its last). For the second reading of a record that failed.
+pub(crate) fn with_exact_errors<T>(read: impl FnOnce() -> T) -> T {
+    EXACT_ERRORS.set(true);
+    let out = read();
+    EXACT_ERRORS.set(false);
+    out
+}
+
+/// A number read from its raw JSON text (see [`opt_decimal`]).
+struct RawNumberVisitor;
+
+impl<'de> Visitor<'de> for RawNumberVisitor {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Decimal, A::Error> {
+        // The protocol of serde_json's `RawValue`: one key, then the text.
+        let mut map = map;
+        if map.next_key::<RawKey>()?.is_none() {
+            return Err(de::Error::invalid_type(de::Unexpected::Map, &self));
+        }
+        let raw: Key<'de> = map.next_value()?;
+        raw_number(&raw.0)
+    }
+}
+
+/// `null`, or a number read from its raw text.
+struct OptRawNumber;
+
+impl<'de> Visitor<'de> for OptRawNumber {
+    type Value = Option<Decimal>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_newtype_struct(RAW_VALUE_TOKEN, RawNumberVisitor)
+            .map(Some)
+    }
+}
+
+/// The name serde_json recognises to hand over a value's raw text.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// The key of serde_json's raw value map, ignored.
+struct RawKey;
+
+impl<'de> Deserialize<'de> for RawKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawKey, D::Error> {
+        d.deserialize_any(de::IgnoredAny).map(|_| RawKey)
+    }
+}
+
+/// A number's text as serde_json hands it over with `arbitrary_precision` (and as messages
+/// have always quoted it): the exponent written `e`, with its sign (`1E5` is `1e+5`).
+fn as_serde_json_writes(raw: &str) -> std::borrow::Cow<'_, str> {
+    let Some(at) = raw.find(['e', 'E']) else {
+        return std::borrow::Cow::Borrowed(raw);
+    };
+    let (mantissa, exponent) = raw.split_at(at);
+    let exponent = exponent.get(1..).unwrap_or_default();
+    let sign = if exponent.starts_with(['+', '-']) {
+        ""
+    } else {
+        "+"
+    };
+    std::borrow::Cow::Owned(format!("{mantissa}e{sign}{exponent}"))
+}
+
+/// A number field's raw JSON text as a decimal; anything else refused as [`NumberVisitor`]
+/// refuses it.
+fn raw_number<E: de::Error>(raw: &str) -> Result<Decimal, E> {
+    match raw.as_bytes().first() {
+        Some(b'-' | b'0'..=b'9') => crate::number::parse(raw)
+            .map_err(|e| E::custom(format!("{}: {e}", as_serde_json_writes(raw)))),
+        Some(b'"') => {
+            let text: String = serde_json::from_str(raw).map_err(E::custom)?;
+            NumberVisitor.visit_str(&text)
+        }
+        Some(b't') => Err(E::invalid_type(de::Unexpected::Bool(true), &NumberVisitor)),
+        Some(b'f') => Err(E::invalid_type(de::Unexpected::Bool(false), &NumberVisitor)),
+        Some(b'[') => Err(E::invalid_type(de::Unexpected::Seq, &NumberVisitor)),
+        Some(b'{')
+            if raw
+                .get(1..)
+                .is_some_and(|r| r.trim_start().starts_with('}')) =>
+        {
+            Err(E::invalid_type(de::Unexpected::Map, &"a JSON number"))
+        }
+        Some(b'{') => Err(E::custom("expected field with custom name")),
+        _ => Err(E::invalid_type(de::Unexpected::Unit, &NumberVisitor)),
+    }
 }
 
 /// `null` or the inner visitor's value.
@@ -568,6 +691,36 @@ mod tests {
         assert!(check(&format!("{{{}}}", many.join(","))).is_ok());
         let (e, _) = check(&format!("{{{}, \"k7\": 0}}", many.join(","))).unwrap_err();
         assert!(e.to_string().contains("repeated key `k7`"), "{e}");
+    }
+
+    #[test]
+    fn numbers_are_read_exactly_from_their_raw_text() {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default, deserialize_with = "opt_decimal")]
+            v: Option<Decimal>,
+        }
+        let read = |text: &str| serde_json::from_str::<R>(text).map(|r| r.v);
+        assert_eq!(
+            read(r#"{"v": 0.10000000000000000000001}"#)
+                .unwrap()
+                .unwrap()
+                .to_string(),
+            "0.10000000000000000000001"
+        );
+        assert_eq!(read(r#"{"v": 1.5E2}"#).unwrap().unwrap().to_string(), "150");
+        assert_eq!(read(r#"{"v": null}"#).unwrap(), None);
+        assert_eq!(read("{}").unwrap(), None);
+        // The messages quote the number as they always did.
+        let e = read(r#"{"v": 1E400}"#).unwrap_err().to_string();
+        assert!(e.starts_with("1e+400: more than 28"), "{e}");
+        let e = read(r#"{"v": "7\u0031"}"#).unwrap_err().to_string();
+        assert!(e.starts_with("\"71\" is text"), "{e}");
+        let e = read(r#"{"v": true}"#).unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid type: boolean `true`, expected a number"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -64,6 +64,10 @@ def main():
     ap.add_argument("--screening", default="2024-06-01")
     ap.add_argument("--no-ancestors", action="store_true", help="leave CONCEPT_ANCESTOR empty")
     ap.add_argument("--focus", default="", help="observations (by name, comma-separated) to give half the results to")
+    ap.add_argument("--focus-events", default="",
+                    help="conditions, drugs, vaccines, procedures (by name, comma-separated) to give half the events to")
+    ap.add_argument("--dense", action="store_true",
+                    help="events on a few shared dates and results repeated on the same day (ties for first/last, latest/earliest)")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     os.makedirs(a.out, exist_ok=True)
@@ -130,8 +134,17 @@ def main():
         ancestor_rows.append([i, i, 0, 0])
     condition_domain_obs = new_concept("History of malignant neoplasm", "Condition", "SNOMED", "363346000")
 
+    focus_events = [n for n in a.focus_events.split(",") if n]
+
     def date_near(days=400):
+        if a.dense and rnd.random() < 0.5:
+            return screening - dt.timedelta(days=rnd.choice([0, 3, 30, 30, 90, 200, 400]))
         return screening + dt.timedelta(days=rnd.randint(-days, 60))
+
+    def pick(kind):
+        """A concept of a kind: one of --focus-events half of the time, when any is of it."""
+        focus = [c for c in kinds[kind] if c[0] in focus_events] if focus_events else []
+        return rnd.choice(focus if focus and rnd.random() < 0.5 else kinds[kind])
 
     class Spool:
         """Rows written as they are made (a million persons do not fit in memory as lists),
@@ -220,8 +233,13 @@ def main():
                     lo, hi = 50, 10
                 vnum = value if rnd.random() < 0.97 else ""
                 meas.append([mid, p, concept, d, f"{d} 00:00:00", "", 0, op, vnum, 0, ucid, lo, hi, "", "", "", "", concept, usv, 0, "", "", ""])
+                if a.dense and rnd.random() < 0.3:
+                    # Another result the same day: which is latest (earliest) is the order of rows.
+                    mid += 1
+                    again = round(value * rnd.choice([0.8, 1.2, 1.5]), 1)
+                    meas.append([mid, p, concept, d, f"{d} 00:00:00", "", 0, 0, again, 0, ucid, lo, hi, "", "", "", "", concept, usv, 0, "", "", ""])
             elif kind == "condition" and kinds.get("condition"):
-                name, _, _, ids, child = rnd.choice(kinds["condition"])
+                name, _, _, ids, child = pick("condition")
                 cid += 1
                 s = date_near(800)
                 e = s + dt.timedelta(days=rnd.randint(0, 200)) if rnd.random() < 0.5 else ""
@@ -236,7 +254,7 @@ def main():
                     concept, source, sv = rnd.choice(ids), 0, ""
                 cond.append([cid, p, concept, s, f"{s} 00:00:00", e, "", 0, 0, "", "", "", "", sv, source, ""])
             elif kind == "drug" and kinds.get("drug"):
-                name, _, _, ids, child = rnd.choice(kinds["drug"])
+                name, _, _, ids, child = pick("drug")
                 did += 1
                 s = date_near(800)
                 r = rnd.random()
@@ -253,12 +271,12 @@ def main():
                 drug.append([did, p, concept, s, f"{s} 00:00:00", end, "", verbatim, 0, "", "", "", supply, "",
                              rnd.choice(routes + [0]), "", "", "", "", "", 0, "", ""])
             elif kind == "vaccine" and kinds.get("vaccine"):
-                name, _, _, ids, _ = rnd.choice(kinds["vaccine"])
+                name, _, _, ids, _ = pick("vaccine")
                 did += 1
                 s = date_near(200)
                 drug.append([did, p, rnd.choice(ids), s, f"{s} 00:00:00", s, "", "", 0, "", "", "", "", "", 0, "", "", "", "", "", 0, "", ""])
             elif kind == "procedure" and kinds.get("procedure"):
-                name, _, _, ids, child = rnd.choice(kinds["procedure"])
+                name, _, _, ids, child = pick("procedure")
                 pid += 1
                 s = date_near(300)
                 e = s + dt.timedelta(days=rnd.randint(0, 3)) if rnd.random() < 0.3 else ""
@@ -279,6 +297,28 @@ def main():
                 oid += 1
                 s = date_near(1000)
                 obs.append([oid, p, condition_domain_obs, s, f"{s} 00:00:00", 0, "", "", 0, 0, 0, "", "", "", "", 0, "", "", "", "", ""])
+        if a.dense:
+            # Several results of each --focus observation in the four weeks before screening,
+            # mostly usable numbers (canonical or convertible unit), some bounds or unknown
+            # units, so that computed values (latest - earliest, average) are decided.
+            for name, unit, qual, ids, _ in kinds.get("observation", []) + kinds.get("score", []):
+                if qual or name not in a.focus.split(",") or rnd.random() < 0.2:
+                    continue
+                for _ in range(rnd.randint(1, 4)):
+                    mid += 1
+                    d = screening - dt.timedelta(days=rnd.randint(0, 27))
+                    value = round(rnd.choice([0, 0.5, 1, 2, 4, 5, 10, 30, 60, 90, 120, 150]) * rnd.choice([0.8, 1, 1.2]), 1)
+                    u = rnd.random()
+                    if unit and u < 0.8:
+                        ucid, usv = units.get(unit, 0), unit if unit not in units else ""
+                    elif unit and u < 0.9 and unit in ALT_UNITS:
+                        ucid, usv = units.get(ALT_UNITS[unit][0], 0), ALT_UNITS[unit][0]
+                    else:
+                        ucid, usv = 0, rnd.choice(["xyz", "", "mmol/L"])
+                    op = rnd.choice([0] * 12 + [4171756, 4171755])
+                    hi, lo = rnd.choice([("", ""), ("", ""), (40, 10), (1.2, 0.5), (150, 90), (40, "")])
+                    meas.append([mid, p, rnd.choice(ids), d, f"{d} 00:00:00", "", 0, op, value, 0, ucid, lo, hi, "", "", "", "",
+                                 ids[0], usv, 0, "", "", ""])
         entry = {"patient": str(p), "anchors": {}, "attestations": {}}
         if rnd.random() < 0.9:
             entry["anchors"]["screening"] = (screening + dt.timedelta(days=rnd.randint(-5, 5))).isoformat()

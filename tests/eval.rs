@@ -1718,3 +1718,22 @@ fn windows_after_an_anchor_taken_from_the_record_are_not_warned_about() {
         c.diagnostics
     );
 }
+
+#[test]
+fn a_window_from_an_anchor_the_record_does_not_settle_is_unknown_in_every_check_that_uses_it() {
+    // A medication whose code eligc cannot place might be the first prednisone: the anchor's
+    // date is not known, so both checks over the window counted from it are unknown. (The
+    // second once read the window cached while the first was re-checked without the facts
+    // eligc cannot place, the unplaced condition among them: empty, so not met.)
+    let plan = plan(
+        r#"anchor first_steroid "First steroid" = first medication prednisone before screening
+inclusion T1 "gvhd": condition gvhd after first_steroid
+inclusion T2 "sle": condition sle after first_steroid"#,
+    );
+    let json = r#"{"id":"p","anchors":{"screening":"2026-03-31"},
+        "medications":[{"code":"rxnorm:99999999","start":"2025-01-01"}],
+        "conditions":[{"concept":"sle","onset":"2025-06-01"},{"code":"snomed:99999999","onset":"2020-01-01"}]}"#;
+    let result = plan.evaluate(&patient(&json.replace('\n', " ")), false);
+    assert_eq!(result.criteria[0].outcome, Outcome::Unknown);
+    assert_eq!(result.criteria[1].outcome, Outcome::Unknown);
+}

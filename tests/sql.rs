@@ -74,7 +74,7 @@ fn spark_scripts_use_spark_date_functions_quoting_and_no_recursion() {
 }
 
 #[test]
-fn arithmetic_between_results_is_refused_at_its_span() {
+fn a_threshold_too_large_to_compare_exactly_is_refused_at_its_span() {
     let out = eligc()
         .args(["sql", "tests/fixtures/sql/sql-unsupported.elig"])
         .env("NO_COLOR", "1")
@@ -83,6 +83,47 @@ fn arithmetic_between_results_is_refused_at_its_span() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "no script on stdout");
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn first_last_events_anchors_from_events_except_arithmetic_and_moved_limits_compile_in_both_dialects()
+ {
+    let p = program("tests/fixtures/sql/reach.elig");
+    for dialect in [Dialect::Postgresql, Dialect::Spark] {
+        let script = compile(&p, &Options::new(dialect)).unwrap().text("");
+        // Anchors taken from events are computed from the anchors the record supplies.
+        assert!(script.contains("eligc_p0"), "{dialect:?}");
+        assert!(script.contains("eligc_ea2"), "{dialect:?}");
+        // The empty window (no such event) is written as the interpreter's empty span.
+        assert!(script.contains("DATE '9999-12-31'"), "{dialect:?}");
+        // `except` leaves out records placed under the excluded concepts.
+        assert!(script.contains(" xo ON xo.tbl = ev.tbl"), "{dialect:?}");
+    }
+}
+
+#[test]
+fn every_real_trial_compiles_whole_in_both_dialects() {
+    let mut refused = Vec::new();
+    let mut n = 0;
+    for entry in std::fs::read_dir("protocols/trials").unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "elig") {
+            continue;
+        }
+        n += 1;
+        let p = program(path.to_str().unwrap());
+        for dialect in [Dialect::Postgresql, Dialect::Spark] {
+            if let Err(d) = compile(&p, &Options::new(dialect)) {
+                refused.push(format!(
+                    "{} ({dialect:?}): {}",
+                    path.display(),
+                    d[0].message
+                ));
+            }
+        }
+    }
+    assert!(n >= 30, "{n} trials");
+    assert!(refused.is_empty(), "{refused:#?}");
 }
 
 #[test]

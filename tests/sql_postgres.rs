@@ -242,6 +242,19 @@ fn generate(
     ancestors: bool,
     focus: &str,
 ) -> (tempfile::TempDir, PathBuf) {
+    generate_with(protocol, persons, seed, ancestors, focus, None)
+}
+
+/// As [`generate`]; with `events`, half the events are of these concepts and the data are
+/// dense (`--focus-events`, `--dense`).
+fn generate_with(
+    protocol: &str,
+    persons: u32,
+    seed: u32,
+    ancestors: bool,
+    focus: &str,
+    events: Option<&str>,
+) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("omop");
     let mut cmd = Command::new("python3");
@@ -260,6 +273,9 @@ fn generate(
     if !ancestors {
         cmd.arg("--no-ancestors");
     }
+    if let Some(events) = events {
+        cmd.args(["--focus-events", events, "--dense"]);
+    }
     let status = cmd.status().unwrap();
     assert!(status.success());
     let side = tmp.path().join("omop.side.jsonl");
@@ -268,6 +284,11 @@ fn generate(
 
 const SEED_FOCUS: &str = "lvef,egfr,ast,alt,bilirubin_total,spo2,sledai_2k,eular_acr_2019_sle,hbsag,anti_hbc,hbv_dna,anti_hcv,hcv_rna,hiv_ab,syphilis_test,hcg_serum,hcg_urine,ecg_interpretation,body_weight";
 const BREADTH_FOCUS: &str = "creatinine,potassium,platelets,hemoglobin,alt,ast,egfr,neutrophils";
+const BREADTH: &str = "tests/fixtures/sql/breadth.elig";
+const REACH: &str = "tests/fixtures/sql/reach.elig";
+const REACH_FOCUS: &str =
+    "creatinine,hemoglobin,alt,ast,egfr,systolic_bp,diastolic_bp,potassium,neutrophils";
+const REACH_EVENTS: &str = "prednisone,methylprednisolone,dexamethasone,pneumonia,sepsis,influenza,viral_sinusitis,malignancy,basal_cell_carcinoma,hsct,hydroxychloroquine,lisinopril,amlodipine,mmr,varicella";
 
 #[test]
 fn generated_persons_get_the_interpreters_outcomes_from_postgresql_for_the_seed_protocol() {
@@ -299,10 +320,17 @@ fn generated_persons_get_the_interpreters_outcomes_from_postgresql_for_the_seed_
 #[test]
 fn generated_persons_get_the_interpreters_outcomes_from_postgresql_for_every_kind_of_leaf() {
     let Some(url) = server() else { return };
-    let protocol = "tests/fixtures/sql/breadth.elig";
-    for (seed, ancestors) in [(51, true), (52, false)] {
-        let (tmp, side) = generate(protocol, 250, seed, ancestors, BREADTH_FOCUS);
-        let schema = format!("eligc_t_breadth_{seed}_{}", std::process::id());
+    // breadth.elig: every kind of leaf; reach.elig: first/last events, anchors taken from
+    // the record, `except`, arithmetic, `ULN + quantity`, on denser data (shared dates, the
+    // same result twice a day) so that ties and empty windows occur.
+    for (protocol, seed, ancestors, focus, events) in [
+        (BREADTH, 51, true, BREADTH_FOCUS, None),
+        (BREADTH, 52, false, BREADTH_FOCUS, None),
+        (REACH, 71, true, REACH_FOCUS, Some(REACH_EVENTS)),
+        (REACH, 72, false, REACH_FOCUS, Some(REACH_EVENTS)),
+    ] {
+        let (tmp, side) = generate_with(protocol, 250, seed, ancestors, focus, events);
+        let schema = format!("eligc_t_leaf_{seed}_{}", std::process::id());
         let _schema = load(&url, &schema, &tmp.path().join("omop"));
         let side = side.to_string_lossy().to_string();
         // No --as-of: each person's screening date (from the side file, else --anchor).
@@ -313,7 +341,7 @@ fn generated_persons_get_the_interpreters_outcomes_from_postgresql_for_every_kin
             &schema,
             &["--side", &side, "--anchor", "screening=2024-06-01"],
         );
-        assert_eq!(n, 250);
+        assert_eq!(n, 250, "{protocol}");
     }
 }
 

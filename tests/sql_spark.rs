@@ -89,24 +89,40 @@ fn generated_persons_get_the_interpreters_outcomes_from_spark_sql() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
+    // reach.elig (first/last events, anchors taken from the record, `except`, arithmetic,
+    // `ULN + quantity`) on dense data: events on shared dates, results repeated in a day.
     let cases = [
         (
             "protocols/sle-car-t/protocol.elig",
             41,
             "lvef,egfr,ast,alt,bilirubin_total,spo2,sledai_2k,hcg_serum,ecg_interpretation,body_weight",
+            None,
         ),
         (
             "tests/fixtures/sql/breadth.elig",
             51,
             "creatinine,potassium,platelets,hemoglobin,alt,ast,egfr,neutrophils",
+            None,
+        ),
+        (
+            "tests/fixtures/sql/reach.elig",
+            71,
+            "creatinine,hemoglobin,alt,ast,egfr,systolic_bp,diastolic_bp,potassium,neutrophils",
+            Some(
+                "prednisone,methylprednisolone,dexamethasone,pneumonia,sepsis,influenza,viral_sinusitis,malignancy,basal_cell_carcinoma,hsct,hydroxychloroquine,lisinopril,amlodipine,mmr,varicella",
+            ),
         ),
     ];
     let mut jobs = Vec::new();
     let mut expected = Vec::new();
-    for (i, (protocol, seed, focus)) in cases.iter().enumerate() {
+    for (i, (protocol, seed, focus, events)) in cases.iter().enumerate() {
         let dir = tmp.path().join(format!("omop{i}"));
-        let status = Command::new("python3")
-            .arg(root.join("benches/gen_omop.py"))
+        let mut generator = Command::new("python3");
+        generator.arg(root.join("benches/gen_omop.py"));
+        if let Some(events) = events {
+            generator.args(["--focus-events", events, "--dense"]);
+        }
+        let status = generator
             .args([
                 "--protocol",
                 protocol,

@@ -154,10 +154,15 @@ impl Ctx<'_> {
     }
 
     fn span(&self, window: &Window) -> Result<Span, String> {
+        // While unplaced facts are left out (to tell whether they decided a check), an anchor
+        // taken from the record may have another date, or none: such spans are neither read
+        // from nor kept in the cache, else a later check would see the window without them.
+        let cache = !self.without_unplaced.get();
         let cached = self
             .spans
             .try_borrow()
             .ok()
+            .filter(|_| cache)
             .and_then(|spans| spans.iter().find(|(w, _)| w == window).map(|(_, s)| *s));
         if let Some(span) = cached {
             return Ok(span);
@@ -168,7 +173,9 @@ impl Ctx<'_> {
             WindowError::NoEvent => "the event it is counted from is not in the record".to_string(),
             WindowError::UnknownEvent(reason) => reason,
         })?;
-        if let Ok(mut spans) = self.spans.try_borrow_mut() {
+        if let Ok(mut spans) = self.spans.try_borrow_mut()
+            && cache
+        {
             spans.push((*window, span));
         }
         Ok(span)

@@ -121,6 +121,14 @@ impl Dialect {
         }
     }
 
+    /// A column of whole numbers read as an exact decimal of scale 0 (unit factors).
+    pub fn integer(self, e: &str) -> String {
+        match self {
+            Dialect::Postgresql => format!("CAST({e} AS NUMERIC)"),
+            Dialect::Spark => format!("CAST({e} AS DECIMAL(38, 0))"),
+        }
+    }
+
     /// An inline table: `rows` already written as `(a, b, ...)` tuples; `columns` the names
     /// and `empty` a row of typed NULLs for an empty table.
     pub fn values(self, columns: &[&str], rows: &[String], empty: &str) -> String {

@@ -6,10 +6,13 @@ use rust_decimal::Decimal;
 
 use super::Gen;
 use super::facts::Kind;
-use crate::ast::{CmpOp, ConceptKind, Direction, DurationUnit, EventKind, RefBound, SelectMode};
+use crate::ast::{
+    ArithOp, CmpOp, ConceptKind, Direction, DurationUnit, EventKind, EventSelect, RefBound,
+    SelectMode,
+};
 use crate::program::{
-    AnchorId, Concept, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Filter, Qualitative,
-    RangeTest, Threshold, TimePoint, ValueTest, Window,
+    AnchorId, Arith, Concept, ConceptId, Cond, CondKind, DoseQuery, Dur, EventQuery, Filter,
+    Qualitative, RangeTest, Threshold, TimePoint, ValueTest, Window,
 };
 use crate::units::{MolarMass, Unit};
 
@@ -195,6 +198,15 @@ impl Gen<'_> {
     }
 
     fn window(&self, w: &Window) -> Win {
+        // `time::resolve`: a window counted from an event the record does not have is
+        // empty, from the last day of the calendar to the first.
+        if self.empty == Some(true) && self.window_empty(w).is_some() {
+            return Win {
+                from: Some("DATE '9999-12-31'".to_string()),
+                to: Some("DATE '0001-01-01'".to_string()),
+                ok: "1 = 1".to_string(),
+            };
+        }
         let mut oks = Vec::new();
         let (from, to) = match w {
             Window::Ever => (None, None),
@@ -220,6 +232,40 @@ impl Gen<'_> {
         }
     }
 
+    /// For a window counted from an anchor taken from the record, when it is empty: as
+    /// `time::resolve` places it, the first of its anchors that is not known has no event
+    /// (`eN = 0`). `None` for a window with no such anchor.
+    pub(super) fn window_empty(&self, w: &Window) -> Option<String> {
+        let anchors: Vec<AnchorId> = match w {
+            Window::Ever => Vec::new(),
+            Window::At(a) => vec![*a],
+            Window::Range { from, to } => from.iter().chain(to.iter()).map(|t| t.anchor).collect(),
+        };
+        let from_event = |a: &AnchorId| self.p.anchor(*a).is_some_and(|i| i.event.is_some());
+        if !anchors.iter().any(from_event) {
+            return None;
+        }
+        let mut known: Vec<String> = Vec::new();
+        let mut arms = Vec::new();
+        for a in anchors {
+            let Some(info) = self.p.anchor(a) else { break };
+            if info.fixed.is_some() {
+                continue;
+            }
+            if info.event.is_some() {
+                let mut all = known.clone();
+                all.push(format!("p.e{} = 0", a.0));
+                arms.push(format!("({})", all.join(" AND ")));
+            }
+            known.push(format!("p.a{} IS NOT NULL", a.0));
+        }
+        Some(if arms.is_empty() {
+            "1 = 0".to_string()
+        } else {
+            arms.join(" OR ")
+        })
+    }
+
     /// Joins a per-person CTE for a leaf; returns its alias.
     fn leaf_cte(&mut self, query: String) -> String {
         let n = self.fresh();
@@ -231,8 +277,36 @@ impl Gen<'_> {
         name
     }
 
-    /// Evaluates a leaf condition to an expression, or reports it unsupported.
+    /// Evaluates a leaf condition to an expression, or reports it unsupported. A leaf whose
+    /// window is counted from an anchor taken from the record is written twice, for the
+    /// window placed and for the empty window (no such event), and chosen per person.
     pub(super) fn leaf(&mut self, c: &Cond) -> Option<String> {
+        let window = match &c.kind {
+            CondKind::Observation { window, .. } | CondKind::CountResults { window, .. } => {
+                Some(*window)
+            }
+            CondKind::Event(q)
+            | CondKind::SelectEvent { query: q, .. }
+            | CondKind::CountEvents { query: q, .. }
+            | CondKind::CountDistinct { query: q, .. } => Some(q.window),
+            CondKind::Dose(q) => Some(q.window),
+            _ => None,
+        };
+        let Some(empty) = window.and_then(|w| self.window_empty(&w)) else {
+            return self.leaf_value(c);
+        };
+        self.empty = Some(false);
+        let placed = self.leaf_value(c);
+        self.empty = Some(true);
+        let none = placed.as_ref().and_then(|_| self.leaf_value(c));
+        self.empty = None;
+        Some(format!(
+            "(CASE WHEN {empty} THEN {} ELSE {} END)",
+            none?, placed?
+        ))
+    }
+
+    fn leaf_value(&mut self, c: &Cond) -> Option<String> {
         let d = self.d;
         match &c.kind {
             CondKind::Attested(id) => Some(format!("COALESCE(at.t{}, 1)", id.0)),
@@ -284,7 +358,7 @@ impl Gen<'_> {
                 window,
                 test,
                 ..
-            } => self.observation(*mode, concepts, window, test, c),
+            } => self.observation(*mode, concepts, window, test),
             CondKind::CountResults {
                 concept,
                 window,
@@ -305,28 +379,17 @@ impl Gen<'_> {
                     d.num(*n)
                 ))
             }
-            CondKind::Arithmetic { .. } => {
-                self.unsupported(
-                    c.span,
-                    "arithmetic between results",
-                    "compute the value in the database first, or screen these patients with `eligc run`",
-                );
-                None
-            }
-            CondKind::Event(q) => self.event(q, EventLeaf::Exists, c),
-            CondKind::SelectEvent { .. } => {
-                self.unsupported(
-                    c.span,
-                    "the first or last event",
-                    "screen these patients with `eligc run`",
-                );
-                None
-            }
-            CondKind::CountEvents { query, op, n } => {
-                self.event(query, EventLeaf::Count(*op, *n), c)
-            }
+            CondKind::Arithmetic {
+                value,
+                op,
+                threshold,
+                unit,
+            } => self.arithmetic(value, *op, *threshold, unit, c),
+            CondKind::Event(q) => self.event(q, EventLeaf::Exists),
+            CondKind::SelectEvent { select, query } => self.select_event(*select, query),
+            CondKind::CountEvents { query, op, n } => self.event(query, EventLeaf::Count(*op, *n)),
             CondKind::CountDistinct { query, op, n } => {
-                self.event(query, EventLeaf::Distinct(*op, *n), c)
+                self.event(query, EventLeaf::Distinct(*op, *n))
             }
             CondKind::Dose(dose) => self.dose(dose, c),
             CondKind::And(_) | CondKind::Or(_) | CondKind::Not(_) | CondKind::Define(_) => {
@@ -400,7 +463,6 @@ impl Gen<'_> {
         concepts: &[ConceptId],
         window: &Window,
         test: &ValueTest,
-        c: &Cond,
     ) -> Option<String> {
         self.observation_facts();
         let d = self.d;
@@ -453,13 +515,48 @@ impl Gen<'_> {
                 )
             }
             ValueTest::Compare { op, threshold } => match threshold {
-                Threshold::RefOffset { .. } => {
-                    self.unsupported(
-                        c.span,
-                        "a reference limit moved by a quantity (`ULN + 4 s`)",
-                        "screen these patients with `eligc run`",
-                    );
-                    return None;
+                Threshold::RefOffset { bound, .. } => {
+                    // Slot 1: the protocol's normal range moved, compared as a quantity;
+                    // slot 2: the offset in the result's own unit (`a2`), added to the
+                    // result's own limit (`against_limit` of `src/eval/leaf.rs`).
+                    let (moved, bound) = (threshold.clone(), *bound);
+                    let units = self.unit_table(concepts, &|c, u| {
+                        let default = c
+                            .normal
+                            .as_ref()
+                            .and_then(|n| match bound {
+                                RefBound::Uln => n.high,
+                                RefBound::Lln => n.low,
+                            })
+                            .zip(c.unit.as_ref())
+                            .and_then(|(limit, canonical)| {
+                                let at = moved.from_limit(limit, canonical).ok()?;
+                                cmp_params(u, canonical, at, c.molar_mass.as_ref())
+                            });
+                        let offset = moved
+                            .from_limit(Decimal::ZERO, u)
+                            .ok()
+                            .and_then(|x| times(x, 1))
+                            .map(|x| (x, "1".to_string(), "0".to_string()));
+                        [default, offset]
+                    });
+                    let own = match bound {
+                        RefBound::Uln => "ob.hi",
+                        RefBound::Lln => "ob.lo",
+                    };
+                    (
+                        Some(units),
+                        format!(
+                            "(CASE WHEN ob.v IS NULL OR ut.idx IS NULL THEN 1 WHEN {own} IS NOT NULL THEN {} WHEN ut.m1 IS NULL THEN 1 ELSE {} END)",
+                            bounded_sql(
+                                *op,
+                                &format!(
+                                    "(CASE WHEN ut.m2 IS NULL THEN NULL ELSE SIGN(ob.v - ({own} + ut.a2)) END)"
+                                )
+                            ),
+                            bounded_sql(*op, &ord_value(1))
+                        ),
+                    )
                 }
                 Threshold::Quantity { value, unit } => {
                     let (value, unit) = (*value, unit.clone());
@@ -644,9 +741,35 @@ impl Gen<'_> {
         let select = format!(
             "ev.person_id, ev.tbl, ev.rid, ev.s, ev.e, ev.ek, ev.idx, ev.cls, {t} AS t, {from} AS wf, {to} AS wt, p.as_of"
         );
+        let persons = self.persons.clone();
+        // `except`: records placed under one of its concepts are left out.
+        let except: Vec<String> = q.except.iter().map(|c| c.0.to_string()).collect();
+        let (left_out, kept) = if except.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (
+                format!(
+                    " LEFT JOIN (SELECT DISTINCT tbl, rid FROM eligc_pm_{name} WHERE idx IN ({})) xo ON xo.tbl = ev.tbl AND xo.rid = ev.rid",
+                    except.join(", ")
+                ),
+                " AND xo.rid IS NULL".to_string(),
+            )
+        };
         if q.every {
+            // Every record of the kind; with `except`, one eligc cannot place might be an
+            // excluded one (at most unknown), and so might one the vocabulary places
+            // elsewhere when some excluded concept is not in the vocabulary.
+            let cls = if except.is_empty() {
+                "'P'".to_string()
+            } else {
+                format!(
+                    "CASE WHEN f.matched = 0 AND f.cls0 = 'U' THEN 'U' WHEN f.matched = 0 AND f.cls0 = 'E' AND (SELECT COUNT(*) FROM eligc_anchored WHERE idx IN ({})) < {} THEN 'E' ELSE 'P' END",
+                    except.join(", "),
+                    except.len()
+                )
+            };
             return format!(
-                "SELECT {select} FROM (SELECT f.person_id, f.tbl, f.rid, f.s, f.e, f.ek, f.route, f.mstatus, -1 AS idx, 'P' AS cls FROM eligc_fx_{name} f) ev JOIN eligc_p p ON p.person_id = ev.person_id WHERE {}",
+                "SELECT {select} FROM (SELECT f.person_id, f.tbl, f.rid, f.s, f.e, f.ek, f.route, f.mstatus, -1 AS idx, {cls} AS cls FROM eligc_fx_{name} f) ev JOIN {persons} p ON p.person_id = ev.person_id{left_out} WHERE {}{kept}",
                 w.ok
             );
         }
@@ -663,32 +786,17 @@ impl Gen<'_> {
             format!("idx IN ({})", ids.join(", "))
         };
         format!(
-            "SELECT {select} FROM eligc_ev_{name} ev JOIN eligc_p p ON p.person_id = ev.person_id CROSS JOIN (SELECT COUNT(*) AS n FROM eligc_anchored WHERE {anchored_list}) na \
-             WHERE {} AND ((ev.cls = 'P' AND {list}) OR ev.cls = 'U' OR (ev.cls = 'E' AND na.n < {n}))",
+            "SELECT {select} FROM eligc_ev_{name} ev JOIN {persons} p ON p.person_id = ev.person_id CROSS JOIN (SELECT COUNT(*) AS n FROM eligc_anchored WHERE {anchored_list}) na{left_out} \
+             WHERE {} AND ((ev.cls = 'P' AND {list}) OR ev.cls = 'U' OR (ev.cls = 'E' AND na.n < {n})){kept}",
             w.ok
         )
     }
 
-    fn event(&mut self, q: &EventQuery, leaf: EventLeaf, c: &Cond) -> Option<String> {
-        if !q.except.is_empty() {
-            self.unsupported(
-                c.span,
-                "`except` in an event query",
-                "screen these patients with `eligc run`",
-            );
-            return None;
-        }
-        let kind = match q.kind {
-            EventKind::Condition => Kind::Condition,
-            EventKind::Medication => Kind::Medication,
-            EventKind::Immunization => Kind::Immunization,
-            EventKind::Procedure => Kind::Procedure,
-            EventKind::Encounter => Kind::Encounter,
-            // OMOP gives no allergies, studies or family history (the reader leaves them out):
-            // the record has no such list, every question is unknown.
-            EventKind::Allergy | EventKind::Study | EventKind::FamilyHistory => {
-                return Some("1".to_string());
-            }
+    fn event(&mut self, q: &EventQuery, leaf: EventLeaf) -> Option<String> {
+        // OMOP gives no allergies, studies or family history (the reader leaves them out):
+        // the record has no such list, every question is unknown.
+        let Some(kind) = kind_of(q.kind) else {
+            return Some("1".to_string());
         };
         let w = self.window(&q.window);
         let rows = self.event_rows(q, kind, &w);
@@ -766,6 +874,260 @@ impl Gen<'_> {
                 ))
             }
         }
+    }
+
+    /// A value computed from single results compared with a quantity (`arithmetic` of
+    /// `src/eval/leaf/arith.rs`): each result in base units as a fraction `num / den` of
+    /// exact decimals, combined as fractions, and compared by cross-multiplication; a missing
+    /// or unusable result (a bound, a unit that does not convert) or a zero divisor is
+    /// unknown.
+    fn arithmetic(
+        &mut self,
+        value: &Arith,
+        op: CmpOp,
+        threshold: Decimal,
+        unit: &Unit,
+        c: &Cond,
+    ) -> Option<String> {
+        let mut divisors = Vec::new();
+        let (num, den) = self.arith(value, &mut divisors, c)?;
+        let (tn, td) = unit.factor();
+        let Some(rhs) = times(threshold, tn) else {
+            self.unsupported(
+                c.span,
+                "a threshold whose exact value in base units is too large",
+                "screen these patients with `eligc run`",
+            );
+            return None;
+        };
+        // num/den against threshold·tn/td: num·td against threshold·tn·den, turned by the
+        // sign of den (a quotient's denominator may be negative).
+        let ord = format!("(SIGN({num} * {td} - {rhs} * {den}) * SIGN({den}))");
+        let undefined: String = divisors.iter().map(|d| format!(" OR {d} = 0")).collect();
+        let holds = |o: std::cmp::Ordering| if op.holds(o) { 2 } else { 0 };
+        Some(format!(
+            "(CASE WHEN {ord} IS NULL{undefined} THEN 1 WHEN {ord} < 0 THEN {} WHEN {ord} = 0 THEN {} ELSE {} END)",
+            holds(std::cmp::Ordering::Less),
+            holds(std::cmp::Ordering::Equal),
+            holds(std::cmp::Ordering::Greater)
+        ))
+    }
+
+    /// A computed value as `(num, den)` expressions; the divisors' numerators go to
+    /// `divisors` (each must not be zero).
+    fn arith(
+        &mut self,
+        a: &Arith,
+        divisors: &mut Vec<String>,
+        c: &Cond,
+    ) -> Option<(String, String)> {
+        match a {
+            Arith::Result {
+                mode,
+                concept,
+                window,
+            } => self.operand(*mode, *concept, window, c),
+            Arith::Binary { op, lhs, rhs } => {
+                let (n1, d1) = self.arith(lhs, divisors, c)?;
+                let (n2, d2) = self.arith(rhs, divisors, c)?;
+                Some(match op {
+                    ArithOp::Add => (
+                        format!("({n1} * {d2} + {n2} * {d1})"),
+                        format!("({d1} * {d2})"),
+                    ),
+                    ArithOp::Sub => (
+                        format!("({n1} * {d2} - {n2} * {d1})"),
+                        format!("({d1} * {d2})"),
+                    ),
+                    ArithOp::Mul => (format!("({n1} * {n2})"), format!("({d1} * {d2})")),
+                    ArithOp::Div => {
+                        divisors.push(n2.clone());
+                        (format!("({n1} * {d2})"), format!("({d1} * {n2})"))
+                    }
+                })
+            }
+        }
+    }
+
+    /// One result (latest or earliest; among those of a day, the one the interpreter's order
+    /// puts last or first) or the average of the results, in base units: per person `num`
+    /// and `den`, NULL when it cannot be computed with.
+    fn operand(
+        &mut self,
+        mode: SelectMode,
+        concept: ConceptId,
+        window: &Window,
+        c: &Cond,
+    ) -> Option<(String, String)> {
+        let key = format!("{mode:?} {} {window:?}", concept.0);
+        if let Some(found) = self.operands.get(&key) {
+            return Some(found.clone());
+        }
+        self.observation_facts();
+        let w = self.window(window);
+        let inside = inside_date("ob.d", &w);
+        let info = self.p.concept(concept)?;
+        // Per unit spelling: the factor to base units `fnum / fden` of the unit the result
+        // is read in (`quantity`), when it can be computed with (`one` of arith.rs), and
+        // `fm = lcm / fden` to sum results over a common denominator.
+        let mut factors = Vec::new();
+        let mut add = |text: &str, u: &Unit| {
+            let convertible = info.unit.as_ref().is_none_or(|own| u.is_commensurable(own));
+            if !u.is_affine() && convertible {
+                factors.push((text.to_string(), u.factor()));
+            }
+        };
+        for text in &self.unit_texts {
+            let Ok(parsed) = crate::units::parse_unit(text) else {
+                continue;
+            };
+            match &info.unit {
+                Some(own) if info.kind == ConceptKind::Score && parsed.is_unity() => {
+                    add(text, own);
+                }
+                _ => add(text, &parsed),
+            }
+        }
+        if let Some(own) = &info.unit {
+            if info.kind == ConceptKind::Score || own.is_dimensionless() {
+                add("", own);
+            }
+        }
+        let lcm = factors.iter().try_fold(1u128, |l, (_, (_, d))| {
+            let (mut a, mut b) = (l, *d);
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            (l / a.max(1)).checked_mul(*d)
+        });
+        let Some(lcm) = lcm else {
+            self.unsupported(
+                c.span,
+                "an average over units whose exact factors are too large",
+                "screen these patients with `eligc run`",
+            );
+            return None;
+        };
+        let rows: Vec<String> = factors
+            .iter()
+            .map(|(text, (n, d))| {
+                format!("({}, {n}, {d}, {})", self.d.lit(text), lcm / (*d).max(1))
+            })
+            .collect();
+        let table = self
+            .d
+            .values(&["unit", "fnum", "fden", "fm"], &rows, "'', 0, 0, 0");
+        let int = |col: &str| self.d.integer(col);
+        let table = format!(
+            "SELECT unit, {} AS fnum, {} AS fden, {} AS fm FROM ({table}) ut",
+            int("fnum"),
+            int("fden"),
+            int("fm")
+        );
+        let from = format!(
+            "FROM eligc_ob ob JOIN eligc_pm_obs pm ON pm.tbl = ob.tbl AND pm.rid = ob.rid JOIN eligc_p p ON p.person_id = ob.person_id LEFT JOIN ({table}) ut ON ut.unit = COALESCE(ob.unit, '') WHERE pm.idx = {} AND {inside}",
+            concept.0
+        );
+        let usable = "ob.v IS NOT NULL AND ob.cmp IS NULL AND ut.fnum IS NOT NULL";
+        let l = match mode {
+            SelectMode::Average => self.leaf_cte(format!(
+                "SELECT ob.person_id, CASE WHEN MIN(CASE WHEN {usable} THEN 1 ELSE 0 END) = 1 THEN SUM(ob.v * ut.fnum * ut.fm) END AS num, COUNT(*) * {lcm} AS den {from} GROUP BY ob.person_id"
+            )),
+            _ => {
+                let order = if mode == SelectMode::Earliest {
+                    "ob.d ASC, ob.tbl ASC, ob.rid ASC"
+                } else {
+                    "ob.d DESC, ob.tbl DESC, ob.rid DESC"
+                };
+                self.leaf_cte(format!(
+                    "SELECT person_id, num, den FROM (SELECT ob.person_id, CASE WHEN {usable} THEN ob.v * ut.fnum END AS num, ut.fden AS den, ROW_NUMBER() OVER (PARTITION BY ob.person_id ORDER BY {order}) AS rn {from}) x WHERE rn = 1"
+                ))
+            }
+        };
+        let found = (format!("{l}.num"), format!("{l}.den"));
+        self.operands.insert(key, found.clone());
+        Some(found)
+    }
+
+    /// `first|last EVENT WINDOW`: the first (last) event of the query, at any date, starts
+    /// in the window (`select_event` of `src/eval/leaf.rs`): true when every date it may
+    /// start on is in the window, false when none is.
+    fn select_event(&mut self, select: EventSelect, q: &EventQuery) -> Option<String> {
+        let Some(kind) = kind_of(q.kind) else {
+            return Some("1".to_string());
+        };
+        let w = self.window(&q.window);
+        let ever = Win {
+            from: None,
+            to: None,
+            ok: "1 = 1".to_string(),
+        };
+        let rows = self.event_rows(q, kind, &ever);
+        let inside = |col: &str| {
+            let mut parts = Vec::new();
+            if let Some(f) = &w.from {
+                parts.push(format!("{col} >= {f}"));
+            }
+            if let Some(t) = &w.to {
+                parts.push(format!("{col} <= {t}"));
+            }
+            if parts.is_empty() {
+                "1 = 1".to_string()
+            } else {
+                format!("({})", parts.join(" AND "))
+            }
+        };
+        let other = format!(
+            "x.t = 1 AND {}",
+            before_sure(select, "x.s").replace("sure", "x.sure")
+        );
+        let l = self.leaf_cte(format!(
+            "SELECT x.person_id, x.sure, SUM(CASE WHEN {other} AND {} THEN 1 ELSE 0 END) AS oin, SUM(CASE WHEN {other} AND NOT {} THEN 1 ELSE 0 END) AS oout FROM ({}) x JOIN eligc_p p ON p.person_id = x.person_id GROUP BY x.person_id, x.sure",
+            inside("x.s"),
+            inside("x.s"),
+            candidates(select, &rows)
+        ));
+        let sure_in = inside(&format!("{l}.sure"));
+        Some(format!(
+            "(CASE WHEN NOT ({}) THEN 1 WHEN {l}.person_id IS NULL THEN 0 WHEN {l}.sure IS NOT NULL AND {sure_in} AND {l}.oout = 0 THEN 2 WHEN ({l}.sure IS NULL OR NOT {sure_in}) AND {l}.oin = 0 THEN 0 ELSE 1 END)",
+            w.ok
+        ))
+    }
+
+    /// An anchor taken from the record (`anchor NAME = first|last EVENT WINDOW`), as
+    /// `event_anchor` of `src/eval/leaf.rs`: the start of the first (last) event of the
+    /// query in its window. Returns its state (0 no such event, 1 not known, 2 known) and its
+    /// date as expressions over `eligc_p0 p`, adding the joins they need to `joins`.
+    pub(super) fn event_anchor(
+        &mut self,
+        i: usize,
+        select: EventSelect,
+        q: &EventQuery,
+        joins: &mut String,
+    ) -> (String, String) {
+        let Some(kind) = kind_of(q.kind) else {
+            return ("1".to_string(), "CAST(NULL AS DATE)".to_string());
+        };
+        let w = self.window(&q.window);
+        let rows = self.event_rows(q, kind, &w);
+        let name = format!("eligc_ea{i}");
+        self.cte(
+            &name,
+            format!(
+                "SELECT person_id, sure, SUM(CASE WHEN t = 1 AND {} THEN 1 ELSE 0 END) AS others FROM ({}) x GROUP BY person_id, sure",
+                before_sure(select, "s"),
+                candidates(select, &rows)
+            ),
+        );
+        joins.push_str(&format!(
+            " LEFT JOIN {name} ea{i} ON ea{i}.person_id = p.person_id"
+        ));
+        let state = format!(
+            "(CASE WHEN NOT ({}) THEN 1 WHEN ea{i}.person_id IS NULL THEN 0 WHEN ea{i}.sure IS NOT NULL AND ea{i}.others = 0 THEN 2 ELSE 1 END)",
+            w.ok
+        );
+        let date = format!("CASE WHEN {state} = 2 THEN ea{i}.sure END");
+        (state, date)
     }
 
     /// A daily-dose test. OMOP gives no daily dose (no DRUG_STRENGTH is read), so every
@@ -891,6 +1253,42 @@ impl Gen<'_> {
             w.ok
         ))
     }
+}
+
+/// The table of facts of an event kind; `None` for the kinds OMOP has no list of.
+fn kind_of(kind: EventKind) -> Option<Kind> {
+    match kind {
+        EventKind::Condition => Some(Kind::Condition),
+        EventKind::Medication => Some(Kind::Medication),
+        EventKind::Immunization => Some(Kind::Immunization),
+        EventKind::Procedure => Some(Kind::Procedure),
+        EventKind::Encounter => Some(Kind::Encounter),
+        EventKind::Allergy | EventKind::Study | EventKind::FamilyHistory => None,
+    }
+}
+
+/// Per person, the candidates for the first (last) event of `rows` (`t` >= 1: those that
+/// may match): `sure`, the earliest (latest) start of those that certainly match, beside
+/// each candidate's `t` and start `s` (`choose` of `src/eval/leaf.rs`; OMOP facts all have
+/// a start).
+fn candidates(select: EventSelect, rows: &str) -> String {
+    let agg = match select {
+        EventSelect::First => "MIN",
+        EventSelect::Last => "MAX",
+    };
+    format!(
+        "SELECT r.person_id, r.t, r.s, {agg}(CASE WHEN r.t = 2 THEN r.s END) OVER (PARTITION BY r.person_id) AS sure FROM ({rows}) r WHERE r.t >= 1"
+    )
+}
+
+/// Whether candidate start `s` comes before `sure` in the order of `select` (or there is
+/// no sure one): a date the chosen event may have.
+fn before_sure(select: EventSelect, s: &str) -> String {
+    let cmp = match select {
+        EventSelect::First => "<",
+        EventSelect::Last => ">",
+    };
+    format!("(sure IS NULL OR {s} {cmp} sure)")
 }
 
 #[derive(Clone, Copy)]

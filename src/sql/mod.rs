@@ -143,6 +143,9 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
         unit_texts: unit_catalogue(program, options),
         next: 0,
         recursive: false,
+        persons: "eligc_p".to_string(),
+        empty: None,
+        operands: BTreeMap::new(),
     };
     g.base_ctes();
     g.person_cte();
@@ -396,6 +399,15 @@ pub(crate) struct Gen<'p> {
     next: usize,
     /// Whether the WITH clause needs RECURSIVE (the vocabulary walk, PostgreSQL).
     recursive: bool,
+    /// The person table event rows are joined to: `eligc_p`, or `eligc_p0` (the anchors
+    /// the record supplies) while the anchors taken from events are computed.
+    persons: String,
+    /// While a leaf whose window may be empty is written twice: `Some(true)` writes it for
+    /// the empty window, `Some(false)` for the placed one (see `Gen::leaf`).
+    empty: Option<bool>,
+    /// The per-person CTEs of arithmetic's operands already written (`num`, `den`), by
+    /// mode, concept and window: a protocol often uses one result in several computations.
+    operands: BTreeMap<String, (String, String)>,
 }
 
 impl Gen<'_> {
@@ -428,13 +440,10 @@ impl Gen<'_> {
         let prm = self.params.clone();
         let mut anchor_cols = Vec::new();
         let mut anchor_aggs = vec!["person_id".to_string()];
+        let mut from_events = Vec::new();
         for (i, a) in self.p.anchors.iter().enumerate() {
-            if a.event.is_some() {
-                self.unsupported(
-                    a.span,
-                    "an anchor taken from the record (`= first|last EVENT`)",
-                    "give the date in the eligc_anchor table instead, or screen with `eligc run`",
-                );
+            if let Some((select, query)) = &a.event {
+                from_events.push((i, *select, query.clone()));
                 continue;
             }
             if let Some(f) = a.fixed {
@@ -479,13 +488,35 @@ impl Gen<'_> {
             format!("{as_of} AS as_of"),
         ];
         cols.extend(anchor_cols);
+        // Anchors taken from the record's events are computed from the persons with the
+        // anchors the record supplies (`eligc_p0`): their windows refer only to those.
+        let base = if from_events.is_empty() {
+            "eligc_p"
+        } else {
+            "eligc_p0"
+        };
         self.cte(
-            "eligc_p",
+            base,
             format!(
                 "SELECT {} FROM {s}person pe LEFT JOIN eligc_an an ON an.person_id = pe.person_id",
                 cols.join(", ")
             ),
         );
+        if !from_events.is_empty() {
+            self.persons = base.to_string();
+            let mut cols = vec!["p.*".to_string()];
+            let mut joins = String::new();
+            for (i, select, query) in &from_events {
+                let (state, date) = self.event_anchor(*i, *select, query, &mut joins);
+                cols.push(format!("{state} AS e{i}"));
+                cols.push(format!("{date} AS a{i}"));
+            }
+            self.persons = "eligc_p".to_string();
+            self.cte(
+                "eligc_p",
+                format!("SELECT {} FROM eligc_p0 p{joins}", cols.join(", ")),
+            );
+        }
         let mut att = vec!["person_id".to_string()];
         for (i, c) in self.p.concepts.iter().enumerate() {
             if c.kind == crate::ast::ConceptKind::Attestation {

@@ -346,6 +346,41 @@ fn generated_persons_get_the_interpreters_outcomes_from_postgresql_for_every_kin
 }
 
 #[test]
+fn real_trials_with_first_last_events_anchors_from_events_except_or_arithmetic_get_the_interpreters_outcomes_from_postgresql()
+ {
+    let Some(url) = server() else { return };
+    // The trials that did not compile before these constructs did, on dense generated
+    // persons (shared dates, repeated results): the constructs as real protocols combine them.
+    for (i, trial) in [
+        "NCT03860220",
+        "NCT03861637",
+        "NCT03921827",
+        "NCT03928548",
+        "NCT03935789",
+        "NCT03937466",
+        "NCT03937505",
+        "NCT03938168",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let protocol = format!("protocols/trials/{trial}.elig");
+        let (tmp, side) = generate_with(&protocol, 80, 80 + i as u32, true, "", Some(""));
+        let schema = format!("eligc_t_trial_{i}_{}", std::process::id());
+        let _schema = load(&url, &schema, &tmp.path().join("omop"));
+        let side = side.to_string_lossy().to_string();
+        let n = compare(
+            &url,
+            &protocol,
+            &tmp.path().join("omop"),
+            &schema,
+            &["--side", &side, "--anchor", "screening=2024-06-01"],
+        );
+        assert_eq!(n, 80, "{trial}");
+    }
+}
+
+#[test]
 fn the_synthea_export_gets_the_interpreters_outcomes_from_postgresql() {
     let Some(url) = server() else { return };
     let Some(dir) = [

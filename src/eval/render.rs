@@ -29,21 +29,43 @@ pub fn id_width<'a>(ids: impl IntoIterator<Item = &'a str>) -> usize {
 
 /// One table line: id, verdict, the criteria that exclude, the criteria that are unknown.
 pub fn table_line(r: &PatientResult, id_width: usize) -> String {
-    let excluded = r.excluding().join(" ");
-    let unknown = r.unknown().join(" ");
-    format!(
-        "{:<id_width$} {:<13} {:<28} {}",
-        escape(&r.id),
-        r.verdict.word(),
-        escape(dash(&excluded)),
-        escape(dash(&unknown))
-    )
-    .trim_end()
-    .to_string()
+    // Written into one string, as `format!("{:<id_width$} {:<13} {:<28} {}", ...)` with its
+    // end trimmed would write it (padding counts `char`s), without the formatting machinery
+    // and the intermediate strings: a tenth of the writer thread's time.
+    let mut line = String::with_capacity(96);
+    pad(&mut line, &escape(&r.id), id_width);
+    line.push(' ');
+    pad(&mut line, r.verdict.word(), 13);
+    line.push(' ');
+    ids(&mut line, &r.excluding(), 28);
+    line.push(' ');
+    ids(&mut line, &r.unknown(), 0);
+    let end = line.trim_end().len();
+    line.truncate(end);
+    line
 }
 
-fn dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
+/// `text`, then spaces up to `width` characters.
+fn pad(line: &mut String, text: &str, width: usize) {
+    line.push_str(text);
+    let written = text.chars().count();
+    line.extend(std::iter::repeat_n(' ', width.saturating_sub(written)));
+}
+
+/// Criterion ids separated by spaces, escaped (`-` for none), padded to `width`.
+fn ids(line: &mut String, ids: &[&str], width: usize) {
+    let start = line.len();
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push_str(&escape(id));
+    }
+    if line.len() == start {
+        line.push('-');
+    }
+    let written = line.get(start..).map_or(0, |t| t.chars().count());
+    line.extend(std::iter::repeat_n(' ', width.saturating_sub(written)));
 }
 
 /// A CSV field, quoted when needed. A cell a spreadsheet would run as a formula (starting

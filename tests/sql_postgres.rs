@@ -485,6 +485,55 @@ fn run_db_without_a_server_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the database"));
 }
 
+#[test]
+fn run_db_refuses_rows_without_an_id_rather_than_leaving_them_out() {
+    let Some(url) = server() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // The first result of MEASUREMENT loses its id, the first condition its person_id.
+    let blank_first = |text: String, column: usize| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut fields: Vec<&str> = lines[1].split(',').collect();
+        fields[column] = "";
+        lines[1] = fields.join(",");
+        lines.join("\n") + "\n"
+    };
+    let dir = samples_variant(tmp.path(), "noid", |file, text| match file {
+        "MEASUREMENT.csv" => blank_first(text, 0),
+        "CONDITION_OCCURRENCE.csv" => blank_first(text, 1),
+        _ => text,
+    });
+    let schema = format!("eligc_t_noid_{}", std::process::id());
+    let _schema = load(&url, &schema, &dir);
+    let out = eligc()
+        .args([
+            "run",
+            "protocols/sle-car-t/protocol.elig",
+            "--db",
+            &url,
+            "--schema",
+            &schema,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "nothing is screened");
+    assert!(
+        err.contains("error: measurement has 1 row without measurement_id or person_id"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "error: condition_occurrence has 1 row without condition_occurrence_id or person_id"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: load the tables with the CDM's NOT NULL ids"),
+        "{err}"
+    );
+}
+
 /// A copy of the samples' export in `tmp/name`, each file's text passed through `edit`.
 fn samples_variant(tmp: &Path, name: &str, edit: impl Fn(&str, String) -> String) -> PathBuf {
     let dir = tmp.join(name);

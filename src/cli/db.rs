@@ -78,6 +78,40 @@ pub(crate) fn units(client: &mut postgres::Client, query: &str) -> Result<Vec<St
 /// took 7 GB.
 const FETCH: usize = 10_000;
 
+/// The tables holding rows the script cannot see: (table, id column, how many rows). A
+/// table the database does not have is skipped: the script fails on its own if it reads it.
+pub(crate) fn rows_without_ids(
+    client: &mut postgres::Client,
+    queries: &[(&str, String)],
+) -> Result<Vec<(String, String, u64)>, String> {
+    let mut out = Vec::new();
+    for (table, query) in queries {
+        let messages = match client.simple_query(query) {
+            Ok(m) => m,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => continue,
+            Err(e) => {
+                return Err(format!(
+                    "the database refused the query on {table}: {}",
+                    describe(&e)
+                ));
+            }
+        };
+        for m in messages {
+            if let postgres::SimpleQueryMessage::Row(row) = m {
+                let missing = row.get(2).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+                if missing > 0 {
+                    out.push((
+                        row.get(0).unwrap_or_default().to_string(),
+                        row.get(1).unwrap_or_default().to_string(),
+                        missing,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Runs the script's setup, fills the session's parameter tables from a side file, and
 /// reads the result through a cursor, `FETCH` rows at a time, handing each batch to `each`.
 pub(crate) fn screen(

@@ -544,6 +544,25 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
             return EXIT_USAGE;
         }
     }
+    match super::db::rows_without_ids(&mut client, &eligc::sql::rows_without_ids(&options)) {
+        Ok(found) if found.is_empty() => {}
+        Ok(found) => {
+            for (table, id, n) in found {
+                let rows = if n == 1 { "row" } else { "rows" };
+                eprintln!(
+                    "error: {table} has {n} {rows} without {id} or person_id: the SQL script tells rows apart by their id and screens per person_id, so it would leave them out without a word, where `eligc run` on the export reads them (docs/sql.md#known-differences)"
+                );
+            }
+            eprintln!(
+                "help: load the tables with the CDM's NOT NULL ids, or screen the export with `eligc run PROTOCOL DIR`"
+            );
+            return EXIT_USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    }
     let compiled = match super::sql::compile(&args.protocol, &options) {
         Ok(c) => c,
         Err(code) => return code,

@@ -74,6 +74,8 @@ pub struct Script {
     pub funnel_query: String,
     /// Unit spellings in the data the script has no conversion for (see [`Options::units`]).
     pub units_query: String,
+    /// Rows the script cannot see, per table (see [`rows_without_ids`]): every count must be 0.
+    pub ids_query: String,
     /// The criteria's ids, depth first, in the order of the result's columns.
     pub criteria: Vec<String>,
 }
@@ -97,6 +99,8 @@ impl Script {
         out.push_str(&self.funnel_query);
         out.push_str(";\n\n-- Unit spellings in the data this script cannot convert (compile again with --unit).\n");
         out.push_str(&self.units_query);
+        out.push_str(";\n\n-- Rows this script cannot see: without their id or person_id (the CDM forbids both). Every count must be 0.\n");
+        out.push_str(&self.ids_query);
         out.push_str(";\n");
         out
     }
@@ -290,13 +294,59 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
         cdm = g.cdm,
         vocab = g.vocab
     );
+    let ids_query = rows_without_ids(options)
+        .into_iter()
+        .map(|(_, q)| q)
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL ");
     Ok(Script {
         setup,
         result_query,
         funnel_query,
         units_query,
+        ids_query,
         criteria: ids,
     })
+}
+
+/// The clinical tables the script reads, each with its id column.
+const IDS: [(&str, &str); 7] = [
+    ("person", "person_id"),
+    ("measurement", "measurement_id"),
+    ("observation", "observation_id"),
+    ("condition_occurrence", "condition_occurrence_id"),
+    ("drug_exposure", "drug_exposure_id"),
+    ("procedure_occurrence", "procedure_occurrence_id"),
+    ("visit_occurrence", "visit_occurrence_id"),
+];
+
+/// Per clinical table, a query counting its rows without their id or `person_id`
+/// (`table_name`, `id_column`, `missing`). The script tells facts apart by table and id, and
+/// gives outcomes per `person_id`: such a row would be left out without a word, where `eligc
+/// run` reads it (or rejects its person). The CDM makes both `NOT NULL`; a table loaded
+/// without the CDM's constraints may still hold them. `eligc run --db` refuses a database
+/// where any count is not 0.
+pub fn rows_without_ids(options: &Options) -> Vec<(&'static str, String)> {
+    let cdm = options
+        .cdm_schema
+        .as_ref()
+        .map(|s| format!("{s}."))
+        .unwrap_or_default();
+    IDS.iter()
+        .map(|(table, id)| {
+            let person = if *id == "person_id" {
+                String::new()
+            } else {
+                " OR person_id IS NULL".to_string()
+            };
+            (
+                *table,
+                format!(
+                    "SELECT '{table}' AS table_name, '{id}' AS id_column, COUNT(*) AS missing FROM {cdm}{table} WHERE {id} IS NULL{person}"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The SQL that lists the unit spellings of measurements and observations with a value

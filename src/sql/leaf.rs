@@ -744,16 +744,27 @@ impl Gen<'_> {
         let persons = self.persons.clone();
         // `except`: records placed under one of its concepts are left out.
         let except: Vec<String> = q.except.iter().map(|c| c.0.to_string()).collect();
-        let (left_out, kept) = if except.is_empty() {
-            (String::new(), String::new())
-        } else {
-            (
+        // PostgreSQL: `NOT IN`, not an anti-join: with a CTE's estimate of one row it
+        // planned the anti-join as a nested loop (26 million comparisons, 4.5 s of 10 s on
+        // 5,000 persons); `NOT IN` over non-null keys is a hashed subplan. Spark plans the
+        // anti-join as a hash join.
+        let excluded = format!(
+            "SELECT tbl, rid FROM eligc_pm_{name} WHERE idx IN ({})",
+            except.join(", ")
+        );
+        let (left_out, kept) = match self.d {
+            _ if except.is_empty() => (String::new(), String::new()),
+            super::Dialect::Postgresql => (
+                String::new(),
+                format!(" AND (ev.tbl, ev.rid) NOT IN ({excluded})"),
+            ),
+            super::Dialect::Spark => (
                 format!(
                     " LEFT JOIN (SELECT DISTINCT tbl, rid FROM eligc_pm_{name} WHERE idx IN ({})) xo ON xo.tbl = ev.tbl AND xo.rid = ev.rid",
                     except.join(", ")
                 ),
                 " AND xo.rid IS NULL".to_string(),
-            )
+            ),
         };
         if q.every {
             // Every record of the kind; with `except`, one eligc cannot place might be an

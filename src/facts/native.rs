@@ -1230,7 +1230,17 @@ fn concept_ref(concept: Option<&str>, code: Option<&str>) -> Result<(), String> 
             "name what this is: `concept` (a vocabulary name) or `code` (e.g. `loinc:33914-3`)"
                 .into(),
         ),
-        (Some(name), None) if name.trim().is_empty() => Err("`concept` is empty".into()),
+        // A name starting with a visible ASCII character is not blank (the common case,
+        // decided without trimming).
+        (Some(name), None)
+            if !name
+                .as_bytes()
+                .first()
+                .is_some_and(|b| matches!(b, b'!'..=b'~'))
+                && name.trim().is_empty() =>
+        {
+            Err("`concept` is empty".into())
+        }
         (None, Some(code)) => parse_code(code).map(|_| ()),
         _ => Ok(()),
     }

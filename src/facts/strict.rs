@@ -31,20 +31,20 @@ const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// `YYYY-MM-DD`, exactly: four digits, two, two, and a day that exists.
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let b = text.as_bytes();
-    let shape = b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape {
-        return Err(DATE_SYNTAX.to_string());
-    }
-    let number = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<u32>().ok());
-    let (Some(y), Some(m), Some(d)) = (number(0..4), number(5..7), number(8..10)) else {
+    // The digits are read in place (three `str::parse` calls were half the time of a date).
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = text.as_bytes() else {
         return Err(DATE_SYNTAX.to_string());
     };
-    i32::try_from(y)
+    // Two digits as a number; `None` unless both are digits.
+    let two = |a: u8, b: u8| {
+        (a.is_ascii_digit() && b.is_ascii_digit())
+            .then(|| u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+    };
+    let (Some(c), Some(y), Some(m), Some(d)) = (two(y0, y1), two(y2, y3), two(m0, m1), two(d0, d1))
+    else {
+        return Err(DATE_SYNTAX.to_string());
+    };
+    i32::try_from(c * 100 + y)
         .ok()
         .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
         .ok_or_else(|| format!("no such date: {DATE_SYNTAX}"))

@@ -32,10 +32,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 use eligc::program::Program;
 use serde_json::{Map, Value, json};
+
+mod common;
+use common::{Outcomes, eligc, outcomes};
 
 const DIR: &str = "protocols/sle-car-t";
 
@@ -922,11 +924,9 @@ fn the_committed_omop_samples_are_the_converted_native_ones() {
     );
 }
 
-type Outcomes = BTreeMap<String, Vec<(String, String)>>;
-
 /// Per patient: the verdict and each criterion's outcome, from `eligc run --format json`.
 fn screen(args: &[&str]) -> Outcomes {
-    let out = Command::new(env!("CARGO_BIN_EXE_eligc"))
+    let out = eligc()
         .args(["run", &format!("{DIR}/protocol.elig"), "--format", "json"])
         .args(args)
         .output()
@@ -937,23 +937,7 @@ fn screen(args: &[&str]) -> Outcomes {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            let mut row = vec![(
-                "verdict".to_string(),
-                v["verdict"].as_str().unwrap().to_string(),
-            )];
-            for c in v["criteria"].as_array().unwrap() {
-                row.push((
-                    c["id"].as_str().unwrap().to_string(),
-                    c["outcome"].as_str().unwrap().to_string(),
-                ));
-            }
-            (v["id"].as_str().unwrap().to_string(), row)
-        })
-        .collect()
+    outcomes(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// The native records with the given losses, screened (ids as OMOP's person_id).

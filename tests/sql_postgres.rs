@@ -21,6 +21,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::{eligc, outcomes};
+
 /// The server, or `None` (after saying why) when these tests cannot run here.
 fn server() -> Option<String> {
     match std::env::var("ELIGC_PG_URL") {
@@ -37,10 +40,6 @@ fn server() -> Option<String> {
             None
         }
     }
-}
-
-fn eligc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_eligc"))
 }
 
 /// Column types for the CDM columns the loader creates (the CSV headers name them).
@@ -158,27 +157,6 @@ fn load(url: &str, schema: &str, dir: &Path) -> Schema {
     }
 }
 
-/// Per person: verdict and each criterion's outcome, from `--format json` output.
-fn outcomes(json: &[u8]) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut out = BTreeMap::new();
-    for line in String::from_utf8_lossy(json).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let Some(id) = v["id"].as_str() else { continue };
-        let mut row = vec![(
-            "verdict".to_string(),
-            v["verdict"].as_str().unwrap().to_string(),
-        )];
-        for c in v["criteria"].as_array().unwrap() {
-            row.push((
-                c["id"].as_str().unwrap().to_string(),
-                c["outcome"].as_str().unwrap().to_string(),
-            ));
-        }
-        out.insert(id.to_string(), row);
-    }
-    out
-}
-
 /// Screens `dir` with the interpreter and `schema` through SQL, and compares.
 fn compare(url: &str, protocol: &str, dir: &Path, schema: &str, extra: &[&str]) -> usize {
     let interp = eligc()
@@ -207,7 +185,10 @@ fn compare(url: &str, protocol: &str, dir: &Path, schema: &str, extra: &[&str]) 
         "{}",
         String::from_utf8_lossy(&sql.stderr)
     );
-    let (want, got) = (outcomes(&interp.stdout), outcomes(&sql.stdout));
+    let (want, got) = (
+        outcomes(&String::from_utf8_lossy(&interp.stdout)),
+        outcomes(&String::from_utf8_lossy(&sql.stdout)),
+    );
     assert_eq!(
         want.keys().collect::<Vec<_>>(),
         got.keys().collect::<Vec<_>>(),

@@ -13,9 +13,11 @@
 //! (`CI=true`, where a missing pyspark fails it) or when `ELIGC_SPARK=1`; otherwise it says
 //! loudly that it is skipped.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod common;
+use common::{Outcomes, eligc, outcomes};
 
 fn pyspark() -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -36,30 +38,6 @@ fn pyspark() -> bool {
         eprintln!("\n*** SKIPPED: pyspark is not installed (pip install pyspark) ***\n");
     }
     ok
-}
-
-fn eligc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_eligc"))
-}
-
-fn outcomes(text: &str) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let Some(id) = v["id"].as_str() else { continue };
-        let mut row = vec![(
-            "verdict".to_string(),
-            v["verdict"].as_str().unwrap().to_string(),
-        )];
-        for c in v["criteria"].as_array().unwrap() {
-            row.push((
-                c["id"].as_str().unwrap().to_string(),
-                c["outcome"].as_str().unwrap().to_string(),
-            ));
-        }
-        out.insert(id.to_string(), row);
-    }
-    out
 }
 
 /// Every unit spelling a generated export uses (UCUM concepts and source values), for
@@ -139,52 +117,16 @@ fn generated_persons_get_the_interpreters_outcomes_from_spark_sql() {
             .unwrap();
         assert!(status.success());
         let side = tmp.path().join(format!("omop{i}.side.jsonl"));
-        let common = ["--anchor", "screening=2024-06-01"];
-        let interp = eligc()
-            .args(["run", protocol])
-            .arg(&dir)
-            .arg("--side")
-            .arg(&side)
-            .args(common)
-            .args(["--format", "json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            interp.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&interp.stderr)
-        );
-        let mut sql = eligc();
-        sql.args(["sql", protocol, "--dialect", "spark"])
-            .args(common);
-        for u in units(&dir) {
-            sql.arg(format!("--unit={u}"));
-        }
-        let script = sql.output().unwrap();
-        assert_eq!(
-            script.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&script.stderr)
-        );
-        let script_path = tmp.path().join(format!("script{i}.sql"));
-        std::fs::write(&script_path, &script.stdout).unwrap();
-        let out = tmp.path().join(format!("spark{i}.jsonl"));
-        let job = tmp.path().join(format!("job{i}.json"));
-        std::fs::write(
-            &job,
-            serde_json::json!({"script": script_path, "omop": dir, "side": side, "out": out})
-                .to_string(),
-        )
-        .unwrap();
-        jobs.push(job);
-        expected.push((
+        let (job, want, out) = job(
+            tmp.path(),
+            &i.to_string(),
             protocol,
-            outcomes(&String::from_utf8_lossy(&interp.stdout)),
-            out,
-            150,
-        ));
+            &dir,
+            &side,
+            &["--anchor", "screening=2024-06-01"],
+        );
+        jobs.push(job);
+        expected.push((protocol, want, out, 150));
     }
     let (job, want, out) = samples_job(tmp.path());
     jobs.push(job);
@@ -214,22 +156,40 @@ fn generated_persons_get_the_interpreters_outcomes_from_spark_sql() {
     }
 }
 
-type Outcomes = BTreeMap<String, Vec<(String, String)>>;
-
 const SAMPLES_PROTOCOL: &str = "protocols/sle-car-t/protocol.elig";
 
 /// The job for the 98 native sample patients of the seed protocol, converted to CDM rows by
 /// `tests/seed_omop.rs` (`protocols/sle-car-t/omop/`, committed), run in the same Spark
 /// session as the generated persons: the interpreter's outcomes, and the file Spark writes.
-fn samples_job(tmp: &Path) -> (std::path::PathBuf, Outcomes, std::path::PathBuf) {
+fn samples_job(tmp: &Path) -> (PathBuf, Outcomes, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("protocols/sle-car-t/omop");
-    let side = root.join("protocols/sle-car-t/omop.side.jsonl");
+    job(
+        tmp,
+        "-samples",
+        SAMPLES_PROTOCOL,
+        &root.join("protocols/sle-car-t/omop"),
+        &root.join("protocols/sle-car-t/omop.side.jsonl"),
+        &[],
+    )
+}
+
+/// One Spark job: `protocol` screened by the interpreter on the export `dir` (its outcomes
+/// are what Spark must give), and compiled for Spark with every unit the export uses; the
+/// job file for `spark_check.py` and the file Spark will write, both named with `name`.
+fn job(
+    tmp: &Path,
+    name: &str,
+    protocol: &str,
+    dir: &Path,
+    side: &Path,
+    extra: &[&str],
+) -> (PathBuf, Outcomes, PathBuf) {
     let interp = eligc()
-        .args(["run", SAMPLES_PROTOCOL])
-        .arg(&dir)
+        .args(["run", protocol])
+        .arg(dir)
         .arg("--side")
-        .arg(&side)
+        .arg(side)
+        .args(extra)
         .args(["--format", "json"])
         .output()
         .unwrap();
@@ -240,8 +200,9 @@ fn samples_job(tmp: &Path) -> (std::path::PathBuf, Outcomes, std::path::PathBuf)
         String::from_utf8_lossy(&interp.stderr)
     );
     let mut sql = eligc();
-    sql.args(["sql", SAMPLES_PROTOCOL, "--dialect", "spark"]);
-    for u in units(&dir) {
+    sql.args(["sql", protocol, "--dialect", "spark"])
+        .args(extra);
+    for u in units(dir) {
         sql.arg(format!("--unit={u}"));
     }
     let script = sql.output().unwrap();
@@ -251,10 +212,10 @@ fn samples_job(tmp: &Path) -> (std::path::PathBuf, Outcomes, std::path::PathBuf)
         "{}",
         String::from_utf8_lossy(&script.stderr)
     );
-    let script_path = tmp.join("script-samples.sql");
+    let script_path = tmp.join(format!("script{name}.sql"));
     std::fs::write(&script_path, &script.stdout).unwrap();
-    let out = tmp.join("spark-samples.jsonl");
-    let job = tmp.join("job-samples.json");
+    let out = tmp.join(format!("spark{name}.jsonl"));
+    let job = tmp.join(format!("job{name}.json"));
     std::fs::write(
         &job,
         serde_json::json!({"script": script_path, "omop": dir, "side": side, "out": out})

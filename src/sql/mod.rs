@@ -125,7 +125,6 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
             )]);
         }
     }
-    let prefix = |s: &Option<String>| s.as_ref().map(|s| format!("{s}.")).unwrap_or_default();
     let cdm = prefix(&options.cdm_schema);
     let vocab = match &options.vocabulary_schema {
         Some(_) => prefix(&options.vocabulary_schema),
@@ -327,11 +326,7 @@ const IDS: [(&str, &str); 7] = [
 /// without the CDM's constraints may still hold them. `eligc run --db` refuses a database
 /// where any count is not 0.
 pub fn rows_without_ids(options: &Options) -> Vec<(&'static str, String)> {
-    let cdm = options
-        .cdm_schema
-        .as_ref()
-        .map(|s| format!("{s}."))
-        .unwrap_or_default();
+    let cdm = prefix(&options.cdm_schema);
     IDS.iter()
         .map(|(table, id)| {
             let person = if *id == "person_id" {
@@ -352,7 +347,6 @@ pub fn rows_without_ids(options: &Options) -> Vec<(&'static str, String)> {
 /// The SQL that lists the unit spellings of measurements and observations with a value
 /// (for `eligc run --db`, which compiles with every spelling its database holds).
 pub fn distinct_units_query(options: &Options) -> String {
-    let prefix = |s: &Option<String>| s.as_ref().map(|s| format!("{s}.")).unwrap_or_default();
     let cdm = prefix(&options.cdm_schema);
     let vocab = match &options.vocabulary_schema {
         Some(_) => prefix(&options.vocabulary_schema),
@@ -368,6 +362,11 @@ pub fn distinct_units_query(options: &Options) -> String {
         one("measurement"),
         one("observation")
     )
+}
+
+/// `schema.` before a table's name, or nothing for the search path.
+fn prefix(schema: &Option<String>) -> String {
+    schema.as_ref().map(|s| format!("{s}.")).unwrap_or_default()
 }
 
 fn is_identifier(s: &str) -> bool {

@@ -212,7 +212,77 @@ fn compare(url: &str, protocol: &str, dir: &Path, schema: &str, extra: &[&str]) 
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // Beyond the outcomes, which the SQL script decides (and `run --db` checks against the
+    // interpreter on the persons' rows): the explanations, made from the rows fetched from
+    // the database, are those of the run on the export, field for field (checks, logic,
+    // to_settle, unused and unplaced counts).
+    let (want, got) = (
+        explained(&String::from_utf8_lossy(&interp.stdout)),
+        explained(&String::from_utf8_lossy(&sql.stdout)),
+    );
+    for (id, person) in &want {
+        assert_eq!(
+            serde_json::to_string_pretty(person).unwrap(),
+            serde_json::to_string_pretty(&got[id]).unwrap(),
+            "person {id}: the explanation from the database is not the export's"
+        );
+    }
     want.len()
+}
+
+/// The persons of `eligc run --format json` output, whole, by id.
+fn explained(json: &str) -> BTreeMap<String, serde_json::Value> {
+    json.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| Some((v["id"].as_str()?.to_string(), v)))
+        .collect()
+}
+
+/// `eligc run PROTOCOL --explain ID` on the export and on the database print the same text.
+fn same_explanations(
+    url: &str,
+    protocol: &str,
+    dir: &Path,
+    schema: &str,
+    ids: &[&str],
+    extra: &[&str],
+) {
+    for id in ids {
+        let files = eligc()
+            .args(["run", protocol])
+            .arg(dir)
+            .args(["--explain", id])
+            .args(extra)
+            .output()
+            .unwrap();
+        let db = eligc()
+            .args([
+                "run",
+                protocol,
+                "--db",
+                url,
+                "--schema",
+                schema,
+                "--explain",
+                id,
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            db.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&db.stderr)
+        );
+        let text = String::from_utf8_lossy(&db.stdout);
+        assert!(text.contains(&format!("Patient {id}: ")), "{text}");
+        assert_eq!(
+            String::from_utf8_lossy(&files.stdout),
+            text,
+            "--explain {id}"
+        );
+    }
 }
 
 /// Generates persons with benches/gen_omop.py; returns the folder and its side file.
@@ -384,6 +454,14 @@ fn the_synthea_export_gets_the_interpreters_outcomes_from_postgresql() {
         &["--anchor", "screening=2022-12-31"],
     );
     assert_eq!(n, 28);
+    same_explanations(
+        &url,
+        "protocols/sle-car-t/protocol.elig",
+        dir,
+        &schema,
+        &["1", "2", "17"],
+        &["--anchor", "screening=2022-12-31"],
+    );
 }
 
 #[test]
@@ -676,5 +754,75 @@ fn the_sample_patients_get_the_interpreters_outcomes_from_postgresql() {
             let n = compare(&url, protocol, dir, &schema, &["--side", side]);
             assert_eq!(n, 98);
         }
+        if i == 0 {
+            same_explanations(
+                &url,
+                protocol,
+                dir,
+                &schema,
+                &["1", "7", "42", "98"],
+                &["--side", side],
+            );
+        }
     }
+}
+
+/// A difference between the SQL script and the interpreter is a bug, and `run --db` says so
+/// rather than print either. Made here on purpose: MEASUREMENT is a view that hides its rows
+/// from `COPY` (how `run --db` fetches the rows of the persons it explains), so the
+/// interpreter sees no results where the script sees them all.
+#[test]
+fn run_db_reports_a_disagreement_between_sql_and_the_interpreter_rather_than_printing() {
+    let Some(url) = server() else { return };
+    let schema = format!("eligc_t_disagree_{}", std::process::id());
+    let _schema = load(&url, &schema, Path::new("protocols/sle-car-t/omop"));
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.measurement RENAME TO measurement_rows; \
+             CREATE VIEW {schema}.measurement AS SELECT * FROM {schema}.measurement_rows \
+             WHERE current_query() NOT ILIKE 'COPY%'"
+        ))
+        .unwrap();
+    let run = |extra: &[&str]| {
+        eligc()
+            .args([
+                "run",
+                "protocols/sle-car-t/protocol.elig",
+                "--db",
+                &url,
+                "--schema",
+                &schema,
+                "--side",
+                "protocols/sle-car-t/omop.side.jsonl",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Person 1's eGFR is in MEASUREMENT (I4.2 met by SQL); the interpreter does not see it.
+    for extra in [&["--format", "json"][..], &["--explain", "1"][..]] {
+        let out = run(extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            out.stdout.is_empty(),
+            "nothing printed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            err.contains(
+                "error: the SQL script and the interpreter disagree, which is a bug in eligc"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("person 1, I4.2: SQL met, interpreter unknown"),
+            "{err}"
+        );
+    }
+    // The table needs no explanation: the script's outcomes are printed.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 99);
 }

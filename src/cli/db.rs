@@ -58,10 +58,54 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
-/// A connection to `url`.
+/// A connection to `url`. Dates are written `YYYY-MM-DD` and decimals exactly whatever the
+/// server's defaults, so that rows copied out read as an export's CSV does.
 pub(crate) fn connect(url: &str) -> Result<postgres::Client, String> {
-    postgres::Client::connect(url, postgres::NoTls)
-        .map_err(|e| format!("cannot connect to the database: {}", describe(&e)))
+    let mut client = postgres::Client::connect(url, postgres::NoTls)
+        .map_err(|e| format!("cannot connect to the database: {}", describe(&e)))?;
+    client
+        .batch_execute("SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1")
+        .map_err(|e| {
+            format!(
+                "the database refused the session settings: {}",
+                describe(&e)
+            )
+        })?;
+    Ok(client)
+}
+
+/// Runs statements that return no rows.
+pub(crate) fn execute(client: &mut postgres::Client, statements: &str) -> Result<(), String> {
+    client
+        .batch_execute(statements)
+        .map_err(|e| format!("the database refused a query: {}", describe(&e)))
+}
+
+/// The first column of the first row of `query`, as text (`None`: no row, or NULL).
+pub(crate) fn value(client: &mut postgres::Client, query: &str) -> Result<Option<String>, String> {
+    Ok(run_all(client, &[], query)?
+        .rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten()))
+}
+
+/// Writes what a `COPY ... TO STDOUT` gives to a new file at `path`.
+pub(crate) fn copy_to_file(
+    client: &mut postgres::Client,
+    copy: &str,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let mut reader = client
+        .copy_out(copy)
+        .map_err(|e| format!("the database refused to copy rows: {}", describe(&e)))?;
+    let file =
+        std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 16, file);
+    std::io::copy(&mut reader, &mut writer)
+        .and_then(|_| writer.flush())
+        .map_err(|e| format!("cannot copy rows into {}: {e}", path.display()))?;
+    Ok(())
 }
 
 /// The distinct unit spellings of results in the database.
@@ -118,7 +162,7 @@ pub(crate) fn screen(
     client: &mut postgres::Client,
     script: &eligc::sql::Script,
     side: &SideFile,
-    each: impl FnMut(Rows) -> Result<(), String>,
+    each: impl FnMut(&mut postgres::Client, Rows) -> Result<(), String>,
 ) -> Result<(), String> {
     run_all(client, &script.setup, "SELECT 1")?;
     // One COPY per table, written as the side file is read again: a row at a time took
@@ -178,7 +222,7 @@ pub(crate) fn screen(
 fn fetch(
     client: &mut postgres::Client,
     script: &eligc::sql::Script,
-    mut each: impl FnMut(Rows) -> Result<(), String>,
+    mut each: impl FnMut(&mut postgres::Client, Rows) -> Result<(), String>,
 ) -> Result<(), String> {
     // A cursor lives in a transaction; the script's temporary objects were made before it.
     let statements = [
@@ -197,7 +241,7 @@ fn fetch(
         )?;
         let last = rows.rows.len() < FETCH;
         if !rows.rows.is_empty() {
-            each(rows)?;
+            each(client, rows)?;
         }
         if last {
             break;

@@ -2,6 +2,7 @@
 
 mod check;
 mod db;
+mod db_explain;
 mod diff;
 mod doc;
 mod fmt;

@@ -29,8 +29,10 @@ pub struct RunArgs {
     #[arg(required_unless_present = "db")]
     data: Vec<PathBuf>,
     /// Screen the persons of an OMOP CDM database instead: `postgresql://USER@HOST/DB`. The
-    /// protocol is compiled to SQL and run there (docs/sql.md).
-    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "vocabulary", "complete", "explain", "input", "parse_only"])]
+    /// protocol is compiled to SQL and run there; the persons explained (`--format json`,
+    /// `--explain`) are also screened by the interpreter on their rows, and both must agree
+    /// (docs/sql.md).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "vocabulary", "complete", "input", "parse_only"])]
     db: Option<String>,
     #[command(flatten)]
     db_args: super::sql::DbArgs,
@@ -568,6 +570,43 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
         Err(code) => return code,
     };
     let shape = ResultShape::of(&compiled);
+    let mut side = Some(side);
+    // The persons to explain are screened by the interpreter too, on their rows.
+    let explain_all = args.format == OutputFormat::Json;
+    let explainer = if explain_all || args.explain.is_some() {
+        if let Some(schema) = &options.params_schema {
+            eprintln!(
+                "error: --params-schema with --format json or --explain: the explanations are made from the side file (--side), not from {schema}.eligc_anchor and eligc_attestation; run without --params-schema, giving the anchors and attestations with --side"
+            );
+            return EXIT_USAGE;
+        }
+        let read = facts::ReadOptions {
+            anchors: options.anchors.clone(),
+            side: side.take().unwrap_or_default(),
+            max_record_bytes: args.max_record_bytes,
+            ..facts::ReadOptions::default()
+        };
+        match super::db_explain::Explainer::new(
+            &mut client,
+            &compiled,
+            &options,
+            std::sync::Arc::new(read),
+            !explain_all,
+        ) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        None
+    };
+    let side = side.unwrap_or_default();
+    let side = match &explainer {
+        Some(e) => &e.options().side,
+        None => &side,
+    };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut screen = Screen {
         args,
@@ -576,8 +615,9 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
         header_done: false,
         id_width: 0,
     };
+    let wanted = |id: &str| explain_all || args.explain.as_deref() == Some(id);
     let mut write_failed = None;
-    let streamed = super::db::screen(&mut client, &compiled.script, &side, |rows| {
+    let streamed = super::db::screen(&mut client, &compiled.script, side, |client, rows| {
         let results = shape
             .results(&rows)
             .map_err(|e| format!("the database's result is not the script's: {e}"))?;
@@ -585,10 +625,21 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
             // The table's patient column is sized from the first batch, as a run on files.
             screen.id_width = render::id_width(results.iter().map(|r| r.id.as_str()));
         }
-        for r in results {
-            if let Err(e) = screen.emit(&mut out, Ok(r)) {
-                write_failed = Some(e.to_string());
-                return Err("the results could not be written".to_string());
+        let mut results = results.into_iter();
+        loop {
+            let chunk: Vec<PatientResult> = results.by_ref().take(BATCH).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let outputs = match &explainer {
+                Some(explainer) => explain(client, explainer, chunk, &wanted)?,
+                None => chunk.into_iter().map(Ok).collect(),
+            };
+            for r in outputs {
+                if let Err(e) = screen.emit(&mut out, r) {
+                    write_failed = Some(e.to_string());
+                    return Err("the results could not be written".to_string());
+                }
             }
         }
         Ok(())
@@ -598,14 +649,91 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
         return EXIT_USAGE;
     }
     if let Err(e) = streamed {
+        let _ = out.flush();
         eprintln!("error: {e}");
         return EXIT_USAGE;
+    }
+    if let Some(explainer) = &explainer {
+        if let Ok(omop) = explainer.options().omop.stats.lock() {
+            if !omop.rows.is_empty() {
+                eprintln!("{}", omop.summary());
+            }
+        }
     }
     if let Err(e) = screen.finish(&mut out) {
         eprintln!("error: cannot write the results: {e}");
         return EXIT_USAGE;
     }
-    EXIT_OK
+    let mut exit = EXIT_OK;
+    if screen.funnel.rejected > 0 {
+        exit = EXIT_DATA;
+    }
+    if let Some(id) = &args.explain {
+        if !screen.explained {
+            eprintln!("error: no person `{id}` in the database");
+            exit = exit.max(EXIT_USAGE);
+        }
+    }
+    exit
+}
+
+/// The SQL results of a chunk of persons, those `wanted` replaced by the interpreter's
+/// explained results on their rows, in the same order. A difference in a verdict or an
+/// outcome stops the run with every difference of the chunk named: one of the two is wrong.
+fn explain(
+    client: &mut postgres::Client,
+    explainer: &super::db_explain::Explainer,
+    chunk: Vec<PatientResult>,
+    wanted: &impl Fn(&str) -> bool,
+) -> Result<Vec<Result<PatientResult, facts::RecordError>>, String> {
+    let persons: Vec<&str> = chunk
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| wanted(id))
+        .collect();
+    if persons.is_empty() {
+        return Ok(chunk.into_iter().map(Ok).collect());
+    }
+    let mut explained: std::collections::HashMap<String, super::db_explain::Explained> =
+        std::collections::HashMap::with_capacity(persons.len());
+    for r in explainer.screen(client, &persons)? {
+        let id = match &r {
+            Ok(r) => Some(r.id.clone()),
+            Err(e) => e.patient.clone(),
+        };
+        if let Some(id) = id {
+            explained.insert(id, r);
+        }
+    }
+    let mut out = Vec::with_capacity(chunk.len());
+    let mut differences = Vec::new();
+    for sql in chunk {
+        if !wanted(&sql.id) {
+            out.push(Ok(sql));
+            continue;
+        }
+        match explained.remove(&sql.id) {
+            Some(Ok(r)) => {
+                differences.extend(super::db_explain::disagreements(&sql, &r));
+                out.push(Ok(r));
+            }
+            // A person whose rows cannot be read is rejected, as `eligc run` on the export
+            // rejects them.
+            Some(Err(e)) => out.push(Err(e)),
+            None => differences.push(format!(
+                "person {}: the SQL script screened them, the interpreter got no record from their rows",
+                sql.id
+            )),
+        }
+    }
+    if differences.is_empty() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "the SQL script and the interpreter disagree, which is a bug in eligc (please report it with the protocol); these persons are not printed:\n  {}",
+            differences.join("\n  ")
+        ))
+    }
 }
 
 /// The criteria of a compiled protocol in the program's order, to read the database's

@@ -217,6 +217,48 @@ const TABLES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The CDM tables the reader reads patient facts from (lower case), in its order.
+pub fn clinical_tables() -> impl Iterator<Item = &'static str> {
+    TABLES.iter().map(|(name, _)| *name)
+}
+
+/// The concept ids the rows of the export in `dir` use, in the columns the reader looks up
+/// in `CONCEPT`, sorted: so that `eligc run --db` fetches only those concepts from the
+/// database's vocabulary. A row that cannot be split is skipped (the reader rejects it).
+pub fn used_concepts(dir: &Path) -> std::io::Result<Vec<u32>> {
+    let io = |e: crate::vocab::VocabError| std::io::Error::other(e.to_string());
+    let mut ids: FxHashSet<u32> = FxHashSet::default();
+    for (name, _) in TABLES {
+        let Some(path) = crate::vocab::find(dir, name).map_err(io)? else {
+            continue;
+        };
+        let mut t = Table::open(&path).map_err(io)?;
+        let cols: Vec<usize> = CONCEPT_COLUMNS
+            .iter()
+            .filter_map(|c| t.optional_column(c))
+            .collect();
+        loop {
+            match t.next_row() {
+                Ok(Some((_, row))) => {
+                    for c in &cols {
+                        if let Some(id) = row.get(*c).and_then(|v| v.trim().parse::<u32>().ok()) {
+                            if id != 0 {
+                                ids.insert(id);
+                            }
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if e.reason.starts_with("cannot read") => return Err(io(e)),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut ids: Vec<u32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 /// Tables of the CDM that hold patient facts but are not read (yet), named in the summary.
 const NOT_READ: &[&str] = &[
     "visit_detail",

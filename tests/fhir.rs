@@ -1293,7 +1293,7 @@ fn synthea_bundles_screen_with_the_seed_protocol() {
     .find(|p| p.join("CONCEPT.csv").is_file());
     if let Some(omop) = omop {
         let plan = seed_plan();
-        let vocabulary = eligc::vocab::load(&omop, plan.program()).unwrap();
+        let vocabulary = eligc::vocab::load(&omop, plan.program(), &[]).unwrap();
         let plan = plan.with_vocabulary(vocabulary);
         let placed = plan.screen(&raw[0], |_| true).unwrap();
         assert_eq!(placed.verdict, Verdict::NeedsReview);

@@ -336,3 +336,85 @@ fn a_same_day_tie_goes_to_the_higher_row_id_not_the_later_line() {
     assert_eq!(w1["outcome"], "not_met", "{w1}");
     assert!(w1.to_string().contains("measurement:7"), "{w1}");
 }
+
+const LOCAL: &str = "tests/fixtures/omop/local.elig";
+const LOCAL_DIR: &str = "tests/fixtures/omop/local";
+
+/// `--format csv` rows of a run on the local-codes fixture, by person.
+fn local_rows(extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "run",
+        LOCAL,
+        LOCAL_DIR,
+        "--anchor",
+        "screening=2025-03-31",
+        "--format",
+        "csv",
+    ];
+    args.extend_from_slice(extra);
+    let out = eligc(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_site_vocabulary_named_with_local_vocabulary_gives_the_protocols_local_codes() {
+    // SITE_SLE codes the SLEDAI-2K, telitacicept and CAR-T infusion as std's `local:`
+    // codes (concept ids from 2,000,000,000, as the CDM reserves for a site's own).
+    assert_eq!(
+        local_rows(&["--local-vocabulary", "SITE_SLE"]),
+        [
+            // SLEDAI-2K 10, telitacicept in November, a leukapheresis (a local code the
+            // vocabulary knows: not a CAR-T infusion).
+            "1,eligible,,,",
+            // SLEDAI-2K 5 and no telitacicept.
+            "2,ineligible,I1 I2,,",
+            // A CAR-T infusion.
+            "3,ineligible,E1,,",
+            // Its score is coded in OTHER_SITE, which was not named: unmapped, so unknown.
+            "4,ineligible,I2,I1,",
+        ]
+    );
+}
+
+#[test]
+fn without_local_vocabulary_a_site_concept_is_unmapped_and_its_questions_unknown() {
+    assert_eq!(
+        local_rows(&[]),
+        [
+            "1,needs review,,I1 I2 E1,",
+            "2,ineligible,I2,I1,",
+            "3,needs review,,I1 I2 E1,",
+            "4,ineligible,I2,I1,",
+        ]
+    );
+}
+
+#[test]
+fn a_local_vocabulary_that_eligc_reads_as_another_system_is_refused() {
+    for (name, says) in [
+        ("SNOMED", "is read as `snomed:` codes already"),
+        (
+            "UCUM",
+            "is read for encounter classes, units or sex already",
+        ),
+        ("", "is not a vocabulary_id"),
+    ] {
+        let out = eligc(&["run", LOCAL, LOCAL_DIR, "--local-vocabulary", name]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("--local-vocabulary") && stderr.contains(says),
+            "{name}: {stderr}"
+        );
+    }
+}

@@ -164,3 +164,25 @@ fn anchors_and_as_of_given_on_the_command_line_are_defaults_in_the_script() {
     assert!(text.contains("COALESCE(an.a0, DATE '2024-03-01') AS a0"));
     assert!(text.contains("DATE '2024-03-02' AS as_of"));
 }
+
+#[test]
+fn a_local_vocabulary_is_read_as_local_codes_in_both_dialects() {
+    for dialect in ["postgresql", "spark"] {
+        let out = eligc()
+            .args([
+                "sql",
+                "tests/fixtures/omop/local.elig",
+                "--dialect",
+                dialect,
+            ])
+            .args(["--local-vocabulary", "SITE_SLE"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{dialect}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("WHEN 'CVX' THEN 'cvx' WHEN 'SITE_SLE' THEN 'local' END AS sys"),
+            "{dialect}"
+        );
+    }
+}

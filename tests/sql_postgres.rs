@@ -825,4 +825,44 @@ fn run_db_reports_a_disagreement_between_sql_and_the_interpreter_rather_than_pri
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 99);
+
+#[test]
+fn local_codes_from_a_site_vocabulary_get_the_interpreters_outcomes_from_postgresql() {
+    let Some(url) = server() else { return };
+    let dir = Path::new("tests/fixtures/omop/local");
+    let schema = format!("eligc_t_local_{}", std::process::id());
+    let _schema = load(&url, &schema, dir);
+    // With the site vocabulary named its concepts are `local:` codes; without it they are
+    // unmapped: the script must agree with the interpreter both ways.
+    for extra in [
+        &[
+            "--anchor",
+            "screening=2025-03-31",
+            "--local-vocabulary",
+            "SITE_SLE",
+        ][..],
+        &["--anchor", "screening=2025-03-31"][..],
+    ] {
+        let n = compare(&url, "tests/fixtures/omop/local.elig", dir, &schema, extra);
+        assert_eq!(n, 4);
+    }
+    // Not only equal: the named vocabulary decides what it alone can (tests/omop.rs).
+    let out = eligc()
+        .args(["run", "tests/fixtures/omop/local.elig", "--db", &url])
+        .args(["--schema", &schema, "--anchor", "screening=2025-03-31"])
+        .args(["--local-vocabulary", "SITE_SLE", "--format", "csv"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "1,eligible,,,",
+            "2,ineligible,I1 I2,,",
+            "3,ineligible,E1,,",
+            "4,ineligible,I2,I1,"
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -54,7 +54,7 @@ fn plan(criteria: &str, vocabulary: Option<&Path>) -> Plan {
     let plan = Plan::new(program, sources);
     match vocabulary {
         Some(dir) => {
-            let v = vocab::load(dir, plan.program()).unwrap();
+            let v = vocab::load(dir, plan.program(), &[]).unwrap();
             plan.with_vocabulary(v)
         }
         None => plan,
@@ -211,8 +211,8 @@ fn a_deprecated_relationship_places_nothing() {
 #[test]
 fn both_forms_give_the_same_placements() {
     let (program, _) = compile("");
-    let tab = vocab::load(&fixture("tab"), &program).unwrap();
-    let comma = vocab::load(&fixture("comma"), &program).unwrap();
+    let tab = vocab::load(&fixture("tab"), &program, &[]).unwrap();
+    let comma = vocab::load(&fixture("comma"), &program, &[]).unwrap();
     assert_eq!(tab.expansions, comma.expansions);
     assert!(!tab.stats.from_ancestor_table);
     assert!(comma.stats.from_ancestor_table);
@@ -231,7 +231,7 @@ fn both_forms_give_the_same_placements() {
 fn malformed(name: &str) -> String {
     let (program, _) = compile("");
     let dir = fixture("malformed").join(name);
-    let e = vocab::load(&dir, &program).unwrap_err();
+    let e = vocab::load(&dir, &program, &[]).unwrap_err();
     e.to_string()
         .replace(&format!("{}/", dir.display()), "")
         .replace(&dir.display().to_string(), "DIR")
@@ -322,7 +322,7 @@ fn the_real_subset_places_products_under_ingredients_and_findings_under_ancestor
     let Some(dir) = subset() else { return };
     let c = compile_text("real.elig", REAL, None);
     let program = c.program.unwrap();
-    let v = vocab::load(&dir, &program).unwrap();
+    let v = vocab::load(&dir, &program, &[]).unwrap();
     assert_eq!(v.stats.concepts, 2294);
     assert_eq!(v.stats.relationships, 266_588);
     assert!(!v.stats.from_ancestor_table);
@@ -765,7 +765,7 @@ fn the_real_subset_lacks_some_ingredients_and_says_so() {
     );
     let c = compile_text("real.elig", &protocol, None);
     let plan = Plan::new(c.program.unwrap(), c.sources);
-    let v = vocab::load(&dir, plan.program()).unwrap();
+    let v = vocab::load(&dir, plan.program(), &[]).unwrap();
     let plan = plan.with_vocabulary(v);
     let json = format!(
         r#"{{"id":"p","birth_date":"2000-01-01","anchors":{{"screening":"2026-03-31"}},{}}}"#,

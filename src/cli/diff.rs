@@ -67,11 +67,11 @@ pub fn run(args: &DiffArgs) -> u8 {
     // Both protocols are compiled (and their errors shown) before the vocabulary is read.
     let (old, new) = match (compile_plan(&args.old), compile_plan(&args.new)) {
         (Ok(o), Ok(n)) => {
-            let old = match with_vocabulary(o, vocabulary) {
+            let old = match with_vocabulary(o, vocabulary, &[]) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            match with_vocabulary(n, vocabulary) {
+            match with_vocabulary(n, vocabulary, &[]) {
                 Ok(new) => (old, new),
                 Err(code) => return code,
             }

@@ -26,7 +26,7 @@ pub enum DocFormat {
 }
 
 pub fn run(args: &DocArgs) -> u8 {
-    let plan = match super::load_plan(&args.protocol, None) {
+    let plan = match super::load_plan(&args.protocol, None, &[]) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -98,6 +98,11 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), u8> {
 /// Reads a size in bytes for `--max-record-bytes`: `67108864`, or with a binary suffix
 /// `512K`, `64M`, `1G` (also `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`: all powers of 1024).
 /// `--as-of YYYY-MM-DD`.
+/// `--local-vocabulary`: an OMOP `vocabulary_id` that is a site's own.
+pub(crate) fn parse_local_vocabulary(text: &str) -> Result<String, String> {
+    eligc::vocab::check_local_vocabulary(text).map(|()| text.to_string())
+}
+
 pub(crate) fn parse_as_of(text: &str) -> Result<chrono::NaiveDate, String> {
     eligc::facts::strict::parse_date(text.trim())
         .map_err(|_| format!("`{text}` is not a date written YYYY-MM-DD"))
@@ -142,16 +147,25 @@ fn terminal_width() -> usize {
 /// Compiles a protocol for screening and reads the vocabulary it needs, reporting errors;
 /// `Err` is the exit code. A vocabulary that cannot be read stops everything (exit 1):
 /// screening without it would give different verdicts than the user asked for.
-pub(crate) fn load_plan(path: &Path, vocabulary: Option<&Path>) -> Result<Plan, u8> {
-    with_vocabulary(compile_plan(path)?, vocabulary)
+pub(crate) fn load_plan(
+    path: &Path,
+    vocabulary: Option<&Path>,
+    local: &[String],
+) -> Result<Plan, u8> {
+    with_vocabulary(compile_plan(path)?, vocabulary, local)
 }
 
-/// Reads the vocabulary a compiled plan needs and adds it; `Err` is the exit code.
-pub(crate) fn with_vocabulary(plan: Plan, vocabulary: Option<&Path>) -> Result<Plan, u8> {
+/// Reads the vocabulary a compiled plan needs and adds it; `local` names the site
+/// vocabularies of `local:` codes (`--local-vocabulary`); `Err` is the exit code.
+pub(crate) fn with_vocabulary(
+    plan: Plan,
+    vocabulary: Option<&Path>,
+    local: &[String],
+) -> Result<Plan, u8> {
     let Some(dir) = vocabulary else {
         return Ok(plan);
     };
-    match eligc::vocab::load(dir, plan.program()) {
+    match eligc::vocab::load(dir, plan.program(), local) {
         Ok(v) => {
             eprintln!("{}", v.summary());
             Ok(plan.with_vocabulary(v))

@@ -105,6 +105,7 @@ fn read_options(args: &RunArgs) -> Result<facts::ReadOptions, String> {
     let mut options = facts::ReadOptions {
         omop: facts::omop::OmopOptions {
             concepts_dir: args.vocabulary.clone(),
+            local_vocabularies: args.db_args.local_vocabularies.clone(),
             ..facts::omop::OmopOptions::default()
         },
         format: match args.input {
@@ -163,7 +164,11 @@ pub fn run(args: &RunArgs) -> u8 {
             .find(|d| facts::omop::is_export(d) && facts::omop::has_concepts(d))
             .cloned()
     });
-    let plan = match super::load_plan(&args.protocol, vocabulary.as_deref()) {
+    let plan = match super::load_plan(
+        &args.protocol,
+        vocabulary.as_deref(),
+        &args.db_args.local_vocabularies,
+    ) {
         // Explanations printed as text show computed numbers rounded; JSON keeps them exact.
         Ok(plan) => plan
             .round_for_reading(args.format != OutputFormat::Json)

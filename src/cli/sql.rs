@@ -45,6 +45,11 @@ pub struct DbArgs {
     /// A unit spelling the data use, beyond those eligc lists (repeatable; docs/sql.md).
     #[arg(long = "unit", value_name = "UNIT")]
     pub units: Vec<String>,
+    /// A site's own OMOP vocabulary (`vocabulary_id`; its concept ids from 2,000,000,000)
+    /// whose concepts are the protocol's `local:` codes: a concept coded `sledai-2k` in it is
+    /// `local:sledai-2k` (repeatable; also for OMOP folders; docs/omop.md).
+    #[arg(long = "local-vocabulary", value_name = "VOCABULARY_ID", value_parser = super::parse_local_vocabulary)]
+    pub local_vocabularies: Vec<String>,
 }
 
 /// `--dialect`.
@@ -68,6 +73,7 @@ pub(crate) fn options(
     o.vocabulary_schema = db.vocabulary_schema.clone();
     o.params_schema = db.params_schema.clone();
     o.units = db.units.clone();
+    o.local_vocabularies = db.local_vocabularies.clone();
     o.as_of = as_of;
     for text in anchors {
         let (name, date) =

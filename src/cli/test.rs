@@ -84,7 +84,7 @@ fn run_dir(
     as_of: Option<chrono::NaiveDate>,
 ) -> u8 {
     let protocol = dir.join("protocol.elig");
-    let plan = match super::load_plan(&protocol, vocabulary) {
+    let plan = match super::load_plan(&protocol, vocabulary, &[]) {
         Ok(plan) => plan.with_as_of(as_of),
         Err(code) => return code,
     };

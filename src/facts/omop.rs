@@ -46,6 +46,9 @@ pub const UNMAPPED: &str = "https://ohdsi.github.io/CommonDataModel/unmapped";
 pub struct OmopOptions {
     /// Where `CONCEPT` is read from when the export has none (`--vocabulary`).
     pub concepts_dir: Option<PathBuf>,
+    /// The site vocabularies whose codes are the protocol's `local:` codes
+    /// (`--local-vocabulary`).
+    pub local_vocabularies: Vec<String>,
     /// What was read, made and left out so far.
     pub stats: Mutex<Stats>,
 }
@@ -379,6 +382,8 @@ fn partition_of(person: i64, k: usize) -> usize {
 #[derive(Clone, Debug)]
 struct Concept {
     vocabulary: Box<str>,
+    /// eligc's code system for the vocabulary (`vocab::code_system`), if it has one.
+    system: Option<crate::program::CodeSystem>,
     code: Box<str>,
     name: Box<str>,
     domain: Box<str>,
@@ -680,6 +685,10 @@ impl Export {
             return Ok(());
         };
         let io = |e: crate::vocab::VocabError| std::io::Error::other(e.to_string());
+        let local = self
+            .options
+            .as_ref()
+            .map_or(&[][..], |o| &o.omop.local_vocabularies[..]);
         let mut t = Table::open(&file).map_err(io)?;
         let (c_id, c_vocab, c_code) = (
             t.column("concept_id").map_err(io)?,
@@ -703,6 +712,7 @@ impl Export {
                 id,
                 Concept {
                     vocabulary: field(Some(c_vocab)).into(),
+                    system: crate::vocab::code_system(field(Some(c_vocab)), local),
                     code: code.into(),
                     name: field(c_name).into(),
                     domain: field(c_domain).into(),
@@ -1078,7 +1088,7 @@ impl Export {
         let display = known.map(|c| c.name.to_string()).filter(|n| !n.is_empty());
         let mut codes: Vec<String> = classes.iter().map(|c| (*c).to_string()).collect();
         if codes.is_empty() {
-            if let Some(system) = known.and_then(|c| crate::vocab::code_system(&c.vocabulary)) {
+            if let Some(system) = known.and_then(|c| c.system) {
                 codes.push(format!(
                     "{}:{}",
                     system.name(),
@@ -1283,7 +1293,7 @@ impl Export {
             if domain.is_empty() {
                 domain = c.domain.to_string();
             }
-            if let Some(system) = crate::vocab::code_system(&c.vocabulary) {
+            if let Some(system) = c.system {
                 vaccine |= system == crate::program::CodeSystem::Cvx && codes.is_empty();
                 let code = format!("{}:{}", system.name(), c.code);
                 if !codes.contains(&code) {
@@ -1299,7 +1309,7 @@ impl Export {
         // unmapped even if its source code has one (which is kept beside it).
         let standard_named = concept
             .and_then(|c| self.concepts.get(&c))
-            .is_some_and(|c| crate::vocab::code_system(&c.vocabulary).is_some());
+            .is_some_and(|c| c.system.is_some());
         if !standard_named {
             if !matches!(prefix, "measurement" | "observation") {
                 self.stats.unmapped += 1;

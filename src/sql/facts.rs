@@ -104,9 +104,19 @@ const LINK_DOWN: &[&str] = &[
 ];
 
 /// eligc's name for each OMOP vocabulary it has a code system for (`vocab::code_system`).
-const SYSTEM_CASE: &str = "CASE TRIM(vocabulary_id) WHEN 'SNOMED' THEN 'snomed' WHEN 'ICD10' THEN 'icd10' WHEN 'ICD10CM' THEN 'icd10' WHEN 'RxNorm' THEN 'rxnorm' WHEN 'ATC' THEN 'atc' WHEN 'LOINC' THEN 'loinc' WHEN 'CVX' THEN 'cvx' END";
+const SYSTEM_CASE: &str = "CASE TRIM(vocabulary_id) WHEN 'SNOMED' THEN 'snomed' WHEN 'ICD10' THEN 'icd10' WHEN 'ICD10CM' THEN 'icd10' WHEN 'RxNorm' THEN 'rxnorm' WHEN 'ATC' THEN 'atc' WHEN 'LOINC' THEN 'loinc' WHEN 'CVX' THEN 'cvx'";
 
 impl Gen<'_> {
+    /// [`SYSTEM_CASE`] with the site vocabularies of `local:` codes (`--local-vocabulary`).
+    fn system_case(&self) -> String {
+        let mut case = SYSTEM_CASE.to_string();
+        for v in &self.o.local_vocabularies {
+            case.push_str(&format!(" WHEN {} THEN 'local'", self.d.lit(v)));
+        }
+        case.push_str(" END");
+        case
+    }
+
     fn in_list(&self, column: &str, items: &[String]) -> String {
         if items.is_empty() {
             "1 = 0".to_string()
@@ -152,10 +162,11 @@ impl Gen<'_> {
     /// vocabulary places under them, the concepts it can place.
     pub(super) fn base_ctes(&mut self) {
         let v = self.vocab.clone();
+        let system_case = self.system_case();
         self.cte(
             "eligc_concept",
             format!(
-                "SELECT concept_id, TRIM(vocabulary_id) AS vocabulary_id, TRIM(concept_code) AS concept_code, concept_name, TRIM(domain_id) AS domain_id, {SYSTEM_CASE} AS sys FROM {v}concept"
+                "SELECT concept_id, TRIM(vocabulary_id) AS vocabulary_id, TRIM(concept_code) AS concept_code, concept_name, TRIM(domain_id) AS domain_id, {system_case} AS sys FROM {v}concept"
             ),
         );
         // The protocol's own codes (all kinds), `URL|code` codes left out: no OMOP row has one.

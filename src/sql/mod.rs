@@ -45,6 +45,9 @@ pub struct Options {
     /// Unit spellings the data may use beyond the built-in list (a unit not listed makes a
     /// comparison unknown; the script's `units` query lists those in the data).
     pub units: Vec<String>,
+    /// Site vocabularies (`vocabulary_id`) whose concepts are the protocol's `local:` codes
+    /// (`--local-vocabulary`, `vocab::code_system`).
+    pub local_vocabularies: Vec<String>,
 }
 
 impl Options {
@@ -58,6 +61,7 @@ impl Options {
             anchors: BTreeMap::new(),
             as_of: None,
             units: Vec::new(),
+            local_vocabularies: Vec::new(),
         }
     }
 }

@@ -118,9 +118,11 @@ pub fn placed_kind(kind: ConceptKind) -> bool {
     )
 }
 
-/// eligc's code system for an OMOP `vocabulary_id`; `None` for vocabularies eligc has no
-/// code system for (their concepts still link others through relationships).
-pub fn code_system(vocabulary_id: &str) -> Option<CodeSystem> {
+/// eligc's code system for an OMOP `vocabulary_id`: the vocabularies it has a code system
+/// for, and `local` for the site vocabularies named as holding the protocol's `local:` codes
+/// (`local`, given by `--local-vocabulary`); `None` for the others (their concepts still link
+/// others through relationships).
+pub fn code_system(vocabulary_id: &str, local: &[String]) -> Option<CodeSystem> {
     Some(match vocabulary_id {
         "SNOMED" => CodeSystem::Snomed,
         "ICD10" | "ICD10CM" => CodeSystem::Icd10,
@@ -128,8 +130,40 @@ pub fn code_system(vocabulary_id: &str) -> Option<CodeSystem> {
         "ATC" => CodeSystem::Atc,
         "LOINC" => CodeSystem::Loinc,
         "CVX" => CodeSystem::Cvx,
+        v if local.iter().any(|l| l == v) => CodeSystem::Local,
         _ => return None,
     })
+}
+
+/// Checks a `--local-vocabulary` name: an OMOP `vocabulary_id` (at most 20 characters in
+/// the CDM) that is not one eligc already reads as another system.
+pub fn check_local_vocabulary(vocabulary_id: &str) -> Result<(), String> {
+    if vocabulary_id.is_empty() || vocabulary_id != vocabulary_id.trim() {
+        return Err(format!(
+            "`{vocabulary_id}` is not a vocabulary_id (empty, or with spaces around it)"
+        ));
+    }
+    if let Some(system) = code_system(vocabulary_id, &[]) {
+        return Err(format!(
+            "`{vocabulary_id}` is read as `{}:` codes already; a local vocabulary is a site's own (its concept ids from 2,000,000,000)",
+            system.name()
+        ));
+    }
+    if ["Visit", "UCUM", "Gender"].contains(&vocabulary_id) {
+        return Err(format!(
+            "`{vocabulary_id}` is read for encounter classes, units or sex already; a local vocabulary is a site's own (its concept ids from 2,000,000,000)"
+        ));
+    }
+    if vocabulary_id
+        .chars()
+        .any(|c| c.is_control() || c == '\'' || c == '"')
+    {
+        return Err(format!(
+            "`{}` has quotes or control characters, which no vocabulary_id has",
+            vocabulary_id.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 /// How a relationship places its two concepts.
@@ -212,7 +246,9 @@ fn id(text: &str, table: &Path, line: usize, column: &str) -> Result<u32, VocabE
 }
 
 /// Reads the vocabulary in `dir` for `program`: see the module's documentation.
-pub fn load(dir: &Path, program: &Program) -> Result<Vocabulary, VocabError> {
+/// `local` names the site vocabularies whose codes are the protocol's `local:` codes
+/// (`--local-vocabulary`, [`code_system`]).
+pub fn load(dir: &Path, program: &Program, local: &[String]) -> Result<Vocabulary, VocabError> {
     let started = Instant::now();
     if !dir.is_dir() {
         return Err(VocabError::new(dir, 0, "not a folder of vocabulary tables"));
@@ -269,7 +305,7 @@ pub fn load(dir: &Path, program: &Program) -> Result<Vocabulary, VocabError> {
                     format!("concept {concept_id} has an empty `concept_code`"),
                 ));
             }
-            let Some(system) = code_system(field(c_vocab).trim()) else {
+            let Some(system) = code_system(field(c_vocab).trim(), local) else {
                 continue;
             };
             if !systems.contains(&system) {

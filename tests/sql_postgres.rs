@@ -825,6 +825,7 @@ fn run_db_reports_a_disagreement_between_sql_and_the_interpreter_rather_than_pri
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 99);
+}
 
 #[test]
 fn local_codes_from_a_site_vocabulary_get_the_interpreters_outcomes_from_postgresql() {
@@ -864,5 +865,83 @@ fn local_codes_from_a_site_vocabulary_get_the_interpreters_outcomes_from_postgre
         ],
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The rejected records of a `--format json` run: (patient, field, reason), sorted.
+fn rejections(json: &str) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = json
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let r = v.get("rejected")?.clone();
+            Some((
+                r["patient"].as_str().unwrap_or_default().to_string(),
+                r["path"].as_str().unwrap().to_string(),
+                r["reason"].as_str().unwrap().to_string(),
+            ))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn rows_eligc_run_rejects_are_rejected_records_from_run_db_too_not_verdicts() {
+    let Some(url) = server() else { return };
+    let protocol = "tests/fixtures/omop/hostile_db.elig";
+    let dir = Path::new("tests/fixtures/omop/hostile_db");
+    let schema = format!("eligc_t_hostile_{}", std::process::id());
+    let _schema = load(&url, &schema, dir);
+    let anchor = ["--anchor", "screening=2025-03-31", "--format", "json"];
+    let interp = eligc()
+        .args(["run", protocol])
+        .arg(dir)
+        .args(anchor)
+        .output()
+        .unwrap();
+    let db = eligc()
+        .args(["run", protocol, "--db", &url, "--schema", &schema])
+        .args(anchor)
+        .output()
+        .unwrap();
+    let (interp_out, db_out) = (
+        String::from_utf8_lossy(&interp.stdout),
+        String::from_utf8_lossy(&db.stdout),
+    );
+    let db_err = String::from_utf8_lossy(&db.stderr);
+    // Both say the data had records they could not read.
+    assert_eq!(interp.status.code(), Some(3));
+    assert_eq!(db.status.code(), Some(3), "{db_err}");
+    // The same persons rejected, at the same field, for the same reason; only the place
+    // differs (a file's line; a table's row id) and a second PERSON row's wording (a
+    // database has no line to point at).
+    let same = |r: Vec<(String, String, String)>| -> Vec<(String, String, String)> {
+        r.into_iter()
+            .map(|(p, f, reason)| match reason.split_once(" (at line") {
+                Some((head, _)) => (p, f, head.to_string()),
+                None => match reason.split_once(" (2 rows have") {
+                    Some((head, _)) => (p, f, head.to_string()),
+                    None => (p, f, reason),
+                },
+            })
+            .collect()
+    };
+    let want = same(rejections(&interp_out));
+    assert_eq!(want.len(), 12, "{interp_out}");
+    assert_eq!(same(rejections(&db_out)), want, "{db_err}");
+    // Every other person gets the interpreter's outcomes; a NaN in an OBSERVATION row read
+    // as a condition (person 11) and a long value that is exact (person 10) are no reason
+    // to reject.
+    let (a, b) = (outcomes(&interp_out), outcomes(&db_out));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        ["1", "10", "11", "6"],
+        "{interp_out}"
+    );
+    assert_eq!(a, b, "{db_err}");
+    assert!(
+        db_err.contains("rejected: condition_occurrence row 1: patient `2`: field `condition_end_date`: ends (2019-01-01) before it starts (2020-01-01)"),
+        "{db_err}"
     );
 }

@@ -156,6 +156,37 @@ pub(crate) fn rows_without_ids(
     Ok(out)
 }
 
+/// The rows of each query, as text; a table the database does not have is skipped, as in
+/// [`rows_without_ids`].
+pub(crate) fn rows_of(
+    client: &mut postgres::Client,
+    queries: &[(&str, String)],
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    let mut out = Vec::new();
+    for (table, query) in queries {
+        let messages = match client.simple_query(query) {
+            Ok(m) => m,
+            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => continue,
+            Err(e) => {
+                return Err(format!(
+                    "the database refused the query on {table}: {}",
+                    describe(&e)
+                ));
+            }
+        };
+        for m in messages {
+            if let postgres::SimpleQueryMessage::Row(row) = m {
+                out.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Runs the script's setup, fills the session's parameter tables from a side file, and
 /// reads the result through a cursor, `FETCH` rows at a time, handing each batch to `each`.
 pub(crate) fn screen(

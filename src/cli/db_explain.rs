@@ -157,8 +157,9 @@ impl Explainer {
         }
         std::fs::create_dir(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
         self.fetch(client, &ids, &dir)?;
-        let vocabulary = eligc::vocab::load(&dir, &self.program)
-            .map_err(|e| format!("cannot read the vocabulary rows fetched: {e}"))?;
+        let vocabulary =
+            eligc::vocab::load(&dir, &self.program, &self.options.omop.local_vocabularies)
+                .map_err(|e| format!("cannot read the vocabulary rows fetched: {e}"))?;
         let plan = Plan::new(self.program.clone(), self.sources.clone())
             .round_for_reading(self.reading)
             .with_as_of(self.as_of)

@@ -570,6 +570,13 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
             return EXIT_USAGE;
         }
     }
+    let mut rejected = match Rejected::find(&mut client, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let compiled = match super::sql::compile(&args.protocol, &options) {
         Ok(c) => c,
         Err(code) => return code,
@@ -586,6 +593,10 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
             return EXIT_USAGE;
         }
         let read = facts::ReadOptions {
+            omop: facts::omop::OmopOptions {
+                local_vocabularies: options.local_vocabularies.clone(),
+                ..facts::omop::OmopOptions::default()
+            },
             anchors: options.anchors.clone(),
             side: side.take().unwrap_or_default(),
             max_record_bytes: args.max_record_bytes,
@@ -622,6 +633,14 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
     };
     let wanted = |id: &str| explain_all || args.explain.as_deref() == Some(id);
     let mut write_failed = None;
+    // Rows of persons PERSON lacks are records of their own, first (as the reader puts
+    // its rejected rows first).
+    for (_, e) in std::mem::take(&mut rejected.orphans) {
+        if let Err(e) = screen.emit(&mut out, Err(e)) {
+            eprintln!("error: cannot write the results: {e}");
+            return EXIT_USAGE;
+        }
+    }
     let streamed = super::db::screen(&mut client, &compiled.script, side, |client, rows| {
         let results = shape
             .results(&rows)
@@ -632,13 +651,18 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
         }
         let mut results = results.into_iter();
         loop {
-            let chunk: Vec<PatientResult> = results.by_ref().take(BATCH).collect();
+            // The persons eligc run would reject are rejected records, not verdicts.
+            let chunk: Vec<Result<PatientResult, RecordError>> = results
+                .by_ref()
+                .take(BATCH)
+                .map(|r| rejected.instead(r))
+                .collect();
             if chunk.is_empty() {
                 break;
             }
             let outputs = match &explainer {
                 Some(explainer) => explain(client, explainer, chunk, &wanted)?,
-                None => chunk.into_iter().map(Ok).collect(),
+                None => chunk,
             };
             for r in outputs {
                 if let Err(e) = screen.emit(&mut out, r) {
@@ -688,16 +712,17 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
 fn explain(
     client: &mut postgres::Client,
     explainer: &super::db_explain::Explainer,
-    chunk: Vec<PatientResult>,
+    chunk: Vec<Result<PatientResult, RecordError>>,
     wanted: &impl Fn(&str) -> bool,
 ) -> Result<Vec<Result<PatientResult, facts::RecordError>>, String> {
     let persons: Vec<&str> = chunk
         .iter()
+        .filter_map(|r| r.as_ref().ok())
         .map(|r| r.id.as_str())
         .filter(|id| wanted(id))
         .collect();
     if persons.is_empty() {
-        return Ok(chunk.into_iter().map(Ok).collect());
+        return Ok(chunk);
     }
     let mut explained: std::collections::HashMap<String, super::db_explain::Explained> =
         std::collections::HashMap::with_capacity(persons.len());
@@ -713,6 +738,14 @@ fn explain(
     let mut out = Vec::with_capacity(chunk.len());
     let mut differences = Vec::new();
     for sql in chunk {
+        // Rejected already (`Rejected::instead`).
+        let sql = match sql {
+            Ok(sql) => sql,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
         if !wanted(&sql.id) {
             out.push(Ok(sql));
             continue;
@@ -738,6 +771,72 @@ fn explain(
             "the SQL script and the interpreter disagree, which is a bug in eligc (please report it with the protocol); these persons are not printed:\n  {}",
             differences.join("\n  ")
         ))
+    }
+}
+
+/// The persons of a database `eligc run` would reject when reading its export
+/// (`eligc::sql::rejections_queries`), reported as rejected records in place of the
+/// script's verdicts: a verdict from rows eligc cannot read would be presented as right.
+/// Held for the whole run: as many as the database has bad persons.
+#[derive(Default)]
+struct Rejected {
+    /// By person id: the first row the reader cannot read.
+    persons: std::collections::HashMap<String, (u8, Option<i64>, u8, RecordError)>,
+    /// By person id: the error for each PERSON row after the first, and how many of the
+    /// person's result rows were seen.
+    duplicates: std::collections::HashMap<String, (RecordError, usize)>,
+    /// Rows of persons PERSON lacks, by table and row id.
+    orphans: Vec<((u8, Option<i64>), RecordError)>,
+}
+
+impl Rejected {
+    fn find(
+        client: &mut postgres::Client,
+        options: &eligc::sql::Options,
+    ) -> Result<Rejected, String> {
+        let rows = super::db::rows_of(client, &eligc::sql::rejections_queries(options))?;
+        let mut out = Rejected::default();
+        for row in rows {
+            let Some(r) = eligc::sql::judge(&row)? else {
+                continue;
+            };
+            let person = r.person.to_string();
+            match r.kind {
+                eligc::sql::RejectionKind::Orphan => {
+                    out.orphans.push(((r.order.0, r.order.1), r.error));
+                }
+                eligc::sql::RejectionKind::Duplicate(_) => {
+                    out.duplicates.insert(person, (r.error, 0));
+                }
+                eligc::sql::RejectionKind::Person => {
+                    let (t, id, rank) = r.order;
+                    let first = out
+                        .persons
+                        .get(&person)
+                        .is_none_or(|(t0, id0, rank0, _)| (t, id, rank) < (*t0, *id0, *rank0));
+                    if first {
+                        out.persons.insert(person, (t, id, rank, r.error));
+                    }
+                }
+            }
+        }
+        // In table, then row order, as the reader reports them.
+        out.orphans.sort_by_key(|(order, _)| *order);
+        Ok(out)
+    }
+
+    /// The result to print for one of the script's rows: its own, or the rejection.
+    fn instead(&mut self, r: PatientResult) -> Result<PatientResult, RecordError> {
+        if let Some((error, seen)) = self.duplicates.get_mut(&r.id) {
+            *seen += 1;
+            if *seen > 1 {
+                return Err(error.clone());
+            }
+        }
+        match self.persons.get(&r.id) {
+            Some((_, _, _, error)) => Err(error.clone()),
+            None => Ok(r),
+        }
     }
 }
 

@@ -40,7 +40,11 @@ impl std::fmt::Display for RecordError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Ids, paths and reasons quote the record: escaped, so a record cannot forge output.
         use crate::terminal::escape;
-        write!(f, "{}:{}", escape(&self.file), self.line)?;
+        // Line 0: no line (a database's row, placed by its table and id).
+        write!(f, "{}", escape(&self.file))?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
         if let Some(p) = &self.patient {
             write!(f, ": patient `{}`", escape(p))?;
         }

@@ -1544,8 +1544,10 @@ fn birth_date(p: &Row) -> Result<Option<NaiveDate>, (&'static str, String)> {
         part("month_of_birth")?,
         part("day_of_birth")?,
     ) {
+        // Year 0 is a date to chrono, but no year of birth (and none in SQL).
         (Some(y), Some(m), Some(d)) => i32::try_from(y)
             .ok()
+            .filter(|y| *y >= 1)
             .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
             .map(Some)
             .ok_or(("day_of_birth", format!("{y}-{m}-{d} is not a date"))),

@@ -12,6 +12,7 @@
 mod dialect;
 mod facts;
 mod leaf;
+mod reject;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +24,7 @@ use crate::program::{Cond, CondKind, Criterion, CriterionBody, Program, Quantifi
 use crate::source::Span;
 
 pub use dialect::Dialect;
+pub use reject::{Rejection, RejectionKind, judge, rejections_queries, rejections_query};
 
 /// How to write the script.
 #[derive(Clone, Debug)]
@@ -80,6 +82,9 @@ pub struct Script {
     pub units_query: String,
     /// Rows the script cannot see, per table (see [`rows_without_ids`]): every count must be 0.
     pub ids_query: String,
+    /// The rows `eligc run` would reject, by person: candidates, for [`judge`] (see
+    /// [`rejections_query`]); those persons' results are not to be used.
+    pub rejections_query: String,
     /// The criteria's ids, depth first, in the order of the result's columns.
     pub criteria: Vec<String>,
 }
@@ -105,6 +110,8 @@ impl Script {
         out.push_str(&self.units_query);
         out.push_str(";\n\n-- Rows this script cannot see: without their id or person_id (the CDM forbids both). Every count must be 0.\n");
         out.push_str(&self.ids_query);
+        out.push_str(";\n\n-- Rows `eligc run` may reject (a NaN, an end before its start, a month 13, a second PERSON row,\n-- rows of a person PERSON lacks, ...): do not use the results above of the persons listed.\n-- `eligc run --db` judges each exactly and reports them as rejected records.\n");
+        out.push_str(&self.rejections_query);
         out.push_str(";\n");
         out
     }
@@ -308,6 +315,7 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
         funnel_query,
         units_query,
         ids_query,
+        rejections_query: rejections_query(options),
         criteria: ids,
     })
 }
@@ -533,7 +541,15 @@ impl Gen<'_> {
                 anchor_aggs.join(", ")
             ),
         );
-        let birth = "COALESCE(CAST(pe.birth_datetime AS DATE), CASE WHEN pe.month_of_birth IS NOT NULL AND pe.day_of_birth IS NOT NULL THEN make_date(CAST(pe.year_of_birth AS INT), CAST(pe.month_of_birth AS INT), CAST(pe.day_of_birth AS INT)) END)".to_string();
+        // Only a real date is made: `make_date` of a month 13 stops the whole script. The
+        // reader rejects such a person; `run --db` reports it so (sql::judge).
+        let (y, m, day) = ("pe.year_of_birth", "pe.month_of_birth", "pe.day_of_birth");
+        let days_in_month = format!(
+            "CASE WHEN {m} IN (1, 3, 5, 7, 8, 10, 12) THEN 31 WHEN {m} IN (4, 6, 9, 11) THEN 30 WHEN ({y} % 4 = 0 AND {y} % 100 <> 0) OR {y} % 400 = 0 THEN 29 ELSE 28 END"
+        );
+        let birth = format!(
+            "COALESCE(CAST(pe.birth_datetime AS DATE), CASE WHEN {y} >= 1 AND {m} BETWEEN 1 AND 12 AND {day} >= 1 AND {day} <= {days_in_month} THEN make_date(CAST({y} AS INT), CAST({m} AS INT), CAST({day} AS INT)) END)"
+        );
         let mut cols = vec![
             "pe.person_id".to_string(),
             format!("{birth} AS birth"),

@@ -3,6 +3,7 @@
 
 mod bulk;
 pub mod codes;
+mod fast;
 pub mod fhir;
 pub mod lines;
 mod locate;

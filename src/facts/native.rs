@@ -939,8 +939,12 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord<'_>, RecordError> {
     };
     // The common case first, at full speed; a record that fails is parsed again with the
     // path tracked, to say which field is wrong.
-    let parsed: Result<PatientRecord, (String, serde_json::Error)> =
-        match serde_json::from_str(&raw.text) {
+    // Plainly written records (nearly all) by the fast reader; anything else, and every
+    // refusal with its message, by serde_json as before.
+    let fast = super::fast::read(&raw.text);
+    let parsed: Result<PatientRecord, (String, serde_json::Error)> = match fast {
+        Some(record) => Ok(record),
+        None => match serde_json::from_str(&raw.text) {
             Ok(record) => Ok(record),
             Err(plain) => {
                 let mut de = serde_json::Deserializer::from_str(&raw.text);
@@ -953,7 +957,8 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord<'_>, RecordError> {
                     Ok(_) => Err((String::new(), plain)),
                 }
             }
-        };
+        },
+    };
     let mut record = match parsed {
         Ok(r) => r,
         Err((path, inner)) => {

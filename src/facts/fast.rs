@@ -357,14 +357,17 @@ impl<'a> Cursor<'a> {
                 }
                 "attestations" => {
                     once(&mut seen, 13)?;
+                    let mut list = Vec::with_capacity(32);
                     c.object(|c, name| {
                         // Details (`{"value": ..., "date": ...}`) are left to serde.
-                        let value = AttestationRecord::Value(c.opt_bool()?);
-                        attestations
-                            .insert(Text::from(name), value)
-                            .is_none()
-                            .then_some(())
+                        list.push((Text::from(name), AttestationRecord::Value(c.opt_bool()?)));
+                        Some(())
                     })?;
+                    // Built from a sorted list at once (fewer comparisons of the long names
+                    // than one insertion each); a name given twice leaves fewer entries.
+                    let count = list.len();
+                    attestations = BTreeMap::from_iter(list);
+                    (attestations.len() == count).then_some(())?;
                 }
                 _ => return None,
             }

@@ -945,3 +945,60 @@ fn rows_eligc_run_rejects_are_rejected_records_from_run_db_too_not_verdicts() {
         "{db_err}"
     );
 }
+
+/// `--vocabulary-schema` means the same to the script and to the explanations: the samples
+/// with their vocabulary tables in a schema of their own give the export's JSON, person by
+/// person.
+#[test]
+fn run_db_explains_with_the_vocabulary_in_a_schema_of_its_own() {
+    let Some(url) = server() else { return };
+    let protocol = "protocols/sle-car-t/protocol.elig";
+    let side = "protocols/sle-car-t/omop.side.jsonl";
+    let samples = Path::new("protocols/sle-car-t/omop");
+    let schema = format!("eligc_t_vocab_{}", std::process::id());
+    let vocab = format!("eligc_t_vocab_v_{}", std::process::id());
+    let _schema = load(&url, &schema, samples);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {vocab} CASCADE; CREATE SCHEMA {vocab}; \
+             ALTER TABLE {schema}.concept SET SCHEMA {vocab}; \
+             ALTER TABLE {schema}.concept_ancestor SET SCHEMA {vocab}; \
+             ALTER TABLE {schema}.concept_relationship SET SCHEMA {vocab}"
+        ))
+        .unwrap();
+    let _vocab = Schema {
+        url: url.clone(),
+        name: vocab.clone(),
+    };
+    let files = eligc()
+        .args(["run", protocol])
+        .arg(samples)
+        .args(["--side", side, "--format", "json"])
+        .output()
+        .unwrap();
+    let db = eligc()
+        .args(["run", protocol, "--db", &url, "--schema", &schema])
+        .args([
+            "--vocabulary-schema",
+            &vocab,
+            "--side",
+            side,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        db.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&db.stderr)
+    );
+    let (want, got) = (
+        explained(&String::from_utf8_lossy(&files.stdout)),
+        explained(&String::from_utf8_lossy(&db.stdout)),
+    );
+    assert_eq!(want.len(), 98);
+    assert_eq!(want, got);
+}

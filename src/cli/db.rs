@@ -90,6 +90,15 @@ pub(crate) fn value(client: &mut postgres::Client, query: &str) -> Result<Option
         .and_then(|r| r.into_iter().next().flatten()))
 }
 
+/// The first column of every row of `query` (NULLs left out).
+pub(crate) fn column(client: &mut postgres::Client, query: &str) -> Result<Vec<String>, String> {
+    Ok(run_all(client, &[], query)?
+        .rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect())
+}
+
 /// Writes what a `COPY ... TO STDOUT` gives to a new file at `path`.
 pub(crate) fn copy_to_file(
     client: &mut postgres::Client,

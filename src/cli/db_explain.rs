@@ -35,8 +35,13 @@ pub(crate) struct Explainer {
     vocab: String,
     /// The clinical tables the database has.
     tables: Vec<&'static str>,
-    /// The protocol's codes, as an SQL array.
+    /// The protocol's codes, as an SQL array of text.
     codes: String,
+    /// The concepts whose code may not be written as the loader normalises it (it does not
+    /// start and end with a letter or digit), as an SQL array: fetched with every batch,
+    /// since matching them by code would need the normalisation in SQL, which no index
+    /// serves. Usually none.
+    padded: String,
     /// Whether the vocabulary has CONCEPT_RELATIONSHIP.
     relationships: bool,
     /// Without CONCEPT_ANCESTOR rows the loader walks the placing relationships down from
@@ -101,6 +106,12 @@ impl Explainer {
             .prefix("eligc-db-")
             .tempdir()
             .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+        let padded = super::db::column(
+            client,
+            &format!(
+                "SELECT concept_id FROM {vocab}concept WHERE concept_code !~ '^[[:alnum:]]' OR concept_code !~ '[[:alnum:]]$'"
+            ),
+        )?;
         let walk = if !ancestors && relationships {
             let path = temp.path().join("relationships.csv");
             super::db::copy_to_file(
@@ -124,6 +135,7 @@ impl Explainer {
             vocab,
             tables,
             codes: format!("ARRAY[{}]::text[]", codes.join(", ")),
+            padded: format!("'{{{}}}'::bigint[]", padded.join(",")),
             relationships,
             walk,
             temp,
@@ -176,7 +188,9 @@ impl Explainer {
             .map(|raw| plan.screen(raw, |_| true))
             .map(|r| {
                 r.map_err(|mut e| {
+                    // The line of a temporary copy would say nothing.
                     e.file = self.table_of(&e.file, &dir);
+                    e.line = 0;
                     e
                 })
             })
@@ -227,15 +241,29 @@ impl Explainer {
         );
         let v = &self.vocab;
         // The concepts the rows use, those sharing a code with them (the loader knows codes,
-        // not ids), and those of the protocol's codes.
+        // not ids), and those of the protocol's codes: by id and by code as written, so that
+        // the indexes of CONCEPT serve (the codes normalised here as the loader does; the
+        // concepts whose code may need it come with every batch).
+        let mut codes: Vec<String> = super::db::column(
+            client,
+            &format!("SELECT concept_code FROM {v}concept WHERE concept_id = ANY({used})"),
+        )?
+        .iter()
+        .filter_map(|c| facts::codes::normalise(c).ok())
+        .map(|c| format!("'{}'", c.replace('\'', "''")))
+        .collect();
+        codes.sort();
+        codes.dedup();
         super::db::execute(
             client,
             &format!(
                 "DROP TABLE IF EXISTS eligc_explain_concept; \
                  CREATE TEMPORARY TABLE eligc_explain_concept AS SELECT * FROM {v}concept c \
-                 WHERE c.concept_id = ANY({used}) OR TRIM(c.concept_code) = ANY({codes}) \
-                 OR TRIM(c.concept_code) IN (SELECT TRIM(u.concept_code) FROM {v}concept u WHERE u.concept_id = ANY({used}))",
-                codes = self.codes
+                 WHERE c.concept_id = ANY({used}) OR c.concept_id = ANY({padded}) \
+                 OR c.concept_code = ANY({protocol}) OR c.concept_code = ANY(ARRAY[{codes}]::text[])",
+                padded = self.padded,
+                protocol = self.codes,
+                codes = codes.join(", ")
             ),
         )?;
         super::db::copy_to_file(

@@ -1002,3 +1002,77 @@ fn run_db_explains_with_the_vocabulary_in_a_schema_of_its_own() {
     assert_eq!(want.len(), 98);
     assert_eq!(want, got);
 }
+
+/// With `--params-schema` the script reads anchors and attestations from that schema's
+/// tables, and so do the explanations: the samples' side file loaded into them gives the
+/// JSON of the run on the export with `--side`, person by person.
+#[test]
+fn run_db_explains_with_anchors_and_attestations_from_the_parameter_tables() {
+    let Some(url) = server() else { return };
+    let protocol = "protocols/sle-car-t/protocol.elig";
+    let side = "protocols/sle-car-t/omop.side.jsonl";
+    let samples = Path::new("protocols/sle-car-t/omop");
+    let schema = format!("eligc_t_params_{}", std::process::id());
+    let params = format!("eligc_t_params_p_{}", std::process::id());
+    let _schema = load(&url, &schema, samples);
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {params} CASCADE; CREATE SCHEMA {params}; \
+             CREATE TABLE {params}.eligc_anchor (person_id BIGINT, anchor TEXT, anchor_date DATE); \
+             CREATE TABLE {params}.eligc_attestation (person_id BIGINT, attestation TEXT, value BOOLEAN)"
+        ))
+        .unwrap();
+    let _params = Schema {
+        url: url.clone(),
+        name: params.clone(),
+    };
+    let (mut anchors, mut attestations) = (String::new(), String::new());
+    for line in std::fs::read_to_string(side).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let person = v["patient"].as_str().unwrap();
+        for (name, date) in v["anchors"].as_object().unwrap() {
+            anchors += &format!("{person},{name},{}\n", date.as_str().unwrap());
+        }
+        for (name, value) in v["attestations"].as_object().unwrap() {
+            let value = value.as_bool().map_or(String::new(), |b| b.to_string());
+            attestations += &format!("{person},{name},{value}\n");
+        }
+    }
+    assert!(attestations.contains(",true\n") && attestations.contains(",false\n"));
+    for (table, rows) in [
+        ("eligc_anchor", anchors),
+        ("eligc_attestation", attestations),
+    ] {
+        let mut writer = client
+            .copy_in(&format!(
+                "COPY {params}.{table} FROM STDIN WITH (FORMAT csv)"
+            ))
+            .unwrap();
+        writer.write_all(rows.as_bytes()).unwrap();
+        writer.finish().unwrap();
+    }
+    let files = eligc()
+        .args(["run", protocol])
+        .arg(samples)
+        .args(["--side", side, "--format", "json"])
+        .output()
+        .unwrap();
+    let db = eligc()
+        .args(["run", protocol, "--db", &url, "--schema", &schema])
+        .args(["--params-schema", &params, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        db.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&db.stderr)
+    );
+    let (want, got) = (
+        explained(&String::from_utf8_lossy(&files.stdout)),
+        explained(&String::from_utf8_lossy(&db.stdout)),
+    );
+    assert_eq!(want.len(), 98);
+    assert_eq!(want, got);
+}

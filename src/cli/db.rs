@@ -90,6 +90,14 @@ pub(crate) fn value(client: &mut postgres::Client, query: &str) -> Result<Option
         .and_then(|r| r.into_iter().next().flatten()))
 }
 
+/// The rows of `query`, as text.
+pub(crate) fn rows(
+    client: &mut postgres::Client,
+    query: &str,
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    Ok(run_all(client, &[], query)?.rows)
+}
+
 /// The first column of every row of `query` (NULLs left out).
 pub(crate) fn column(client: &mut postgres::Client, query: &str) -> Result<Vec<String>, String> {
     Ok(run_all(client, &[], query)?

@@ -33,6 +33,8 @@ pub(crate) struct Explainer {
     /// `schema.` of the CDM and of the vocabulary tables (empty: the search path).
     cdm: String,
     vocab: String,
+    /// `schema.` of the parameter tables, with `--params-schema`.
+    params: Option<String>,
     /// The clinical tables the database has.
     tables: Vec<&'static str>,
     /// The protocol's codes, as an SQL array of text.
@@ -133,6 +135,7 @@ impl Explainer {
             options,
             cdm,
             vocab,
+            params: sql.params_schema.as_ref().map(|s| format!("{s}.")),
             tables,
             codes: format!("ARRAY[{}]::text[]", codes.join(", ")),
             padded: format!("'{{{}}}'::bigint[]", padded.join(",")),
@@ -176,13 +179,36 @@ impl Explainer {
             .round_for_reading(self.reading)
             .with_as_of(self.as_of)
             .with_vocabulary(vocabulary);
-        let records: Vec<facts::RawRecord> = facts::read_omop_export(
-            &dir,
-            Some(self.options.clone()),
-            facts::BulkSettings::default(),
-        )
-        .and_then(|records| records.collect())
-        .map_err(|e| format!("cannot read the rows fetched: {e}"))?;
+        // With --params-schema the script takes anchors and attestations from its tables:
+        // so do the explanations, a side file of the batch made from them.
+        let options = match &self.params {
+            None => self.options.clone(),
+            Some(params) => Arc::new(facts::ReadOptions {
+                omop: facts::omop::OmopOptions {
+                    local_vocabularies: self.options.omop.local_vocabularies.clone(),
+                    ..facts::omop::OmopOptions::default()
+                },
+                anchors: self.options.anchors.clone(),
+                side: self.side_of(client, params, &ids)?,
+                max_record_bytes: self.options.max_record_bytes,
+                ..facts::ReadOptions::default()
+            }),
+        };
+        let records: Vec<facts::RawRecord> =
+            facts::read_omop_export(&dir, Some(options.clone()), facts::BulkSettings::default())
+                .and_then(|records| records.collect())
+                .map_err(|e| format!("cannot read the rows fetched: {e}"))?;
+        if self.params.is_some() {
+            let counted = options
+                .omop
+                .stats
+                .lock()
+                .map(|mut s| std::mem::take(&mut *s))
+                .unwrap_or_default();
+            if let Ok(mut total) = self.options.omop.stats.lock() {
+                total.add(counted);
+            }
+        }
         let results: Vec<Explained> = records
             .par_iter()
             .map(|raw| plan.screen(raw, |_| true))
@@ -196,6 +222,61 @@ impl Explainer {
             })
             .collect();
         Ok(results)
+    }
+
+    /// The anchors and attestations of `ids` in the parameter tables of `params` (`schema.`),
+    /// as a side file, read as the script reads them: an anchor's latest date, an
+    /// attestation true if any row says true, else false if any says false, else not
+    /// recorded.
+    fn side_of(
+        &self,
+        client: &mut postgres::Client,
+        params: &str,
+        ids: &[String],
+    ) -> Result<facts::SideFile, String> {
+        let persons = format!("'{{{}}}'::bigint[]", ids.join(","));
+        let mut entries: std::collections::BTreeMap<String, serde_json::Value> =
+            std::collections::BTreeMap::new();
+        let rows = super::db::rows(
+            client,
+            &format!(
+                "SELECT person_id, 'anchors', anchor, CAST(MAX(anchor_date) AS TEXT) FROM {params}eligc_anchor \
+                 WHERE person_id = ANY({persons}) AND anchor IS NOT NULL AND anchor_date IS NOT NULL GROUP BY person_id, anchor \
+                 UNION ALL SELECT person_id, 'attestations', attestation, CAST(bool_or(value) AS TEXT) FROM {params}eligc_attestation \
+                 WHERE person_id = ANY({persons}) AND attestation IS NOT NULL GROUP BY person_id, attestation"
+            ),
+        )?;
+        for row in rows {
+            let mut fields = row.into_iter();
+            let (Some(Some(person)), Some(Some(map)), Some(Some(name)), Some(value)) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let value = match (map.as_str(), value.as_deref()) {
+                ("anchors", Some(date)) => serde_json::Value::from(date),
+                (_, Some("true")) => serde_json::Value::Bool(true),
+                (_, Some("false")) => serde_json::Value::Bool(false),
+                _ => serde_json::Value::Null,
+            };
+            let entry = entries
+                .entry(person.clone())
+                .or_insert_with(|| serde_json::json!({"patient": person}));
+            if let Some(object) = entry.as_object_mut() {
+                if let Some(names) = object
+                    .entry(map)
+                    .or_insert_with(|| serde_json::json!({}))
+                    .as_object_mut()
+                {
+                    names.insert(name, value);
+                }
+            }
+        }
+        let path = self.temp.path().join("side.jsonl");
+        let text: String = entries.values().map(|e| format!("{e}\n")).collect();
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        facts::ReadOptions::read_side_file_capped(&path, self.options.max_record_bytes)
+            .map_err(|e| format!("the parameter tables of {params}: {e}"))
     }
 
     /// A rejection names the database's table, not the temporary file.

@@ -586,12 +586,6 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
     // The persons to explain are screened by the interpreter too, on their rows.
     let explain_all = args.format == OutputFormat::Json;
     let explainer = if explain_all || args.explain.is_some() {
-        if let Some(schema) = &options.params_schema {
-            eprintln!(
-                "error: --params-schema with --format json or --explain: the explanations are made from the side file (--side), not from {schema}.eligc_anchor and eligc_attestation; run without --params-schema, giving the anchors and attestations with --side"
-            );
-            return EXIT_USAGE;
-        }
         let read = facts::ReadOptions {
             omop: facts::omop::OmopOptions {
                 local_vocabularies: options.local_vocabularies.clone(),

@@ -75,6 +75,24 @@ impl Stats {
         *self.left_out.entry(format!("{table}: {why}")).or_default() += 1;
     }
 
+    /// Adds what another reading counted.
+    pub fn add(&mut self, s: Stats) {
+        self.persons += s.persons;
+        self.facts += s.facts;
+        self.unmapped += s.unmapped;
+        for (t, n) in s.rows {
+            *self.rows.entry(t).or_default() += n;
+        }
+        for (t, n) in s.left_out {
+            *self.left_out.entry(t).or_default() += n;
+        }
+        for t in s.not_read {
+            if !self.not_read.contains(&t) {
+                self.not_read.push(t);
+            }
+        }
+    }
+
     /// One line for the end of a run.
     pub fn summary(&self) -> String {
         let rows: usize = self.rows.values().sum();
@@ -540,21 +558,7 @@ impl Export {
         self.temp = None;
         if let Some(options) = &self.options {
             if let Ok(mut total) = options.omop.stats.lock() {
-                let s = std::mem::take(&mut self.stats);
-                total.persons += s.persons;
-                total.facts += s.facts;
-                total.unmapped += s.unmapped;
-                for (t, n) in s.rows {
-                    *total.rows.entry(t).or_default() += n;
-                }
-                for (t, n) in s.left_out {
-                    *total.left_out.entry(t).or_default() += n;
-                }
-                for t in s.not_read {
-                    if !total.not_read.contains(&t) {
-                        total.not_read.push(t);
-                    }
-                }
+                total.add(std::mem::take(&mut self.stats));
             }
         }
     }

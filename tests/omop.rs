@@ -123,7 +123,8 @@ fn the_synthea_export_screens_every_person_with_ages_weights_and_vocabulary_matc
 fn without_the_vocabulary_a_subtype_is_unplaced_not_a_definite_no() {
     let Some(dir) = export() else { return };
     // An empty folder as --vocabulary replaces the export's: no hierarchy is known.
-    let empty = tempfile_dir();
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = empty_dir.path();
     std::fs::write(
         empty.join("CONCEPT.csv"),
         "concept_id,vocabulary_id,concept_code\n1,SNOMED,36971009\n",
@@ -140,17 +141,10 @@ fn without_the_vocabulary_a_subtype_is_unplaced_not_a_definite_no() {
         "--vocabulary",
         empty.to_str().unwrap(),
     ]);
-    let _ = std::fs::remove_dir_all(&empty);
     // The codes still come from the export's CONCEPT; only the placing changes.
     let s1 = criterion(patient(&lines, "1"), "S1");
     assert_eq!(s1["outcome"], "unknown", "{s1} {stderr}");
     assert_eq!(s1["unplaced"], true, "{s1}");
-}
-
-fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eligc-omop-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -219,7 +213,8 @@ fn a_fact_without_a_standard_concept_is_unplaced_and_values_keep_their_units() {
 
 #[test]
 fn side_file_anchors_and_the_table_format_work_on_an_omop_folder() {
-    let side = tempfile_dir().join("side.jsonl");
+    let tmp = tempfile::tempdir().unwrap();
+    let side = tmp.path().join("side.jsonl");
     std::fs::write(
         &side,
         "{\"patient\": \"1\", \"anchors\": {\"screening\": \"2025-03-31\"}}\n",
@@ -234,7 +229,6 @@ fn side_file_anchors_and_the_table_format_work_on_an_omop_folder() {
         "--format",
         "csv",
     ]);
-    let _ = std::fs::remove_file(&side);
     let stdout = String::from_utf8(out.stdout).unwrap();
     // With the side file's anchor the age is known (born 1980-05-17): A1 is decided.
     let row = stdout

@@ -34,14 +34,9 @@ const PATIENTS: &str = concat!(
     "\n",
 );
 
-fn dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("eligc-escaping-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(name: &str, text: &str) -> PathBuf {
-    let path = dir().join(name);
+/// Writes `text` to `name` in the test's own temporary folder (removed when it ends).
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -70,8 +65,9 @@ fn assert_no_raw_controls(what: &str, output: &str) {
 
 #[test]
 fn the_table_escapes_ids_so_no_row_can_be_forged() {
-    let protocol = write("esc.elig", PROTOCOL);
-    let patients = write("esc.jsonl", PATIENTS);
+    let tmp = tempfile::tempdir().unwrap();
+    let protocol = write(&tmp, "esc.elig", PROTOCOL);
+    let patients = write(&tmp, "esc.jsonl", PATIENTS);
     let out = eligc(&[Path::new("run"), &protocol, &patients]);
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
@@ -91,8 +87,9 @@ fn the_table_escapes_ids_so_no_row_can_be_forged() {
 
 #[test]
 fn explain_escapes_the_id_and_the_wording() {
-    let protocol = write("esc.elig", PROTOCOL);
-    let patients = write("esc.jsonl", PATIENTS);
+    let tmp = tempfile::tempdir().unwrap();
+    let protocol = write(&tmp, "esc.elig", PROTOCOL);
+    let patients = write(&tmp, "esc.jsonl", PATIENTS);
     let out = Command::new(env!("CARGO_BIN_EXE_eligc"))
         .arg("run")
         .arg(&protocol)
@@ -112,23 +109,26 @@ fn explain_escapes_the_id_and_the_wording() {
 
 #[test]
 fn check_diagnostics_escape_the_excerpt_and_keep_the_label_on_its_token() {
+    let tmp = tempfile::tempdir().unwrap();
     let bad = PROTOCOL.replace(">= 30 mL/min/1.73m2", ">= 3 mg/dL");
-    let protocol = write("esc-bad.elig", &bad);
+    let protocol = write(&tmp, "esc-bad.elig", &bad);
     let out = eligc(&[Path::new("check"), &protocol]);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr).replace(&dir().display().to_string(), "[dir]");
+    let stderr = text(&out.stderr).replace(&tmp.path().display().to_string(), "[dir]");
     assert_no_raw_controls("check", &stderr);
     insta::assert_snapshot!("check_escapes_control_characters", stderr);
 }
 
 #[test]
 fn diff_text_escapes_wording_and_patient_ids() {
-    let old = write("esc-old.elig", PROTOCOL);
+    let tmp = tempfile::tempdir().unwrap();
+    let old = write(&tmp, "esc-old.elig", PROTOCOL);
     let new = write(
+        &tmp,
         "esc-new.elig",
         &PROTOCOL.replace(">= 30 mL/min/1.73m2", ">= 10 mL/min/1.73m2"),
     );
-    let patients = write("esc-diff.jsonl", PATIENTS);
+    let patients = write(&tmp, "esc-diff.jsonl", PATIENTS);
     let out = eligc(&[
         Path::new("diff"),
         &old,
@@ -144,7 +144,8 @@ fn diff_text_escapes_wording_and_patient_ids() {
 
 #[test]
 fn csv_cells_that_would_be_formulas_are_neutralised_in_every_column() {
-    let protocol = write("csv.elig", PROTOCOL);
+    let tmp = tempfile::tempdir().unwrap();
+    let protocol = write(&tmp, "csv.elig", PROTOCOL);
     let lines: Vec<String> = ["=HYPERLINK(\"x\")", "+1", "-5", "@SUM(A1)", "\tx", "\rx"]
         .iter()
         .map(|id| serde_json::json!({"id": id, "anchors": {"screening": "2026-01-01"}}).to_string())
@@ -153,7 +154,7 @@ fn csv_cells_that_would_be_formulas_are_neutralised_in_every_column() {
             r#"{"id":"=bad","anchors":{"screening":"not a date"}}"#.to_string(),
         ))
         .collect();
-    let patients = write("=csv.jsonl", &(lines.join("\n") + "\n"));
+    let patients = write(&tmp, "=csv.jsonl", &(lines.join("\n") + "\n"));
     let out = eligc(&[
         Path::new("run"),
         &protocol,

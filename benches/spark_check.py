@@ -87,7 +87,7 @@ def run(spark, job):
 
 def main():
     spark = (SparkSession.builder.master("local[2]").appName("eligc-sql")
-             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").config("spark.sql.shuffle.partitions", "4")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.warehouse.dir", os.environ.get("ELIGC_SPARK_WAREHOUSE") or __import__("tempfile").mkdtemp(prefix="eligc-spark-"))
              .config("spark.driver.memory", "1g").getOrCreate())

@@ -103,6 +103,11 @@ const LINK_DOWN: &[&str] = &[
     "ATC - RxNorm pr up",
 ];
 
+/// How many levels of the hierarchy below the protocol's concepts the Spark SQL script walks
+/// when `CONCEPT_ANCESTOR` is empty (a table per level: Spark SQL 3 has no recursive
+/// queries). A deeper hierarchy stops the script with an error.
+const SPARK_WALK_LEVELS: usize = 16;
+
 /// eligc's name for each OMOP vocabulary it has a code system for (`vocab::code_system`).
 const SYSTEM_CASE: &str = "CASE TRIM(vocabulary_id) WHEN 'SNOMED' THEN 'snomed' WHEN 'ICD10' THEN 'icd10' WHEN 'ICD10CM' THEN 'icd10' WHEN 'RxNorm' THEN 'rxnorm' WHEN 'ATC' THEN 'atc' WHEN 'LOINC' THEN 'loinc' WHEN 'CVX' THEN 'cvx'";
 
@@ -219,8 +224,10 @@ impl Gen<'_> {
             ),
         );
         // Without CONCEPT_ANCESTOR rows the loader walks the placing relationships down
-        // from the targets: a recursive query (PostgreSQL); Spark SQL has none, so its script
-        // stops with an error on such a database rather than place fewer codes.
+        // from the targets: a recursive query (PostgreSQL). Spark SQL 3 has none (Spark 4's
+        // allows no UNION), so its script walks a level per table, [`SPARK_WALK_LEVELS`]
+        // deep, and stops with an error if the last level still found concepts, rather than
+        // place fewer codes.
         let ups = LINK_UP
             .iter()
             .map(|r| self.d.lit(r))
@@ -256,11 +263,37 @@ impl Gen<'_> {
                 );
             }
             super::Dialect::Spark => {
+                // Empty, and so cheap, when CONCEPT_ANCESTOR has rows.
+                let no_ancestors = format!("NOT EXISTS (SELECT 1 FROM {v}concept_ancestor)");
+                self.cte(
+                    "eligc_edge",
+                    format!(
+                        "SELECT r.concept_id_2 AS upper_id, r.concept_id_1 AS lower_id FROM {v}concept_relationship r WHERE r.relationship_id IN ({ups}) AND {valid} AND {no_ancestors} \
+                         UNION SELECT r.concept_id_1, r.concept_id_2 FROM {v}concept_relationship r WHERE r.relationship_id IN ({downs}) AND {valid} AND {no_ancestors}"
+                    ),
+                );
+                self.cte(
+                    "eligc_walk0",
+                    format!("SELECT concept_id, idx FROM eligc_target WHERE {no_ancestors}"),
+                );
+                for level in 1..=SPARK_WALK_LEVELS {
+                    let below = level - 1;
+                    self.cte(
+                        &format!("eligc_walk{level}"),
+                        format!(
+                            "SELECT concept_id, idx FROM eligc_walk{below} \
+                             UNION SELECT e.lower_id, w.idx FROM eligc_walk{below} w JOIN eligc_edge e ON e.upper_id = w.concept_id"
+                        ),
+                    );
+                }
+                let (last, before) = (SPARK_WALK_LEVELS, SPARK_WALK_LEVELS - 1);
                 self.cte(
                     "eligc_placed",
                     format!(
                         "SELECT concept_id, idx FROM eligc_under WHERE EXISTS (SELECT 1 FROM {v}concept_ancestor) \
-                         UNION ALL SELECT CAST(raise_error('eligc: CONCEPT_ANCESTOR is empty; the Spark SQL script needs it (docs/sql.md)') AS INT), 0 FROM (SELECT 1 AS one) x WHERE NOT EXISTS (SELECT 1 FROM {v}concept_ancestor)"
+                         UNION SELECT concept_id, idx FROM eligc_walk{last} \
+                         UNION ALL SELECT CAST(raise_error('eligc: without CONCEPT_ANCESTOR rows the Spark SQL script walks the hierarchy {last} levels below the concepts of the protocol, and it goes deeper: load CONCEPT_ANCESTOR (docs/sql.md)') AS INT), 0 \
+                         FROM (SELECT COUNT(*) AS n FROM eligc_walk{last}) a CROSS JOIN (SELECT COUNT(*) AS n FROM eligc_walk{before}) b WHERE a.n <> b.n"
                     ),
                 );
             }

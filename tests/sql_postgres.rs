@@ -283,6 +283,29 @@ fn same_explanations(
             "--explain {id}"
         );
     }
+    // In JSON: the one person, as the run on the export prints them.
+    let id = ids[0];
+    let json = ["--explain", id, "--format", "json"];
+    let files = eligc()
+        .args(["run", protocol])
+        .arg(dir)
+        .args(json)
+        .args(extra)
+        .output()
+        .unwrap();
+    let db = eligc()
+        .args(["run", protocol, "--db", url, "--schema", schema])
+        .args(json)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(db.status.code(), Some(0));
+    let (want, got) = (
+        explained(&String::from_utf8_lossy(&files.stdout)),
+        explained(&String::from_utf8_lossy(&db.stdout)),
+    );
+    assert_eq!(want.keys().collect::<Vec<_>>(), [id]);
+    assert_eq!(want, got, "--explain {id} --format json");
 }
 
 /// Generates persons with benches/gen_omop.py; returns the folder and its side file.

@@ -625,7 +625,11 @@ fn run_db(args: &RunArgs, url: &str) -> u8 {
         header_done: false,
         id_width: 0,
     };
-    let wanted = |id: &str| explain_all || args.explain.as_deref() == Some(id);
+    // `--explain ID --format json` prints one person: only that one is fetched.
+    let wanted = |id: &str| match args.explain.as_deref() {
+        Some(asked) => asked == id,
+        None => explain_all,
+    };
     let mut write_failed = None;
     // Rows of persons PERSON lacks are records of their own, first (as the reader puts
     // its rejected rows first).

@@ -145,32 +145,14 @@ pub(crate) fn rows_without_ids(
     client: &mut postgres::Client,
     queries: &[(&str, String)],
 ) -> Result<Vec<(String, String, u64)>, String> {
-    let mut out = Vec::new();
-    for (table, query) in queries {
-        let messages = match client.simple_query(query) {
-            Ok(m) => m,
-            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => continue,
-            Err(e) => {
-                return Err(format!(
-                    "the database refused the query on {table}: {}",
-                    describe(&e)
-                ));
-            }
-        };
-        for m in messages {
-            if let postgres::SimpleQueryMessage::Row(row) = m {
-                let missing = row.get(2).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-                if missing > 0 {
-                    out.push((
-                        row.get(0).unwrap_or_default().to_string(),
-                        row.get(1).unwrap_or_default().to_string(),
-                        missing,
-                    ));
-                }
-            }
-        }
-    }
-    Ok(out)
+    Ok(rows_of(client, queries)?
+        .into_iter()
+        .filter_map(|row| {
+            let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            let missing = text(2).parse::<u64>().unwrap_or(0);
+            (missing > 0).then(|| (text(0), text(1), missing))
+        })
+        .collect())
 }
 
 /// The rows of each query, as text; a table the database does not have is skipped, as in

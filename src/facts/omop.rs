@@ -290,13 +290,14 @@ const NOT_READ: &[&str] = &[
     "episode",
 ];
 
-const PERSON: u8 = 0;
-const MEASUREMENT: u8 = 1;
-const CONDITION: u8 = 2;
-const DRUG: u8 = 3;
-const PROCEDURE: u8 = 4;
-const OBSERVATION: u8 = 5;
-const VISIT: u8 = 6;
+// The tables, in the order a person's rows are read (src/sql/reject.rs follows it).
+pub(crate) const PERSON: u8 = 0;
+pub(crate) const MEASUREMENT: u8 = 1;
+pub(crate) const CONDITION: u8 = 2;
+pub(crate) const DRUG: u8 = 3;
+pub(crate) const PROCEDURE: u8 = 4;
+pub(crate) const OBSERVATION: u8 = 5;
+pub(crate) const VISIT: u8 = 6;
 
 /// The name of a table, upper case as the CDM writes it.
 fn table_name(table: u8) -> &'static str {

@@ -12,15 +12,9 @@
 use super::{Dialect, Options, prefix};
 use crate::facts::RecordError;
 
-/// The reader's table order (a person's rows are read PERSON first, then by table, then
-/// by row id: the first that cannot be read rejects the person).
-const PERSON: u8 = 0;
-const MEASUREMENT: u8 = 1;
-const CONDITION: u8 = 2;
-const DRUG: u8 = 3;
-const PROCEDURE: u8 = 4;
-const OBSERVATION: u8 = 5;
-const VISIT: u8 = 6;
+// The reader's table order: a person's rows are read PERSON first, then by table, then by
+// row id, and the first that cannot be read rejects the person.
+use crate::facts::omop::{CONDITION, DRUG, MEASUREMENT, OBSERVATION, PERSON, PROCEDURE, VISIT};
 
 /// Tables by the reader's order, with their id column.
 const TABLES: [(u8, &str, &str); 7] = [

@@ -4,6 +4,9 @@
 # CSV files and by the compiled SQL on the server (`eligc run --db`), each RUNS times; the
 # median wall time of each. Usage:
 #   ELIGC_PG_URL=postgresql://... benches/sql_bench.sh [PERSONS] [RUNS]
+# With EXPLAIN=1, each run also times `--format json` both ways (run --db then explains
+# every person from their rows fetched; docs/sql.md) and checks the JSON is the same
+# (about 21 KB a person, twice: 4 GB in $TMPDIR at 100,000).
 # Needs a release build (cargo build --release), python3 and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +55,17 @@ for i in $(seq "$RUNS"); do
   /usr/bin/time -o /tmp/eligc-sqlbench-time -f "%e %M" "$E" run "$P" --db "$URL" --schema "$SCHEMA" --side "$DIR.side.jsonl" --anchor screening=2024-06-01 --format csv > /tmp/eligc-sqlbench-sql.csv 2>/tmp/eligc-sqlbench-sql.err || { echo "the SQL run failed:"; tail -3 /tmp/eligc-sqlbench-sql.err; exit 1; }
   read -r t m < /tmp/eligc-sqlbench-time; sql+=("$t"); sql_mb+=("$((m / 1024))")
   echo "run $i: SQL $t s, eligc's peak $((m / 1024)) MB"
+  if [ "${EXPLAIN:-0}" = 1 ]; then
+    J="${TMPDIR:-/tmp}/eligc-sqlbench"
+    /usr/bin/time -o /tmp/eligc-sqlbench-time -f "%e %M" "$E" run "$P" "$DIR" --side "$DIR.side.jsonl" --anchor screening=2024-06-01 --format json > "$J-interp.json" 2>/dev/null || [ $? = 3 ]
+    read -r t m < /tmp/eligc-sqlbench-time
+    echo "run $i: interpreter --format json $t s, peak $((m / 1024)) MB"
+    /usr/bin/time -o /tmp/eligc-sqlbench-time -f "%e %M" "$E" run "$P" --db "$URL" --schema "$SCHEMA" --side "$DIR.side.jsonl" --anchor screening=2024-06-01 --format json > "$J-sql.json" 2>/tmp/eligc-sqlbench-sql.err || { echo "the SQL run with --format json failed:"; tail -3 /tmp/eligc-sqlbench-sql.err; exit 1; }
+    read -r t m < /tmp/eligc-sqlbench-time
+    echo "run $i: SQL --format json $t s, eligc's peak $((m / 1024)) MB"
+    if cmp -s <(sort "$J-interp.json") <(sort "$J-sql.json"); then echo "same JSON: yes"; else echo "same JSON: NO"; exit 1; fi
+    rm -f "$J-interp.json" "$J-sql.json"
+  fi
 done
 echo "interpreter on the CSV export (eligc run $P DIR): ${interp[*]} s, median $(printf '%s\n' "${interp[@]}" | median) s, peak RSS ${interp_mb[*]} MB"
 echo "SQL on PostgreSQL (eligc run $P --db URL): ${sql[*]} s, median $(printf '%s\n' "${sql[@]}" | median) s, eligc's peak RSS ${sql_mb[*]} MB"

@@ -50,7 +50,7 @@ pub(crate) struct Explainer {
     /// the protocol's concepts, through concepts no person has: all of them are fetched
     /// once, into this file.
     walk: Option<PathBuf>,
-    temp: tempfile::TempDir,
+    temp: facts::PrivateTempDir,
 }
 
 /// A person's SQL result, and what the interpreter says of the same person.
@@ -104,9 +104,8 @@ impl Explainer {
             .collect();
         codes.sort();
         codes.dedup();
-        let temp = tempfile::Builder::new()
-            .prefix("eligc-db-")
-            .tempdir()
+        // Patient rows: removed also when the run is interrupted.
+        let temp = facts::PrivateTempDir::create("eligc-db")
             .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
         let padded = super::db::column(
             client,

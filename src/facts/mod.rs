@@ -221,6 +221,23 @@ impl SideFile {
     }
 }
 
+/// A private temporary folder (0700) under the system's, removed when dropped and when the
+/// run is interrupted by SIGINT or SIGTERM, as the readers' partition folders are: for
+/// patient rows copied out of a database (`eligc run --db`).
+pub struct PrivateTempDir(bulk::TempDir);
+
+impl PrivateTempDir {
+    /// A new folder named `PREFIX-...`.
+    pub fn create(prefix: &str) -> std::io::Result<PrivateTempDir> {
+        bulk::TempDir::create(&std::env::temp_dir(), prefix).map(PrivateTempDir)
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.0.0
+    }
+}
+
 /// What every record read gets: the format, anchors and attestations given beside the
 /// data, and the FHIR conversion counts (shared by the reader and the workers).
 #[derive(Debug)]

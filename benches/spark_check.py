@@ -2,7 +2,7 @@
 """Runs `eligc sql --dialect spark` scripts on Spark SQL in local mode (pyspark): loads OMOP
 CSV exports as temporary views, the side file as the parameter views, runs each script and
 writes each result as JSON Lines in `eligc run --format json`'s shape (id, verdict,
-criteria[id, outcome]). One Spark session for every job, since Spark takes seconds to start:
+criteria[id, outcome, unplaced], unplaced_facts). One Spark session for every job, since Spark takes seconds to start:
 
     python3 benches/spark_check.py JOB.json [JOB.json ...]
 
@@ -80,8 +80,17 @@ def run(spark, job):
     with open(job["out"], "w") as out:
         for r in rows:
             d = r.asDict()
-            criteria = [{"id": k, "outcome": v.replace(" ", "_")} for k, v in d.items() if k not in ("person_id", "verdict")]
-            out.write(json.dumps({"id": str(d["person_id"]), "verdict": d["verdict"].replace(" ", "_"), "criteria": criteria}) + "\n")
+            unplaced = (d.get("unplaced_criteria") or "").split()
+            criteria = []
+            for k, v in d.items():
+                if k in ("person_id", "verdict", "unplaced_criteria", "unplaced_facts"):
+                    continue
+                c = {"id": k, "outcome": v.replace(" ", "_")}
+                if k in unplaced:
+                    c["unplaced"] = True
+                criteria.append(c)
+            out.write(json.dumps({"id": str(d["person_id"]), "verdict": d["verdict"].replace(" ", "_"), "criteria": criteria,
+                                  "unplaced_facts": int(d["unplaced_facts"])}) + "\n")
     print(f"{job['out']}: {len(rows)} persons", file=sys.stderr)
 
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{Outcomes, eligc, outcomes};
+use common::{eligc, outcomes, unplaced};
 
 fn pyspark() -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -158,9 +158,32 @@ fn generated_persons_get_the_interpreters_outcomes_from_spark_sql() {
         .status()
         .unwrap();
     assert!(status.success(), "spark_check.py failed");
-    for (protocol, want, out, persons) in expected {
-        let got = outcomes(&std::fs::read_to_string(&out).unwrap());
+    let mut compared = 0;
+    for (protocol, interp, out, persons) in expected {
+        let spark = std::fs::read_to_string(&out).unwrap();
+        let (want, got) = (outcomes(&interp), outcomes(&spark));
         assert_eq!(want.len(), persons);
+        // Which criteria are unknown because of facts eligc cannot place, and how many such
+        // facts each person has.
+        let (want_unplaced, got_unplaced) = (unplaced(&interp), unplaced(&spark));
+        let differ: Vec<&String> = want_unplaced
+            .keys()
+            .filter(|id| got_unplaced.get(*id) != want_unplaced.get(*id))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{protocol}: {} of {persons} persons' unplaced criteria or facts differ on Spark, e.g. {}: interpreter {:?}, spark {:?}",
+            differ.len(),
+            differ[0],
+            want_unplaced[differ[0]],
+            got_unplaced.get(differ[0])
+        );
+        let flags: usize = want_unplaced.values().map(|(_, c)| c.len()).sum();
+        let facts: u64 = want_unplaced.values().map(|(f, _)| f).sum();
+        eprintln!(
+            "{protocol}: {persons} persons, {flags} unplaced criteria and {facts} unplaced facts the same"
+        );
+        compared += flags;
         let differ: Vec<&String> = want
             .keys()
             .filter(|id| got.get(*id) != want.get(*id))
@@ -174,6 +197,7 @@ fn generated_persons_get_the_interpreters_outcomes_from_spark_sql() {
             got.get(differ[0])
         );
     }
+    assert!(compared > 100, "{compared} unplaced criteria compared");
 }
 
 const SAMPLES_PROTOCOL: &str = "protocols/sle-car-t/protocol.elig";
@@ -181,7 +205,7 @@ const SAMPLES_PROTOCOL: &str = "protocols/sle-car-t/protocol.elig";
 /// The job for the 98 native sample patients of the seed protocol, converted to CDM rows by
 /// `tests/seed_omop.rs` (`protocols/sle-car-t/omop/`, committed), run in the same Spark
 /// session as the generated persons: the interpreter's outcomes, and the file Spark writes.
-fn samples_job(tmp: &Path) -> (PathBuf, Outcomes, PathBuf) {
+fn samples_job(tmp: &Path) -> (PathBuf, String, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     job(
         tmp,
@@ -232,7 +256,7 @@ fn job(
     dir: &Path,
     side: &Path,
     extra: &[&str],
-) -> (PathBuf, Outcomes, PathBuf) {
+) -> (PathBuf, String, PathBuf) {
     let interp = eligc()
         .args(["run", protocol])
         .arg(dir)
@@ -271,5 +295,9 @@ fn job(
             .to_string(),
     )
     .unwrap();
-    (job, outcomes(&String::from_utf8_lossy(&interp.stdout)), out)
+    (
+        job,
+        String::from_utf8_lossy(&interp.stdout).to_string(),
+        out,
+    )
 }

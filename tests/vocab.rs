@@ -700,6 +700,34 @@ fn the_funnel_counts_unknowns_from_unplaced_codes_and_json_carries_them() {
 }
 
 #[test]
+fn a_check_after_an_and_is_decided_is_not_unplaced_whether_explained_or_not() {
+    // `sex is female` is false, so the `and` is false whatever the unplaced sore throat is;
+    // the criterion is unknown only through prednisone (no medication list). Without
+    // explaining, the condition is not evaluated at all; explained (`--format json`), it is
+    // shown but must not make the criterion unplaced either: the funnel and the JSON agree.
+    let rule = "(sex is female and condition infectious_disease within 3 months before screening) or medication prednisone within 3 months before screening";
+    let first = plan(&format!("inclusion T1 \"test\": {rule}"), None);
+    let json = format!(
+        r#"{{"id":"p","birth_date":"2000-01-01","sex":"male","anchors":{{"screening":"2026-03-31"}},{}}}"#,
+        condition("snomed:43878008")
+    );
+    let raw = RawRecord::new("t.jsonl", 1, &json);
+    let record = raw.parse().unwrap();
+    for explain in [false, true] {
+        let r = first.evaluate(&record, explain);
+        assert_eq!(r.criteria[0].outcome, Outcome::Unknown);
+        assert!(!r.criteria[0].unplaced, "explain: {explain}");
+        assert_eq!(r.unplaced_facts, 1);
+    }
+    // The same check first: it is what made the criterion unknown, explained or not.
+    let rule = "(condition infectious_disease within 3 months before screening and sex is female) or medication prednisone within 3 months before screening";
+    let second = plan(&format!("inclusion T1 \"test\": {rule}"), None);
+    for explain in [false, true] {
+        assert!(second.evaluate(&record, explain).criteria[0].unplaced);
+    }
+}
+
+#[test]
 fn the_real_subset_places_the_penicillin_product_of_the_issue() {
     let Some(dir) = subset() else { return };
     // The issue's patient: a throat infection treated with RxNorm SCD 834102, and a

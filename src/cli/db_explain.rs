@@ -387,7 +387,8 @@ impl Explainer {
 
 /// Where the SQL script's result and the interpreter's differ for one person: each
 /// criterion whose outcome differs, and the verdict, as `person P, CRITERION: SQL X,
-/// interpreter Y`. Empty when they agree.
+/// interpreter Y`; each criterion unknown because of facts eligc cannot place by one and
+/// not the other, and the number of such facts. Empty when they agree.
 pub(crate) fn disagreements(sql: &PatientResult, interpreter: &PatientResult) -> Vec<String> {
     let mut out = Vec::new();
     let sql_ids: Vec<&str> = sql.criteria.iter().map(|c| &*c.id).collect();
@@ -399,16 +400,29 @@ pub(crate) fn disagreements(sql: &PatientResult, interpreter: &PatientResult) ->
         ));
         return out;
     }
+    let word = |c: &eligc::eval::CriterionResult| {
+        if c.unplaced {
+            format!("{} (unplaced)", c.outcome.word())
+        } else {
+            c.outcome.word().to_string()
+        }
+    };
     for (s, i) in sql.criteria.iter().zip(&interpreter.criteria) {
-        if s.outcome != i.outcome {
+        if s.outcome != i.outcome || s.unplaced != i.unplaced {
             out.push(format!(
                 "person {}, {}: SQL {}, interpreter {}",
                 sql.id,
                 s.id,
-                s.outcome.word(),
-                i.outcome.word()
+                word(s),
+                word(i)
             ));
         }
+    }
+    if sql.unplaced_facts != interpreter.unplaced_facts {
+        out.push(format!(
+            "person {}, unplaced facts: SQL {}, interpreter {}",
+            sql.id, sql.unplaced_facts, interpreter.unplaced_facts
+        ));
     }
     if sql.verdict != interpreter.verdict {
         out.push(format!(
@@ -475,6 +489,23 @@ mod tests {
             [
                 "person 12, E2: SQL met, interpreter unknown",
                 "person 12, verdict: SQL ineligible, interpreter needs review"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unplaced_flag_or_count_is_a_disagreement_too() {
+        let sql = person(Verdict::NeedsReview, &[("I1", Outcome::Unknown)]);
+        let mut interpreter = sql.clone();
+        if let Some(c) = interpreter.criteria.first_mut() {
+            c.unplaced = true;
+        }
+        interpreter.unplaced_facts = 2;
+        assert_eq!(
+            super::disagreements(&sql, &interpreter),
+            [
+                "person 12, I1: SQL unknown, interpreter unknown (unplaced)",
+                "person 12, unplaced facts: SQL 0, interpreter 2"
             ]
         );
     }

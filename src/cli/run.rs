@@ -840,10 +840,11 @@ impl Rejected {
 
 /// The criteria of a compiled protocol in the program's order, to read the database's
 /// result rows as screening results. Checks are not computed in SQL; unused facts are not
-/// counted (0).
+/// counted (0); unplaced criteria and facts are (`Script::result_query`).
 struct ResultShape {
     criteria: Vec<Shape>,
-    /// The result's columns: person_id, verdict, then one per criterion.
+    /// The result's columns: person_id, verdict, one per criterion, unplaced_criteria,
+    /// unplaced_facts.
     columns: Vec<String>,
 }
 
@@ -891,6 +892,10 @@ impl ResultShape {
         let columns = ["person_id".to_string(), "verdict".to_string()]
             .into_iter()
             .chain(criteria.iter().map(|s| s.id.to_string()))
+            .chain([
+                "unplaced_criteria".to_string(),
+                "unplaced_facts".to_string(),
+            ])
             .collect();
         ResultShape { criteria, columns }
     }
@@ -920,7 +925,20 @@ impl ResultShape {
                 Some("needs review") => Verdict::NeedsReview,
                 other => return Err(format!("verdict {other:?} for person {id}")),
             };
-            let mut criteria = Vec::with_capacity(self.criteria.len());
+            let n = self.criteria.len();
+            let unplaced: Vec<&str> = row
+                .get(n + 2)
+                .and_then(|v| v.as_deref())
+                .map(|v| v.split_whitespace().collect())
+                .unwrap_or_default();
+            let unplaced_facts = row
+                .get(n + 3)
+                .and_then(|v| v.as_deref())
+                .map(|v| v.parse::<usize>())
+                .transpose()
+                .map_err(|e| format!("unplaced_facts for person {id}: {e}"))?
+                .unwrap_or(0);
+            let mut criteria = Vec::with_capacity(n);
             for (i, s) in self.criteria.iter().enumerate() {
                 criteria.push(CriterionResult {
                     id: s.id.clone(),
@@ -932,7 +950,7 @@ impl ResultShape {
                     line: s.line,
                     checks: Vec::new(),
                     logic: Vec::new(),
-                    unplaced: false,
+                    unplaced: unplaced.contains(&&*s.id),
                     quantifier: s.quantifier,
                 });
             }
@@ -941,7 +959,7 @@ impl ResultShape {
                 verdict,
                 criteria,
                 unused_facts: 0,
-                unplaced_facts: 0,
+                unplaced_facts,
                 to_settle: Vec::new(),
                 completed: Vec::new(),
             });

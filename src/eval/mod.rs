@@ -684,6 +684,16 @@ impl leaf::Ctx<'_> {
         });
     }
 
+    /// After an item of an `and` already false (an `or` already true) was evaluated, only to
+    /// be explained: facts eligc cannot place in it did not make anything unknown, and
+    /// without explaining it is not evaluated at all. `decided` holds the unplaced hit from
+    /// before the item, restored so that `unplaced` is the same explained or not.
+    fn after_decided(&self, decided: Option<bool>) {
+        if let Some(hit) = decided {
+            self.unplaced_hit.set(hit);
+        }
+    }
+
     /// Evaluates a condition, recording leaf checks into `trace`.
     fn cond(&self, c: &Cond, trace: &mut leaf::Trace<'_>) -> Truth {
         match &c.kind {
@@ -691,7 +701,9 @@ impl leaf::Ctx<'_> {
                 let outer = self.open_group(trace);
                 let mut value = Truth::True;
                 for item in items {
+                    let decided = (value == Truth::False).then(|| self.unplaced_hit.get());
                     value = value.and(self.cond(item, trace));
+                    self.after_decided(decided);
                     if value == Truth::False && trace.checks.is_none() {
                         break;
                     }
@@ -703,7 +715,9 @@ impl leaf::Ctx<'_> {
                 let outer = self.open_group(trace);
                 let mut value = Truth::False;
                 for item in items {
+                    let decided = (value == Truth::True).then(|| self.unplaced_hit.get());
                     value = value.or(self.cond(item, trace));
+                    self.after_decided(decided);
                     if value == Truth::True && trace.checks.is_none() {
                         break;
                     }

@@ -18,6 +18,15 @@ pub(super) enum Kind {
 }
 
 impl Kind {
+    /// Every kind.
+    pub(super) const ALL: [Kind; 5] = [
+        Kind::Condition,
+        Kind::Medication,
+        Kind::Immunization,
+        Kind::Procedure,
+        Kind::Encounter,
+    ];
+
     pub(super) fn name(self) -> &'static str {
         match self {
             Kind::Condition => "cond",
@@ -440,6 +449,73 @@ impl Gen<'_> {
             return;
         }
         self.made.insert(name.into());
+        let facts = format!("eligc_f_{name}");
+        let select = self.fact_rows(kind);
+        self.cte(&facts, select);
+        self.code_rows(&facts, name);
+        self.pairs(name, &[kind.concept_kind()]);
+        let cls0 = self.cls0(kind);
+        // Whether a fact matched a concept is a column, not an anti-join in each query: with
+        // a CTE's row estimate of 1, PostgreSQL planned the anti-join as a nested loop
+        // (308 million comparisons, 52 s of a 60 s run on 20,000 persons).
+        self.cte(
+            &format!("eligc_fx_{name}"),
+            format!(
+                "SELECT f.*, {cls0} AS cls0, \
+                 CASE WHEN x.rid IS NULL THEN 0 ELSE 1 END AS matched FROM {facts} f \
+                 LEFT JOIN (SELECT DISTINCT tbl, rid FROM eligc_pm_{name}) x ON x.tbl = f.tbl AND x.rid = f.rid"
+            ),
+        );
+        self.cte(
+            &format!("eligc_ev_{name}"),
+            format!(
+                "SELECT f.person_id, f.tbl, f.rid, f.s, f.e, f.ek, f.route, f.mstatus, pm.idx, 'P' AS cls FROM eligc_fx_{name} f JOIN eligc_pm_{name} pm ON pm.tbl = f.tbl AND pm.rid = f.rid \
+                 UNION ALL SELECT f.person_id, f.tbl, f.rid, f.s, f.e, f.ek, f.route, f.mstatus, -1, f.cls0 FROM eligc_fx_{name} f \
+                 WHERE f.matched = 0 AND f.cls0 IN ('U', 'E')"
+            ),
+        );
+        // The persons with facts of this kind eligc cannot place (the interpreter's
+        // `has_unplaced`: unplaced or placed elsewhere), and how many are unplaced (its
+        // `unplaced_facts`, summed over the kinds).
+        self.cte(
+            &format!("eligc_u_{name}"),
+            format!(
+                "SELECT person_id, SUM(CASE WHEN cls0 = 'U' THEN 1 ELSE 0 END) AS n FROM eligc_fx_{name} WHERE matched = 0 AND cls0 IN ('U', 'E') GROUP BY person_id"
+            ),
+        );
+    }
+
+    /// Per person, how many facts of a kind the protocol asks nothing about eligc cannot
+    /// place (no concept of the kind to match, so each fact is unplaced, elsewhere or
+    /// irrelevant by its codes alone): `person_id, n`.
+    pub(super) fn unplaced_count(&self, kind: Kind) -> String {
+        format!(
+            "SELECT person_id, COUNT(*) AS n FROM ({}) f WHERE {} = 'U' GROUP BY person_id",
+            self.fact_rows(kind),
+            self.cls0(kind)
+        )
+    }
+
+    /// How a fact that matches no concept stands (`cls0` over the facts `f`): I irrelevant,
+    /// E placed elsewhere by the vocabulary, U unplaced (`Plan::placement`).
+    fn cls0(&self, kind: Kind) -> String {
+        let relevant_systems = self.systems_of(Some(kind.concept_kind()));
+        let all_systems = self.systems_of(None);
+        let relevant = format!(
+            "({} OR ({} AND named = 1) OR named = 0)",
+            self.in_list("src_sys", &relevant_systems),
+            self.in_list("std_sys", &relevant_systems)
+        );
+        let known = format!(
+            "(({} AND named = 1) OR {})",
+            self.in_list("std_sys", &all_systems),
+            self.in_list("src_sys", &all_systems)
+        );
+        format!("CASE WHEN f.act = 1 OR NOT {relevant} THEN 'I' WHEN {known} THEN 'E' ELSE 'U' END")
+    }
+
+    /// The query of a kind's facts (`eligc_f_K`).
+    fn fact_rows(&self, kind: Kind) -> String {
         let s = self.cdm.clone();
         let d = self.d;
         let null_text = match d {
@@ -472,9 +548,6 @@ impl Gen<'_> {
             ),
         };
         let coded = self.coded(&raw);
-        let concept_kind = kind.concept_kind();
-        let relevant_systems = self.systems_of(Some(concept_kind));
-        let all_systems = self.systems_of(None);
         // Encounters: the OMOP visit concepts are HL7 ActCode classes (irrelevant when
         // unmatched: a closed list); another visit concept keeps its code.
         let (select, filter) = match kind {
@@ -522,42 +595,7 @@ impl Gen<'_> {
             }
             _ => "",
         };
-        let facts = format!("eligc_f_{name}");
-        self.cte(
-            &facts,
-            format!("SELECT {select} FROM ({coded}) r{joins} WHERE {filter}"),
-        );
-        self.code_rows(&facts, name);
-        self.pairs(name, &[concept_kind]);
-        let relevant = format!(
-            "({} OR ({} AND named = 1) OR named = 0)",
-            self.in_list("src_sys", &relevant_systems),
-            self.in_list("std_sys", &relevant_systems)
-        );
-        let known = format!(
-            "(({} AND named = 1) OR {})",
-            self.in_list("std_sys", &all_systems),
-            self.in_list("src_sys", &all_systems)
-        );
-        // Whether a fact matched a concept is a column, not an anti-join in each query: with
-        // a CTE's row estimate of 1, PostgreSQL planned the anti-join as a nested loop
-        // (308 million comparisons, 52 s of a 60 s run on 20,000 persons).
-        self.cte(
-            &format!("eligc_fx_{name}"),
-            format!(
-                "SELECT f.*, CASE WHEN f.act = 1 OR NOT {relevant} THEN 'I' WHEN {known} THEN 'E' ELSE 'U' END AS cls0, \
-                 CASE WHEN x.rid IS NULL THEN 0 ELSE 1 END AS matched FROM {facts} f \
-                 LEFT JOIN (SELECT DISTINCT tbl, rid FROM eligc_pm_{name}) x ON x.tbl = f.tbl AND x.rid = f.rid"
-            ),
-        );
-        self.cte(
-            &format!("eligc_ev_{name}"),
-            format!(
-                "SELECT f.person_id, f.tbl, f.rid, f.s, f.e, f.ek, f.route, f.mstatus, pm.idx, 'P' AS cls FROM eligc_fx_{name} f JOIN eligc_pm_{name} pm ON pm.tbl = f.tbl AND pm.rid = f.rid \
-                 UNION ALL SELECT f.person_id, f.tbl, f.rid, f.s, f.e, f.ek, f.route, f.mstatus, -1, f.cls0 FROM eligc_fx_{name} f \
-                 WHERE f.matched = 0 AND f.cls0 IN ('U', 'E')"
-            ),
-        );
+        format!("SELECT {select} FROM ({coded}) r{joins} WHERE {filter}")
     }
 }
 

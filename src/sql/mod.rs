@@ -74,7 +74,11 @@ pub struct Script {
     /// Statements to run first, in order: the parameter tables, the result view.
     pub setup: Vec<String>,
     /// One row per person: `person_id`, `verdict`, then one column per criterion (its id),
-    /// `met` / `not met` / `unknown` / `not applicable`.
+    /// `met` / `not met` / `unknown` / `not applicable`; then `unplaced_criteria`, the ids
+    /// of the criteria that are unknown because of facts eligc cannot place
+    /// ([`crate::eval::CriterionResult::unplaced`]), separated by spaces, in column order
+    /// (empty when none), and `unplaced_facts`, how many such facts the person has
+    /// ([`crate::eval::PatientResult::unplaced_facts`]).
     pub result_query: String,
     /// The funnel: per criterion, how many persons it leaves in each outcome.
     pub funnel_query: String,
@@ -159,6 +163,8 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
         recursive: false,
         persons: "eligc_p".to_string(),
         empty: None,
+        without: false,
+        paired: None,
         operands: BTreeMap::new(),
     };
     g.base_ctes();
@@ -173,36 +179,61 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
         return Err(g.errors);
     }
     let d = g.d;
-    // Leaves as columns k1..kn, then the criteria as columns c1..cm.
-    let leaves: Vec<String> = g
-        .leaves
-        .iter()
-        .enumerate()
-        .map(|(i, e)| format!("{e} AS k{i}"))
-        .collect();
-    let leaf_select = if leaves.is_empty() {
-        "SELECT p.person_id FROM eligc_p p".to_string()
-    } else {
+    // Leaves as columns k1..kn (and an event check's value without the facts eligc cannot
+    // place as wN), per kind whether the person has such facts (hu_K), and how many are
+    // unplaced (uf); then the criteria as columns c1..cm with their unplaced hits x1..xm.
+    let mut leaves: Vec<String> = Vec::new();
+    for (i, (value, without)) in g.leaves.iter().enumerate() {
+        leaves.push(format!("{value} AS k{i}"));
+        if let Some((w, _)) = without {
+            leaves.push(format!("{w} AS w{i}"));
+        }
+    }
+    let mut counts = Vec::new();
+    for kind in facts::Kind::ALL {
+        let name = kind.name();
+        if g.made.contains(name) {
+            g.joins.push(format!(
+                " LEFT JOIN eligc_u_{name} eu_{name} ON eu_{name}.person_id = p.person_id"
+            ));
+            leaves.push(format!(
+                "CASE WHEN eu_{name}.person_id IS NULL THEN 0 ELSE 1 END AS hu_{name}"
+            ));
+            counts.push(format!("COALESCE(eu_{name}.n, 0)"));
+        } else {
+            let count = g.unplaced_count(kind);
+            g.cte(&format!("uf_{name}"), count);
+            g.joins.push(format!(
+                " LEFT JOIN uf_{name} ON uf_{name}.person_id = p.person_id"
+            ));
+            counts.push(format!("COALESCE(uf_{name}.n, 0)"));
+        }
+    }
+    leaves.push(format!("{} AS uf", counts.join(" + ")));
+    g.cte(
+        "eligc_k",
         format!(
             "SELECT p.person_id, {} FROM eligc_p p{}",
             leaves.join(", "),
             g.joins.concat()
-        )
-    };
-    g.cte("eligc_k", leaf_select);
-    let crit_cols: Vec<String> = outcomes
-        .iter()
-        .enumerate()
-        .map(|(i, (_, e))| format!("{e} AS c{i}"))
-        .collect();
+        ),
+    );
+    let mut crit_cols: Vec<String> = Vec::new();
+    for (i, (_, e, hit)) in outcomes.iter().enumerate() {
+        crit_cols.push(format!("{e} AS c{i}"));
+        crit_cols.push(format!("{} AS x{i}", hit.as_deref().unwrap_or("0")));
+    }
     g.cte(
         "eligc_c",
-        format!("SELECT person_id, {} FROM eligc_k", crit_cols.join(", ")),
+        format!(
+            "SELECT person_id, {}, uf FROM eligc_k",
+            crit_cols.join(", ")
+        ),
     );
     // Top-level criteria decide the verdict.
     let mut excludes = Vec::new();
     let mut unknown = Vec::new();
-    for (i, (c, _)) in outcomes.iter().enumerate() {
+    for (i, (c, _, _)) in outcomes.iter().enumerate() {
         if !program.criteria.iter().any(|t| std::ptr::eq(t, *c)) {
             continue;
         }
@@ -227,13 +258,28 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
     // Columns in `all_criteria` order (the order `outcomes` was filled in, depth first).
     let mut columns = Vec::new();
     let mut ids = Vec::new();
+    // A criterion is unplaced when it is unknown and one of its event checks was unknown
+    // because of facts eligc cannot place (`criterion` in src/eval/mod.rs).
+    let mut unplaced = Vec::new();
     for (i, c) in all.iter().enumerate() {
         ids.push(c.id.to_string());
         columns.push(format!(
             "CASE c{i} WHEN 0 THEN 'not met' WHEN 1 THEN 'unknown' WHEN 2 THEN 'met' ELSE 'not applicable' END AS {}",
             d.ident(&c.id)
         ));
+        if outcomes.get(i).is_some_and(|(_, _, hit)| hit.is_some()) {
+            unplaced.push(format!(
+                "(CASE WHEN x{i} = 1 AND c{i} = 1 THEN {} ELSE '' END)",
+                d.lit(&format!("{} ", c.id))
+            ));
+        }
     }
+    columns.push(if unplaced.is_empty() {
+        "'' AS unplaced_criteria".to_string()
+    } else {
+        format!("TRIM({}) AS unplaced_criteria", unplaced.join(" || "))
+    });
+    columns.push("uf AS unplaced_facts".to_string());
     let with = g
         .ctes
         .iter()
@@ -279,18 +325,19 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
     setup.push(view);
     let result_query = "SELECT * FROM eligc_result ORDER BY person_id".to_string();
     let mut funnel = vec![format!(
-        "SELECT 'verdict' AS criterion, SUM(CASE WHEN verdict = 'eligible' THEN 1 ELSE 0 END) AS eligible_or_met, SUM(CASE WHEN verdict = 'ineligible' THEN 1 ELSE 0 END) AS ineligible_or_not_met, SUM(CASE WHEN verdict = 'needs review' THEN 1 ELSE 0 END) AS unknown, 0 AS not_applicable, 0 AS ord FROM eligc_result"
+        "SELECT 'verdict' AS criterion, SUM(CASE WHEN verdict = 'eligible' THEN 1 ELSE 0 END) AS eligible_or_met, SUM(CASE WHEN verdict = 'ineligible' THEN 1 ELSE 0 END) AS ineligible_or_not_met, SUM(CASE WHEN verdict = 'needs review' THEN 1 ELSE 0 END) AS unknown, 0 AS not_applicable, SUM(CASE WHEN verdict = 'needs review' AND unplaced_criteria <> '' THEN 1 ELSE 0 END) AS unplaced, 0 AS ord FROM eligc_result"
     )];
     for (i, id) in ids.iter().enumerate() {
         let col = d.ident(id);
         funnel.push(format!(
-            "SELECT {}, SUM(CASE WHEN {col} = 'met' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'not met' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'unknown' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'not applicable' THEN 1 ELSE 0 END), {} FROM eligc_result",
+            "SELECT {}, SUM(CASE WHEN {col} = 'met' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'not met' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'unknown' THEN 1 ELSE 0 END), SUM(CASE WHEN {col} = 'not applicable' THEN 1 ELSE 0 END), SUM(CASE WHEN ' ' || unplaced_criteria || ' ' LIKE {} THEN 1 ELSE 0 END), {} FROM eligc_result",
             d.lit(id),
+            d.lit(&format!("% {id} %")),
             i + 1
         ));
     }
     let funnel_query = format!(
-        "SELECT criterion, eligible_or_met, ineligible_or_not_met, unknown, not_applicable FROM (\n  {}\n) f ORDER BY ord",
+        "SELECT criterion, eligible_or_met, ineligible_or_not_met, unknown, not_applicable, unplaced FROM (\n  {}\n) f ORDER BY ord",
         funnel.join("\n  UNION ALL ")
     );
     let known: Vec<String> = g.unit_texts.iter().map(|u| d.lit(u)).collect();
@@ -451,8 +498,9 @@ pub(crate) struct Gen<'p> {
     ctes: Vec<(String, String)>,
     /// Fact CTEs already written.
     made: BTreeSet<String>,
-    /// Each leaf's value as an expression over `eligc_p p` and its joined CTE.
-    leaves: Vec<String>,
+    /// Each leaf's value as an expression over `eligc_p p` and its joined CTE; for an event
+    /// check, also its value without the facts eligc cannot place, and its kind.
+    leaves: Vec<(String, Option<(String, facts::Kind)>)>,
     /// `LEFT JOIN lN ON ...` for the leaves' CTEs.
     joins: Vec<String>,
     errors: Vec<Diagnostic>,
@@ -466,6 +514,12 @@ pub(crate) struct Gen<'p> {
     /// While a leaf whose window may be empty is written twice: `Some(true)` writes it for
     /// the empty window, `Some(false)` for the placed one (see `Gen::leaf`).
     empty: Option<bool>,
+    /// While an event check is written a second time without the facts eligc cannot place
+    /// (`Ctx::without_unplaced` of the interpreter; see `Gen::leaf`).
+    without: bool,
+    /// An event check's value without the facts eligc cannot place, when its leaf computed
+    /// it with its value from the same rows (see `Gen::event`).
+    paired: Option<String>,
     /// The per-person CTEs of arithmetic's operands already written (`num`, `den`), by
     /// mode, concept and window: a protocol often uses one result in several computations.
     operands: BTreeMap<String, (String, String)>,
@@ -580,6 +634,15 @@ impl Gen<'_> {
                 cols.push(format!("{state} AS e{i}"));
                 cols.push(format!("{date} AS a{i}"));
             }
+            // The same anchors without the facts eligc cannot place (`weN`, `waN`), for the
+            // event checks written without them (the interpreter resolves windows again then).
+            self.without = true;
+            for (i, select, query) in &from_events {
+                let (state, date) = self.event_anchor(*i, *select, query, &mut joins);
+                cols.push(format!("{state} AS we{i}"));
+                cols.push(format!("{date} AS wa{i}"));
+            }
+            self.without = false;
             self.persons = "eligc_p".to_string();
             self.cte(
                 "eligc_p",
@@ -606,65 +669,118 @@ impl Gen<'_> {
             .push(" LEFT JOIN eligc_at at ON at.person_id = p.person_id".to_string());
     }
 
-    /// Adds a leaf value; returns its column (`kN`) for the criteria.
-    fn add_leaf(&mut self, expr: String) -> String {
-        if let Some(i) = self.leaves.iter().position(|e| *e == expr) {
-            return format!("k{i}");
-        }
-        self.leaves.push(expr);
-        format!("k{}", self.leaves.len() - 1)
+    /// Adds a leaf; returns its column (`kN`) for the criteria and, for an event check, its
+    /// unplaced hit over the columns of `eligc_k`: 1 when it is unknown, the person has facts
+    /// of its kind eligc cannot place, and without them it is decided (`placing` of
+    /// `src/eval/leaf.rs`), else 0.
+    fn add_leaf(
+        &mut self,
+        leaf: (String, Option<(String, facts::Kind)>),
+    ) -> (String, Option<String>) {
+        let i = match self.leaves.iter().position(|e| *e == leaf) {
+            Some(i) => i,
+            None => {
+                self.leaves.push(leaf);
+                self.leaves.len() - 1
+            }
+        };
+        let hit = self
+            .leaves
+            .get(i)
+            .and_then(|(_, w)| w.as_ref())
+            .map(|(_, kind)| {
+                format!(
+                    "(CASE WHEN k{i} = 1 AND hu_{} = 1 AND w{i} <> 1 THEN 1 ELSE 0 END)",
+                    kind.name()
+                )
+            });
+        (format!("k{i}"), hit)
     }
 
-    /// A condition as an expression over the leaf columns (0/1/2).
-    fn cond(&mut self, c: &Cond) -> String {
+    /// A condition as an expression over the leaf columns (0/1/2), and whether facts eligc
+    /// cannot place made one of the event checks it evaluates unknown (1, else 0; `None`
+    /// when it has no event check). The interpreter stops an `and` at its first false item
+    /// and an `or` at its first true one: the checks after those are not evaluated and
+    /// cannot count (`unplaced_hit` in `src/eval/mod.rs`).
+    fn cond(&mut self, c: &Cond) -> (String, Option<String>) {
         match &c.kind {
             CondKind::And(items) => {
-                let parts: Vec<String> = items.iter().map(|i| self.cond(i)).collect();
-                match parts.as_slice() {
+                let parts: Vec<(String, Option<String>)> =
+                    items.iter().map(|i| self.cond(i)).collect();
+                let hit = stopping(&parts, 0);
+                let value = match parts.as_slice() {
                     [] => "2".to_string(),
-                    [one] => one.clone(),
-                    _ => format!("LEAST({})", parts.join(", ")),
-                }
+                    [one] => one.0.clone(),
+                    _ => format!(
+                        "LEAST({})",
+                        parts
+                            .iter()
+                            .map(|p| p.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                (value, hit)
             }
             CondKind::Or(items) => {
-                let parts: Vec<String> = items.iter().map(|i| self.cond(i)).collect();
-                match parts.as_slice() {
+                let parts: Vec<(String, Option<String>)> =
+                    items.iter().map(|i| self.cond(i)).collect();
+                let hit = stopping(&parts, 2);
+                let value = match parts.as_slice() {
                     [] => "0".to_string(),
-                    [one] => one.clone(),
-                    _ => format!("GREATEST({})", parts.join(", ")),
-                }
+                    [one] => one.0.clone(),
+                    _ => format!(
+                        "GREATEST({})",
+                        parts
+                            .iter()
+                            .map(|p| p.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                (value, hit)
             }
-            CondKind::Not(inner) => format!("(2 - {})", self.cond(inner)),
+            CondKind::Not(inner) => {
+                let (value, hit) = self.cond(inner);
+                (format!("(2 - {value})"), hit)
+            }
             CondKind::Define(id) => match self.p.definition(*id) {
                 Some(def) => {
                     let cond = def.cond.clone();
                     self.cond(&cond)
                 }
-                None => "1".to_string(),
+                None => ("1".to_string(), None),
             },
             _ => match self.leaf(c) {
-                Some(expr) => self.add_leaf(expr),
-                None => "1".to_string(),
+                Some(leaf) => self.add_leaf(leaf),
+                None => ("1".to_string(), None),
             },
         }
     }
 
-    /// A criterion's outcome (0 not met, 1 unknown, 2 met, 3 not applicable); pushes it and
-    /// its sub-criteria, depth first, onto `out`.
+    /// A criterion's outcome (0 not met, 1 unknown, 2 met, 3 not applicable) and its
+    /// unplaced hit (as [`Gen::cond`]'s: from its `applies if`, rule and `unless`, which are
+    /// all evaluated, or its sub-criteria); pushes them and its sub-criteria's, depth first,
+    /// onto `out`.
     fn criterion<'c>(
         &mut self,
         c: &'c Criterion,
-        out: &mut Vec<(&'c Criterion, String)>,
-    ) -> String {
+        out: &mut Vec<Outcome<'c>>,
+    ) -> (String, Option<String>) {
         let index = out.len();
-        out.push((c, String::new()));
-        let applies = c.applies.as_ref().map(|a| self.cond(a));
+        out.push((c, String::new(), None));
+        let (applies, mut hits) = match c.applies.as_ref().map(|a| self.cond(a)) {
+            Some((a, hit)) => (Some(a), vec![hit]),
+            None => (None, Vec::new()),
+        };
         let body = match &c.body {
             CriterionBody::Rule { cond, unless } => {
-                let holds = self.cond(cond);
+                let (holds, hit) = self.cond(cond);
+                hits.push(hit);
                 match unless {
                     Some(u) => {
-                        let u = self.cond(u);
+                        let (u, hit) = self.cond(u);
+                        hits.push(hit);
                         format!("LEAST({holds}, 2 - {u})")
                     }
                     None => holds,
@@ -673,10 +789,20 @@ impl Gen<'_> {
             CriterionBody::Group(children) => {
                 let kids: Vec<String> = children
                     .iter()
-                    .map(|child| format!("({})", self.criterion(child, out)))
+                    .map(|child| {
+                        let (outcome, hit) = self.criterion(child, out);
+                        hits.push(hit);
+                        format!("({outcome})")
+                    })
                     .collect();
                 group(c.kind, c.quantifier, &kids)
             }
+        };
+        let hits: Vec<String> = hits.into_iter().flatten().collect();
+        let hit = match hits.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            _ => Some(format!("GREATEST({})", hits.join(", "))),
         };
         let outcome = match applies {
             None => body,
@@ -692,9 +818,32 @@ impl Gen<'_> {
         };
         if let Some(slot) = out.get_mut(index) {
             slot.1 = outcome.clone();
+            slot.2 = hit.clone();
         }
-        outcome
+        (outcome, hit)
     }
+}
+
+/// A criterion, its outcome and its unplaced hit as expressions (see [`Gen::criterion`]).
+type Outcome<'c> = (&'c Criterion, String, Option<String>);
+
+/// The unplaced hit of an `and` (`stop` 0: it stops at a false item) or an `or` (`stop` 2)
+/// over its items' values and hits: an item's hit counts when no item before it stopped it.
+fn stopping(parts: &[(String, Option<String>)], stop: u8) -> Option<String> {
+    let mut rest: Option<String> = None;
+    for (value, hit) in parts.iter().rev() {
+        rest = match (hit, rest) {
+            (None, None) => None,
+            (Some(hit), None) => Some(hit.clone()),
+            (None, Some(rest)) => Some(format!(
+                "(CASE WHEN {value} = {stop} THEN 0 ELSE {rest} END)"
+            )),
+            (Some(hit), Some(rest)) => Some(format!(
+                "(CASE WHEN {hit} = 1 THEN 1 WHEN {value} = {stop} THEN 0 ELSE {rest} END)"
+            )),
+        };
+    }
+    rest
 }
 
 /// A group's outcome from its children's (0..3), as [`crate::eval`]'s `group_outcome`.

@@ -34,3 +34,27 @@ pub fn outcomes(json: &str) -> Outcomes {
     }
     out
 }
+
+/// Per person: how many facts eligc cannot place (`unplaced_facts`), and the ids of the
+/// criteria unknown because of such facts (`unplaced`), in order.
+pub type Unplaced = BTreeMap<String, (u64, Vec<String>)>;
+
+/// The unplaced facts and criteria in `eligc run --format json` output (or Spark's file of
+/// the same shape); lines without an `id` are left out.
+pub fn unplaced(json: &str) -> Unplaced {
+    let mut out = BTreeMap::new();
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(id) = v["id"].as_str() else { continue };
+        let criteria = v["criteria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["unplaced"].as_bool() == Some(true))
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        let facts = v["unplaced_facts"].as_u64().unwrap_or(0);
+        out.insert(id.to_string(), (facts, criteria));
+    }
+    out
+}

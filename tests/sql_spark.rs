@@ -220,7 +220,7 @@ fn samples_job(tmp: &Path) -> (PathBuf, String, PathBuf) {
 /// The job for the real Synthea export (`../shared/data/omop/synthea27nj`, 28 persons, read
 /// in place) and the seed protocol, as tests/sql_postgres.rs screens it; `None` (said
 /// loudly) when the export is not beside the repository.
-fn synthea_job(tmp: &Path) -> Option<(PathBuf, Outcomes, PathBuf)> {
+fn synthea_job(tmp: &Path) -> Option<(PathBuf, String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let Some(dir) = [
         "../shared/data/omop/synthea27nj",

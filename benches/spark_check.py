@@ -99,7 +99,7 @@ def main():
              .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").config("spark.sql.shuffle.partitions", "4")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.warehouse.dir", os.environ.get("ELIGC_SPARK_WAREHOUSE") or __import__("tempfile").mkdtemp(prefix="eligc-spark-"))
-             .config("spark.driver.memory", "1g").getOrCreate())
+             .config("spark.driver.memory", os.environ.get("ELIGC_SPARK_MEMORY", "1g")).getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     for path in sys.argv[1:]:
         run(spark, json.load(open(path)))

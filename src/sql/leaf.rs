@@ -280,9 +280,16 @@ impl Gen<'_> {
     }
 
     /// Joins a per-person CTE for a leaf; returns its alias.
+    /// A leaf written without the facts eligc cannot place is `eligc_lwN`: Spark materialises
+    /// the `eligc_` steps as tables, and with these as subqueries of the result too, the
+    /// result's single query ran out of memory on `reach.elig` (aggregation, 2 GB heap).
     fn leaf_cte(&mut self, query: String) -> String {
         let n = self.fresh();
-        let name = format!("l{n}");
+        let name = if self.without {
+            format!("eligc_lw{n}")
+        } else {
+            format!("l{n}")
+        };
         self.cte(&name, query);
         self.joins.push(format!(
             " LEFT JOIN {name} ON {name}.person_id = p.person_id"

@@ -91,6 +91,12 @@ fn list<T>() -> Vec<T> {
 }
 
 impl<'a> Cursor<'a> {
+    /// The cursor, once field `bit` is marked seen ([`once`]); `None` for a repeated key.
+    fn first(&mut self, seen: &mut u32, bit: u32) -> Option<&mut Self> {
+        once(seen, bit)?;
+        Some(self)
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -300,18 +306,9 @@ impl<'a> Cursor<'a> {
         let mut attestations = BTreeMap::new();
         self.object(|c, key| {
             match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    id = Some(c.text()?);
-                }
-                "birth_date" => {
-                    once(&mut seen, 1)?;
-                    birth_date = c.opt_date()?;
-                }
-                "sex" => {
-                    once(&mut seen, 2)?;
-                    sex = c.sex()?;
-                }
+                "id" => id = Some(c.first(&mut seen, 0)?.text()?),
+                "birth_date" => birth_date = c.first(&mut seen, 1)?.opt_date()?,
+                "sex" => sex = c.first(&mut seen, 2)?.sex()?,
                 "anchors" => {
                     once(&mut seen, 3)?;
                     c.object(|c, name| {
@@ -323,33 +320,18 @@ impl<'a> Cursor<'a> {
                     })?;
                 }
                 "observations" => {
-                    once(&mut seen, 4)?;
-                    observations = c.opt_list(Cursor::observation)?;
+                    observations = c.first(&mut seen, 4)?.opt_list(Cursor::observation)?
                 }
-                "conditions" => {
-                    once(&mut seen, 5)?;
-                    conditions = c.opt_list(Cursor::condition)?;
-                }
+                "conditions" => conditions = c.first(&mut seen, 5)?.opt_list(Cursor::condition)?,
                 "medications" => {
-                    once(&mut seen, 6)?;
-                    medications = c.opt_list(Cursor::medication)?;
+                    medications = c.first(&mut seen, 6)?.opt_list(Cursor::medication)?
                 }
                 "immunizations" => {
-                    once(&mut seen, 7)?;
-                    immunizations = c.opt_list(Cursor::immunization)?;
+                    immunizations = c.first(&mut seen, 7)?.opt_list(Cursor::immunization)?
                 }
-                "procedures" => {
-                    once(&mut seen, 8)?;
-                    procedures = c.opt_list(Cursor::procedure)?;
-                }
-                "allergies" => {
-                    once(&mut seen, 9)?;
-                    allergies = c.opt_list(Cursor::condition)?;
-                }
-                "encounters" => {
-                    once(&mut seen, 10)?;
-                    encounters = c.opt_list(Cursor::encounter)?;
-                }
+                "procedures" => procedures = c.first(&mut seen, 8)?.opt_list(Cursor::procedure)?,
+                "allergies" => allergies = c.first(&mut seen, 9)?.opt_list(Cursor::condition)?,
+                "encounters" => encounters = c.first(&mut seen, 10)?.opt_list(Cursor::encounter)?,
                 // Rare: only their absence is read here.
                 "studies" | "family_history" => {
                     once(&mut seen, if key == "studies" { 11 } else { 12 })?;
@@ -416,14 +398,8 @@ impl<'a> Cursor<'a> {
         };
         self.object(|c, key| {
             match key {
-                "low" => {
-                    once(&mut seen, 0)?;
-                    range.low = c.opt_decimal()?;
-                }
-                "high" => {
-                    once(&mut seen, 1)?;
-                    range.high = c.opt_decimal()?;
-                }
+                "low" => range.low = c.first(&mut seen, 0)?.opt_decimal()?,
+                "high" => range.high = c.first(&mut seen, 1)?.opt_decimal()?,
                 _ => return None,
             }
             Some(())
@@ -449,50 +425,17 @@ impl<'a> Cursor<'a> {
         };
         self.object(|c, key| {
             match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    o.id = c.opt_text()?;
-                }
-                "concept" => {
-                    once(&mut seen, 1)?;
-                    o.concept = c.opt_text()?;
-                }
-                "code" => {
-                    once(&mut seen, 2)?;
-                    o.code = c.opt_text()?;
-                }
-                "also" => {
-                    once(&mut seen, 3)?;
-                    o.also = c.opt_texts()?;
-                }
-                "date" => {
-                    once(&mut seen, 4)?;
-                    date = Some(c.date()?);
-                }
-                "value" => {
-                    once(&mut seen, 5)?;
-                    o.value = c.opt_decimal()?;
-                }
-                "unit" => {
-                    once(&mut seen, 6)?;
-                    o.unit = c.opt_text()?;
-                }
-                "comparator" => {
-                    once(&mut seen, 7)?;
-                    o.comparator = c.opt_text()?;
-                }
-                "result" => {
-                    once(&mut seen, 8)?;
-                    o.result = c.opt_text()?;
-                }
-                "interpretation" => {
-                    once(&mut seen, 9)?;
-                    o.interpretation = c.opt_text()?;
-                }
-                "reference_range" => {
-                    once(&mut seen, 10)?;
-                    o.reference_range = c.range()?;
-                }
+                "id" => o.id = c.first(&mut seen, 0)?.opt_text()?,
+                "concept" => o.concept = c.first(&mut seen, 1)?.opt_text()?,
+                "code" => o.code = c.first(&mut seen, 2)?.opt_text()?,
+                "also" => o.also = c.first(&mut seen, 3)?.opt_texts()?,
+                "date" => date = Some(c.first(&mut seen, 4)?.date()?),
+                "value" => o.value = c.first(&mut seen, 5)?.opt_decimal()?,
+                "unit" => o.unit = c.first(&mut seen, 6)?.opt_text()?,
+                "comparator" => o.comparator = c.first(&mut seen, 7)?.opt_text()?,
+                "result" => o.result = c.first(&mut seen, 8)?.opt_text()?,
+                "interpretation" => o.interpretation = c.first(&mut seen, 9)?.opt_text()?,
+                "reference_range" => o.reference_range = c.first(&mut seen, 10)?.range()?,
                 _ => return None,
             }
             Some(())
@@ -521,62 +464,20 @@ impl<'a> Cursor<'a> {
         };
         self.object(|c, key| {
             match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    r.id = c.opt_text()?;
-                }
-                "concept" => {
-                    once(&mut seen, 1)?;
-                    r.concept = c.opt_text()?;
-                }
-                "code" => {
-                    once(&mut seen, 2)?;
-                    r.code = c.opt_text()?;
-                }
-                "also" => {
-                    once(&mut seen, 3)?;
-                    r.also = c.opt_texts()?;
-                }
-                "display" => {
-                    once(&mut seen, 4)?;
-                    r.display = c.opt_text()?;
-                }
-                "onset" => {
-                    once(&mut seen, 5)?;
-                    r.onset = c.opt_date()?;
-                }
-                "end" => {
-                    once(&mut seen, 6)?;
-                    r.end = c.opt_date()?;
-                }
-                "status" => {
-                    once(&mut seen, 7)?;
-                    r.status = c.opt_text()?;
-                }
-                "verification" => {
-                    once(&mut seen, 8)?;
-                    r.verification = c.opt_text()?;
-                }
-                "grade" => {
-                    once(&mut seen, 9)?;
-                    r.grade = c.opt_decimal()?;
-                }
-                "severity" => {
-                    once(&mut seen, 10)?;
-                    r.severity = c.opt_text()?;
-                }
-                "body_site" => {
-                    once(&mut seen, 11)?;
-                    r.body_site = c.opt_texts()?;
-                }
-                "laterality" => {
-                    once(&mut seen, 12)?;
-                    r.laterality = c.opt_text()?;
-                }
-                "stage" => {
-                    once(&mut seen, 13)?;
-                    r.stage = c.opt_text()?;
-                }
+                "id" => r.id = c.first(&mut seen, 0)?.opt_text()?,
+                "concept" => r.concept = c.first(&mut seen, 1)?.opt_text()?,
+                "code" => r.code = c.first(&mut seen, 2)?.opt_text()?,
+                "also" => r.also = c.first(&mut seen, 3)?.opt_texts()?,
+                "display" => r.display = c.first(&mut seen, 4)?.opt_text()?,
+                "onset" => r.onset = c.first(&mut seen, 5)?.opt_date()?,
+                "end" => r.end = c.first(&mut seen, 6)?.opt_date()?,
+                "status" => r.status = c.first(&mut seen, 7)?.opt_text()?,
+                "verification" => r.verification = c.first(&mut seen, 8)?.opt_text()?,
+                "grade" => r.grade = c.first(&mut seen, 9)?.opt_decimal()?,
+                "severity" => r.severity = c.first(&mut seen, 10)?.opt_text()?,
+                "body_site" => r.body_site = c.first(&mut seen, 11)?.opt_texts()?,
+                "laterality" => r.laterality = c.first(&mut seen, 12)?.opt_text()?,
+                "stage" => r.stage = c.first(&mut seen, 13)?.opt_text()?,
                 _ => return None,
             }
             Some(())
@@ -607,70 +508,24 @@ impl<'a> Cursor<'a> {
         };
         self.object(|c, key| {
             match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    r.id = c.opt_text()?;
-                }
-                "concept" => {
-                    once(&mut seen, 1)?;
-                    r.concept = c.opt_text()?;
-                }
-                "code" => {
-                    once(&mut seen, 2)?;
-                    r.code = c.opt_text()?;
-                }
-                "also" => {
-                    once(&mut seen, 3)?;
-                    r.also = c.opt_texts()?;
-                }
-                "display" => {
-                    once(&mut seen, 4)?;
-                    r.display = c.opt_text()?;
-                }
-                "start" => {
-                    once(&mut seen, 5)?;
-                    start = Some(c.date()?);
-                }
-                "end" => {
-                    once(&mut seen, 6)?;
-                    r.end = c.opt_date()?;
-                }
-                "dose" => {
-                    once(&mut seen, 7)?;
-                    r.dose = c.opt_decimal()?;
-                }
-                "dose_unit" => {
-                    once(&mut seen, 8)?;
-                    r.dose_unit = c.opt_text()?;
-                }
+                "id" => r.id = c.first(&mut seen, 0)?.opt_text()?,
+                "concept" => r.concept = c.first(&mut seen, 1)?.opt_text()?,
+                "code" => r.code = c.first(&mut seen, 2)?.opt_text()?,
+                "also" => r.also = c.first(&mut seen, 3)?.opt_texts()?,
+                "display" => r.display = c.first(&mut seen, 4)?.opt_text()?,
+                "start" => start = Some(c.first(&mut seen, 5)?.date()?),
+                "end" => r.end = c.first(&mut seen, 6)?.opt_date()?,
+                "dose" => r.dose = c.first(&mut seen, 7)?.opt_decimal()?,
+                "dose_unit" => r.dose_unit = c.first(&mut seen, 8)?.opt_text()?,
                 "frequency_per_day" => {
-                    once(&mut seen, 9)?;
-                    r.frequency_per_day = c.opt_decimal()?;
+                    r.frequency_per_day = c.first(&mut seen, 9)?.opt_decimal()?
                 }
-                "daily_dose" => {
-                    once(&mut seen, 10)?;
-                    r.daily_dose = c.opt_decimal()?;
-                }
-                "daily_dose_unit" => {
-                    once(&mut seen, 11)?;
-                    r.daily_dose_unit = c.opt_text()?;
-                }
-                "route" => {
-                    once(&mut seen, 12)?;
-                    r.route = c.opt_text()?;
-                }
-                "status" => {
-                    once(&mut seen, 13)?;
-                    r.status = c.opt_text()?;
-                }
-                "reason" => {
-                    once(&mut seen, 14)?;
-                    r.reason = c.opt_texts()?;
-                }
-                "status_reason" => {
-                    once(&mut seen, 15)?;
-                    r.status_reason = c.opt_texts()?;
-                }
+                "daily_dose" => r.daily_dose = c.first(&mut seen, 10)?.opt_decimal()?,
+                "daily_dose_unit" => r.daily_dose_unit = c.first(&mut seen, 11)?.opt_text()?,
+                "route" => r.route = c.first(&mut seen, 12)?.opt_text()?,
+                "status" => r.status = c.first(&mut seen, 13)?.opt_text()?,
+                "reason" => r.reason = c.first(&mut seen, 14)?.opt_texts()?,
+                "status_reason" => r.status_reason = c.first(&mut seen, 15)?.opt_texts()?,
                 _ => return None,
             }
             Some(())
@@ -693,34 +548,13 @@ impl<'a> Cursor<'a> {
         };
         self.object(|c, key| {
             match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    r.id = c.opt_text()?;
-                }
-                "concept" => {
-                    once(&mut seen, 1)?;
-                    r.concept = c.opt_text()?;
-                }
-                "code" => {
-                    once(&mut seen, 2)?;
-                    r.code = c.opt_text()?;
-                }
-                "also" => {
-                    once(&mut seen, 3)?;
-                    r.also = c.opt_texts()?;
-                }
-                "display" => {
-                    once(&mut seen, 4)?;
-                    r.display = c.opt_text()?;
-                }
-                "date" => {
-                    once(&mut seen, 5)?;
-                    date = Some(c.date()?);
-                }
-                "status" => {
-                    once(&mut seen, 6)?;
-                    r.status = c.opt_text()?;
-                }
+                "id" => r.id = c.first(&mut seen, 0)?.opt_text()?,
+                "concept" => r.concept = c.first(&mut seen, 1)?.opt_text()?,
+                "code" => r.code = c.first(&mut seen, 2)?.opt_text()?,
+                "also" => r.also = c.first(&mut seen, 3)?.opt_texts()?,
+                "display" => r.display = c.first(&mut seen, 4)?.opt_text()?,
+                "date" => date = Some(c.first(&mut seen, 5)?.date()?),
+                "status" => r.status = c.first(&mut seen, 6)?.opt_text()?,
                 _ => return None,
             }
             Some(())
@@ -747,50 +581,17 @@ impl<'a> Cursor<'a> {
         };
         self.object(|c, key| {
             match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    r.id = c.opt_text()?;
-                }
-                "concept" => {
-                    once(&mut seen, 1)?;
-                    r.concept = c.opt_text()?;
-                }
-                "code" => {
-                    once(&mut seen, 2)?;
-                    r.code = c.opt_text()?;
-                }
-                "also" => {
-                    once(&mut seen, 3)?;
-                    r.also = c.opt_texts()?;
-                }
-                "display" => {
-                    once(&mut seen, 4)?;
-                    r.display = c.opt_text()?;
-                }
-                "date" => {
-                    once(&mut seen, 5)?;
-                    date = Some(c.date()?);
-                }
-                "end" => {
-                    once(&mut seen, 6)?;
-                    r.end = c.opt_date()?;
-                }
-                "status" => {
-                    once(&mut seen, 7)?;
-                    r.status = c.opt_text()?;
-                }
-                "body_site" => {
-                    once(&mut seen, 8)?;
-                    r.body_site = c.opt_texts()?;
-                }
-                "laterality" => {
-                    once(&mut seen, 9)?;
-                    r.laterality = c.opt_text()?;
-                }
-                "reason" => {
-                    once(&mut seen, 10)?;
-                    r.reason = c.opt_texts()?;
-                }
+                "id" => r.id = c.first(&mut seen, 0)?.opt_text()?,
+                "concept" => r.concept = c.first(&mut seen, 1)?.opt_text()?,
+                "code" => r.code = c.first(&mut seen, 2)?.opt_text()?,
+                "also" => r.also = c.first(&mut seen, 3)?.opt_texts()?,
+                "display" => r.display = c.first(&mut seen, 4)?.opt_text()?,
+                "date" => date = Some(c.first(&mut seen, 5)?.date()?),
+                "end" => r.end = c.first(&mut seen, 6)?.opt_date()?,
+                "status" => r.status = c.first(&mut seen, 7)?.opt_text()?,
+                "body_site" => r.body_site = c.first(&mut seen, 8)?.opt_texts()?,
+                "laterality" => r.laterality = c.first(&mut seen, 9)?.opt_text()?,
+                "reason" => r.reason = c.first(&mut seen, 10)?.opt_texts()?,
                 _ => return None,
             }
             Some(())
@@ -815,42 +616,15 @@ impl<'a> Cursor<'a> {
         };
         self.object(|c, key| {
             match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    r.id = c.opt_text()?;
-                }
-                "concept" => {
-                    once(&mut seen, 1)?;
-                    r.concept = c.opt_text()?;
-                }
-                "code" => {
-                    once(&mut seen, 2)?;
-                    r.code = c.opt_text()?;
-                }
-                "also" => {
-                    once(&mut seen, 3)?;
-                    r.also = c.opt_texts()?;
-                }
-                "display" => {
-                    once(&mut seen, 4)?;
-                    r.display = c.opt_text()?;
-                }
-                "start" => {
-                    once(&mut seen, 5)?;
-                    start = Some(c.date()?);
-                }
-                "end" => {
-                    once(&mut seen, 6)?;
-                    r.end = c.opt_date()?;
-                }
-                "status" => {
-                    once(&mut seen, 7)?;
-                    r.status = c.opt_text()?;
-                }
-                "discharge" => {
-                    once(&mut seen, 8)?;
-                    r.discharge = c.opt_text()?;
-                }
+                "id" => r.id = c.first(&mut seen, 0)?.opt_text()?,
+                "concept" => r.concept = c.first(&mut seen, 1)?.opt_text()?,
+                "code" => r.code = c.first(&mut seen, 2)?.opt_text()?,
+                "also" => r.also = c.first(&mut seen, 3)?.opt_texts()?,
+                "display" => r.display = c.first(&mut seen, 4)?.opt_text()?,
+                "start" => start = Some(c.first(&mut seen, 5)?.date()?),
+                "end" => r.end = c.first(&mut seen, 6)?.opt_date()?,
+                "status" => r.status = c.first(&mut seen, 7)?.opt_text()?,
+                "discharge" => r.discharge = c.first(&mut seen, 8)?.opt_text()?,
                 _ => return None,
             }
             Some(())

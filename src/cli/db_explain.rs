@@ -66,12 +66,7 @@ impl Explainer {
         options: Arc<facts::ReadOptions>,
         reading: bool,
     ) -> Result<Explainer, String> {
-        let prefix = |s: &Option<String>| s.as_ref().map(|s| format!("{s}.")).unwrap_or_default();
-        let cdm = prefix(&sql.cdm_schema);
-        let vocab = match &sql.vocabulary_schema {
-            Some(_) => prefix(&sql.vocabulary_schema),
-            None => cdm.clone(),
-        };
+        let (cdm, vocab) = (sql.cdm_prefix(), sql.vocabulary_prefix());
         let exists = |client: &mut postgres::Client, table: &str| -> Result<bool, String> {
             Ok(super::db::value(
                 client,

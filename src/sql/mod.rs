@@ -53,6 +53,19 @@ pub struct Options {
 }
 
 impl Options {
+    /// `schema.` before a CDM table's name, or nothing for the search path.
+    pub fn cdm_prefix(&self) -> String {
+        prefix(&self.cdm_schema)
+    }
+
+    /// `schema.` before a vocabulary table's name: the vocabulary schema's, else the CDM's.
+    pub fn vocabulary_prefix(&self) -> String {
+        match &self.vocabulary_schema {
+            Some(_) => prefix(&self.vocabulary_schema),
+            None => self.cdm_prefix(),
+        }
+    }
+
     /// Options for a dialect, everything else default.
     pub fn new(dialect: Dialect) -> Options {
         Options {
@@ -141,10 +154,7 @@ pub fn compile(program: &Program, options: &Options) -> Result<Script, Vec<Diagn
         }
     }
     let cdm = prefix(&options.cdm_schema);
-    let vocab = match &options.vocabulary_schema {
-        Some(_) => prefix(&options.vocabulary_schema),
-        None => cdm.clone(),
-    };
+    let vocab = options.vocabulary_prefix();
     let params = prefix(&options.params_schema);
     let mut g = Gen {
         p: program,
@@ -407,10 +417,7 @@ pub fn rows_without_ids(options: &Options) -> Vec<(&'static str, String)> {
 /// (for `eligc run --db`, which compiles with every spelling its database holds).
 pub fn distinct_units_query(options: &Options) -> String {
     let cdm = prefix(&options.cdm_schema);
-    let vocab = match &options.vocabulary_schema {
-        Some(_) => prefix(&options.vocabulary_schema),
-        None => cdm.clone(),
-    };
+    let vocab = options.vocabulary_prefix();
     let one = |table: &str| {
         format!(
             "SELECT DISTINCT CASE WHEN TRIM(uc.vocabulary_id) = 'UCUM' THEN TRIM(uc.concept_code) ELSE t.unit_source_value END AS unit FROM {cdm}{table} t LEFT JOIN {vocab}concept uc ON uc.concept_id = t.unit_concept_id AND t.unit_concept_id <> 0 WHERE t.value_as_number IS NOT NULL"
@@ -704,33 +711,21 @@ impl Gen<'_> {
     /// cannot count (`unplaced_hit` in `src/eval/mod.rs`).
     fn cond(&mut self, c: &Cond) -> (String, Option<String>) {
         match &c.kind {
-            CondKind::And(items) => {
-                let parts: Vec<(String, Option<String>)> =
-                    items.iter().map(|i| self.cond(i)).collect();
-                let hit = stopping(&parts, 0);
-                let value = match parts.as_slice() {
-                    [] => "2".to_string(),
-                    [one] => one.0.clone(),
-                    _ => format!(
-                        "LEAST({})",
-                        parts
-                            .iter()
-                            .map(|p| p.0.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+            CondKind::And(items) | CondKind::Or(items) => {
+                // `and`: the least, true when empty, stopped by a false item; `or`: the
+                // greatest, false when empty, stopped by a true one.
+                let (function, empty, stop) = match &c.kind {
+                    CondKind::And(_) => ("LEAST", "2", 0),
+                    _ => ("GREATEST", "0", 2),
                 };
-                (value, hit)
-            }
-            CondKind::Or(items) => {
                 let parts: Vec<(String, Option<String>)> =
                     items.iter().map(|i| self.cond(i)).collect();
-                let hit = stopping(&parts, 2);
+                let hit = stopping(&parts, stop);
                 let value = match parts.as_slice() {
-                    [] => "0".to_string(),
+                    [] => empty.to_string(),
                     [one] => one.0.clone(),
                     _ => format!(
-                        "GREATEST({})",
+                        "{function}({})",
                         parts
                             .iter()
                             .map(|p| p.0.as_str())

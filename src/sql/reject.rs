@@ -55,16 +55,22 @@ const REQUIRED: [(u8, &str, &str); 6] = [
 
 /// The numbers the reader reads exactly (a bound only with a value).
 /// An OBSERVATION row of the Condition domain is read as a condition, its value unread.
-const NUMBERS: [(u8, &str, &str); 4] = [
-    (MEASUREMENT, "value_as_number", ""),
-    (MEASUREMENT, "range_low", " AND value_as_number IS NOT NULL"),
-    (
-        MEASUREMENT,
-        "range_high",
-        " AND value_as_number IS NOT NULL",
-    ),
-    (OBSERVATION, "value_as_number", "NOT_CONDITION"),
+const NUMBERS: [(u8, &str, Read); 4] = [
+    (MEASUREMENT, "value_as_number", Read::Always),
+    (MEASUREMENT, "range_low", Read::WithAValue),
+    (MEASUREMENT, "range_high", Read::WithAValue),
+    (OBSERVATION, "value_as_number", Read::NotAsACondition),
 ];
+
+/// When the reader reads a number.
+#[derive(Clone, Copy)]
+enum Read {
+    Always,
+    /// Only beside a `value_as_number` (a bound).
+    WithAValue,
+    /// Unless the row's concept is of the Condition domain.
+    NotAsACondition,
+}
 
 /// Ends that must not come before their starts: (table, end as SQL, end column, start).
 const ENDS: [(u8, &str, &str, &str); 4] = [
@@ -228,20 +234,17 @@ pub fn rejections_queries(options: &Options) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    let vocab = match &options.vocabulary_schema {
-        Some(_) => prefix(&options.vocabulary_schema),
-        None => cdm.clone(),
-    };
+    let vocab = options.vocabulary_prefix();
     // The domain the reader takes: the standard concept's, else the source concept's.
     let not_condition = format!(
         " AND COALESCE((SELECT MAX(TRIM(c.domain_id)) FROM {vocab}concept c WHERE c.concept_id = x.observation_concept_id), \
          (SELECT MAX(TRIM(c.domain_id)) FROM {vocab}concept c WHERE c.concept_id = x.observation_source_concept_id), '') <> 'Condition'"
     );
-    for (t, column, when) in NUMBERS {
-        let when = if when == "NOT_CONDITION" {
-            not_condition.as_str()
-        } else {
-            when
+    for (t, column, read) in NUMBERS {
+        let when = match read {
+            Read::Always => "",
+            Read::WithAValue => " AND value_as_number IS NOT NULL",
+            Read::NotAsACondition => not_condition.as_str(),
         };
         let (name, id) = table(t);
         let as_text = text(column);

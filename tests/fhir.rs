@@ -732,6 +732,7 @@ fn bad_records_do_not_stop_the_others() {
     assert_eq!(e.line, 2);
     let e = results[2].as_ref().unwrap_err();
     assert_eq!((e.line, e.path.as_str()), (3, "entry[0]"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------

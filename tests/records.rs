@@ -12,9 +12,14 @@ use std::io::Write;
 use eligc::facts::read_file;
 
 fn records_of(content: &[u8]) -> Vec<Result<String, String>> {
-    let mut file = tempfile();
-    file.1.write_all(content).unwrap();
-    read_file(&file.0)
+    // Removed when it goes out of scope, after the records are read.
+    let mut file = tempfile::Builder::new()
+        .prefix("eligc-records-")
+        .suffix(".jsonl")
+        .tempfile()
+        .unwrap();
+    file.write_all(content).unwrap();
+    read_file(file.path())
         .unwrap()
         .map(|raw| {
             raw.unwrap()
@@ -23,18 +28,6 @@ fn records_of(content: &[u8]) -> Vec<Result<String, String>> {
                 .map_err(|e| e.to_string())
         })
         .collect()
-}
-
-fn tempfile() -> (std::path::PathBuf, std::fs::File) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "eligc-records-{}-{}.jsonl",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let file = std::fs::File::create(&path).unwrap();
-    (path, file)
 }
 
 #[test]

@@ -264,6 +264,23 @@ fn compare(url: &str, protocol: &str, dir: &Path, schema: &str, extra: &[&str]) 
 }
 
 /// The persons of `eligc run --format json` output, whole, by id.
+/// `run --db` succeeded and printed, person by person, the JSON of the run on the files,
+/// for `persons` persons.
+fn same_json(files: &std::process::Output, db: &std::process::Output, persons: usize) {
+    assert_eq!(
+        db.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&db.stderr)
+    );
+    let (want, got) = (
+        explained(&String::from_utf8_lossy(&files.stdout)),
+        explained(&String::from_utf8_lossy(&db.stdout)),
+    );
+    assert_eq!(want.len(), persons);
+    assert_eq!(want, got);
+}
+
 fn explained(json: &str) -> BTreeMap<String, serde_json::Value> {
     json.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -1085,18 +1102,7 @@ fn run_db_explains_with_the_vocabulary_in_a_schema_of_its_own() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        db.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&db.stderr)
-    );
-    let (want, got) = (
-        explained(&String::from_utf8_lossy(&files.stdout)),
-        explained(&String::from_utf8_lossy(&db.stdout)),
-    );
-    assert_eq!(want.len(), 98);
-    assert_eq!(want, got);
+    same_json(&files, &db, 98);
 }
 
 /// With `--params-schema` the script reads anchors and attestations from that schema's
@@ -1159,16 +1165,5 @@ fn run_db_explains_with_anchors_and_attestations_from_the_parameter_tables() {
         .args(["--params-schema", &params, "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(
-        db.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&db.stderr)
-    );
-    let (want, got) = (
-        explained(&String::from_utf8_lossy(&files.stdout)),
-        explained(&String::from_utf8_lossy(&db.stdout)),
-    );
-    assert_eq!(want.len(), 98);
-    assert_eq!(want, got);
+    same_json(&files, &db, 98);
 }

@@ -280,15 +280,8 @@ fn first_date(
     what: &str,
 ) -> Result<Option<NaiveDate>, FhirError> {
     for field in fields {
-        let (value, path) = match field.split_once('.') {
-            Some((outer, inner)) => (
-                resource.get(outer).and_then(|o| o.get(inner)),
-                (*field).to_string(),
-            ),
-            None => (resource.get(*field), (*field).to_string()),
-        };
-        if let Some(value) = value.filter(|v| !v.is_null()) {
-            return match read_date(value, at, &path)? {
+        if let Some(value) = date_field(resource, field) {
+            return match read_date(value, at, field)? {
                 FhirDate::Day(d) => Ok(Some(d)),
                 FhirDate::Partial => {
                     stats.ignore(what, "date without a day");
@@ -298,6 +291,16 @@ fn first_date(
         }
     }
     Ok(None)
+}
+
+/// The value of a date field (`effectiveDateTime`, or `effectivePeriod.start` one level
+/// down), when present and not null.
+fn date_field<'v>(resource: &'v Map<String, Value>, field: &str) -> Option<&'v Value> {
+    match field.split_once('.') {
+        Some((outer, inner)) => resource.get(outer).and_then(|o| o.get(inner)),
+        None => resource.get(field),
+    }
+    .filter(|v| !v.is_null())
 }
 
 fn decimal(value: &Value, at: &At<'_>, field: &str) -> Result<Decimal, FhirError> {
@@ -950,6 +953,7 @@ fn convert_entries(
     let mut present: BTreeSet<&str> = recorded.iter().copied().collect();
     let mut c = Converter {
         stats: &mut stats,
+        patient_url: patient_full_url.as_deref(),
         medications,
         reasons,
         observations: Vec::new(),
@@ -965,7 +969,18 @@ fn convert_entries(
     for (entry, item) in resources.iter().enumerate() {
         c.stats.resources += 1;
         let rtype = item.rtype.as_str();
-        if matches!(rtype, "Patient" | "Medication" | "ResearchStudy") {
+        let at = At {
+            entry,
+            patient: &id,
+        };
+        if rtype == "Patient" {
+            refuse_modifiers(item.resource, &patient_value, rtype, &at)?;
+            continue;
+        }
+        if matches!(rtype, "Medication" | "ResearchStudy") {
+            if may_have_modifiers(item.resource) {
+                refuse_modifiers(item.resource, &parse(item.resource, entry)?, rtype, &at)?;
+            }
             continue;
         }
         if !DOMAIN_TYPES.contains(&rtype) {
@@ -977,10 +992,7 @@ fn convert_entries(
         let Some(resource) = value.as_object() else {
             continue;
         };
-        let at = At {
-            entry,
-            patient: &id,
-        };
+        refuse_modifiers(item.resource, &value, rtype, &at)?;
         let subject_field = match subject_field(rtype) {
             "individual" if resource.get("individual").is_none() => "subject",
             field => field,
@@ -1084,8 +1096,77 @@ fn convert_entries(
     Ok((record, stats))
 }
 
+/// Whether a resource's text may hold a modifier (a cheap test before the walk).
+fn may_have_modifiers(raw: &RawValue) -> bool {
+    let text = raw.get();
+    text.contains("modifierExtension") || text.contains("implicitRules")
+}
+
+/// Refuses a resource carrying a modifier eligc does not understand: a `modifierExtension`
+/// anywhere in it (the resource, a component, a dosage, a contained resource) or
+/// `implicitRules`. FHIR says a reader that does not understand one must not process the
+/// resource as if it were absent (it may say "not", "family member", "planned"): reading the
+/// rest would give a wrong fact, and leaving the resource out a wrong absence.
+fn refuse_modifiers(
+    raw: &RawValue,
+    value: &Value,
+    rtype: &str,
+    at: &At<'_>,
+) -> Result<(), FhirError> {
+    if !may_have_modifiers(raw) {
+        return Ok(());
+    }
+    if let Some(rules) = value.get("implicitRules").filter(|v| !v.is_null()) {
+        return Err(at.err(
+            "implicitRules",
+            format!(
+                "the {rtype} was written under rules eligc does not know ({rules}): FHIR forbids reading it without them"
+            ),
+        ));
+    }
+    match find_modifier(value, "") {
+        Some((path, url)) => Err(at.err(
+            &path,
+            format!(
+                "a modifier extension eligc does not understand (`{url}`): it may change what the {rtype} means, and FHIR forbids reading the {rtype} as if it were absent, so the record is refused rather than read wrongly"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The path and `url` of the first non-empty `modifierExtension` in `value`.
+fn find_modifier(value: &Value, path: &str) -> Option<(String, String)> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::Object(members) => members.iter().find_map(|(key, v)| {
+            if key == "modifierExtension" {
+                if let Some(first) = one_or_many(Some(v)).next() {
+                    let url = str_at(first, &["url"]).unwrap_or("no url").to_string();
+                    let at = if v.is_array() { "[0]" } else { "" };
+                    return Some((format!("{}{at}", join(key)), url));
+                }
+            }
+            find_modifier(v, &join(key))
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_modifier(v, &format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
 struct Converter<'a> {
     stats: &'a mut Stats,
+    /// The Patient entry's `fullUrl`, when it has one.
+    patient_url: Option<&'a str>,
     medications: &'a BTreeMap<String, &'a Value>,
     /// The Bundle's Conditions by reference (`Condition/id`, full URL).
     reasons: &'a BTreeMap<String, &'a Value>,
@@ -1273,20 +1354,23 @@ impl Converter<'_> {
             self.stats.ignore(WHAT, "cancelled");
             return Ok(());
         }
-        let Some(date) = first_date(
-            r,
-            &[
-                "effectiveDateTime",
-                "effectivePeriod.start",
-                "effectiveInstant",
-                "issued",
-            ],
-            at,
-            self.stats,
-            WHAT,
-        )?
-        else {
-            self.stats.ignore(WHAT, "no date");
+        // A result about a fetus, a donor or a device, kept in the patient's chart: not the
+        // patient's own result.
+        if one_or_many(r.get("focus")).any(|f| !self.is_patient(reference(Some(f)), at)) {
+            self.stats.ignore(WHAT, "about another focus");
+            return Ok(());
+        }
+        // The time the result is of: its start, else its end (a period with only an end),
+        // and only then when it was issued (which is later).
+        const DATES: &[&str] = &[
+            "effectiveDateTime",
+            "effectivePeriod.start",
+            "effectivePeriod.end",
+            "effectiveInstant",
+            "issued",
+        ];
+        let Some(date) = first_date(r, DATES, at, self.stats, WHAT)? else {
+            self.undated(WHAT, r, DATES);
             return Ok(());
         };
         let id = r.get("id").and_then(Value::as_str).map(clean);
@@ -1441,6 +1525,17 @@ impl Converter<'_> {
         }
         let status = status_code(r.get("clinicalStatus"))
             .filter(|s| super::native::CONDITION_STATUSES.contains(&s.as_str()));
+        // An abatement eligc cannot date (`abatementString`, `abatementAge`, `abatementRange`,
+        // `abatementBoolean` true, a year alone) still says the condition ended (FHIR's con-4:
+        // an abated condition is inactive, resolved or in remission). Without a clinical
+        // status it is inactive with its end not recorded, never ongoing.
+        let abated = r
+            .iter()
+            .any(|(k, v)| k.starts_with("abatement") && !v.is_null() && *v != Value::Bool(false));
+        let status = match status {
+            None if abated && end.is_none() => Some("inactive".to_string()),
+            status => status,
+        };
         let verification =
             verification.filter(|v| super::native::VERIFICATIONS.contains(&v.as_str()));
         let severity = r
@@ -1507,6 +1602,20 @@ impl Converter<'_> {
                 return Ok(());
             }
         };
+        // An order not to give the drug, and a suggestion or plan that nobody ordered, say
+        // nothing about the patient taking it.
+        if r.get("doNotPerform").and_then(Value::as_bool) == Some(true) {
+            self.stats.ignore(what, "doNotPerform");
+            return Ok(());
+        }
+        if what == "MedicationRequest" {
+            if let Some(intent @ ("proposal" | "plan" | "option")) =
+                r.get("intent").and_then(Value::as_str)
+            {
+                self.stats.ignore(what, &format!("intent {intent}"));
+                return Ok(());
+            }
+        }
         let mut concept_field = "medicationCodeableConcept";
         let concept = match r.get("medicationCodeableConcept").filter(|v| !v.is_null()) {
             Some(cc) => Some(cc),
@@ -1599,7 +1708,9 @@ impl Converter<'_> {
             };
         }
         let Some(start) = start else {
-            self.stats.ignore(what, "no date");
+            if bounds.is_none_or(|b| date_field(b, "start").is_none()) {
+                self.undated(what, r, fields);
+            }
             return Ok(());
         };
         if end.is_none() && what == "MedicationRequest" {
@@ -1693,9 +1804,9 @@ impl Converter<'_> {
             self.stats.ignore(WHAT, "no CVX code");
             return Ok(());
         };
-        let Some(date) = first_date(r, &["occurrenceDateTime", "recorded"], at, self.stats, WHAT)?
-        else {
-            self.stats.ignore(WHAT, "no date");
+        const DATES: &[&str] = &["occurrenceDateTime", "recorded"];
+        let Some(date) = first_date(r, DATES, at, self.stats, WHAT)? else {
+            self.undated(WHAT, r, DATES);
             return Ok(());
         };
         self.stats.facts += 1;
@@ -1817,15 +1928,9 @@ impl Converter<'_> {
             self.stats.ignore(WHAT, "no SNOMED CT code");
             return Ok(());
         };
-        let Some(date) = first_date(
-            r,
-            &["performedDateTime", "performedPeriod.start"],
-            at,
-            self.stats,
-            WHAT,
-        )?
-        else {
-            self.stats.ignore(WHAT, "no date");
+        const DATES: &[&str] = &["performedDateTime", "performedPeriod.start"];
+        let Some(date) = first_date(r, DATES, at, self.stats, WHAT)? else {
+            self.undated(WHAT, r, DATES);
             return Ok(());
         };
         let end = first_date(r, &["performedPeriod.end"], at, self.stats, WHAT)?;
@@ -1854,6 +1959,23 @@ impl Converter<'_> {
 }
 
 impl Converter<'_> {
+    /// Counts a resource left out for want of a date, unless one of its date `fields` was
+    /// there without a day ([`first_date`] counted it so: each resource is counted once).
+    fn undated(&mut self, what: &str, r: &Map<String, Value>, fields: &[&str]) {
+        if !fields.iter().any(|f| date_field(r, f).is_some()) {
+            self.stats.ignore(what, "no date");
+        }
+    }
+
+    /// Whether a reference names this patient: the Patient entry's `fullUrl`, or
+    /// `Patient/<id>` (with a base or a version).
+    fn is_patient(&self, target: Option<&str>, at: &At<'_>) -> bool {
+        target.is_some_and(|t| {
+            self.patient_url == Some(t.trim())
+                || patient_reference(t).is_ok_and(|id| id == at.patient)
+        })
+    }
+
     /// Why a treatment was given: the codes of its `reasonCode`s and of the Conditions its
     /// `reasonReference`s point to in the Bundle.
     fn reasons(
@@ -2205,15 +2327,11 @@ impl Converter<'_> {
             self.stats.ignore(WHAT, "no class or type code");
             return Ok(());
         };
-        let Some(start) = first_date(
-            r,
-            &["period.start", "actualPeriod.start"],
-            at,
-            self.stats,
-            WHAT,
-        )?
-        else {
-            self.stats.ignore(WHAT, "no start date");
+        const DATES: &[&str] = &["period.start", "actualPeriod.start"];
+        let Some(start) = first_date(r, DATES, at, self.stats, WHAT)? else {
+            if !DATES.iter().any(|f| date_field(r, f).is_some()) {
+                self.stats.ignore(WHAT, "no start date");
+            }
             return Ok(());
         };
         let end = first_date(r, &["period.end", "actualPeriod.end"], at, self.stats, WHAT)?;

@@ -70,7 +70,15 @@ fn outcome(rule: &str, facts: &str) -> Outcome {
     let json = format!(
         r#"{{"id":"p","birth_date":"2000-01-01","sex":"female","anchors":{{"screening":"2026-03-31","infusion":"2026-04-30"}}{sep}{facts}}}"#
     );
-    let result = plan.evaluate(&patient(&json), true);
+    let record = patient(&json);
+    let result = plan.evaluate(&record, true);
+    // Without explaining, evaluation takes fast paths (eval/leaf/fast.rs): the same outcome.
+    let quick = plan.evaluate(&record, false);
+    assert_eq!(
+        (quick.criteria[0].outcome, quick.criteria[0].unplaced),
+        (result.criteria[0].outcome, result.criteria[0].unplaced),
+        "explained and unexplained evaluation differ"
+    );
     result.criteria[0].outcome
 }
 

@@ -439,7 +439,12 @@ impl Screen<'_> {
                 return Ok(true);
             }
         };
-        self.funnel.add(&r);
+        // The per-criterion rows are printed only with --summary; the totals always.
+        if self.args.summary {
+            self.funnel.add(&r);
+        } else {
+            self.funnel.count(&r);
+        }
         if let Some(id) = &self.args.explain {
             if *id == r.id {
                 self.explained = true;
@@ -462,14 +467,14 @@ impl Screen<'_> {
             }
             OutputFormat::Csv => {
                 self.header(out)?;
-                writeln!(
-                    out,
-                    "{},{},{},{},",
-                    render::csv_field(&r.id),
-                    render::csv_field(r.verdict.word()),
-                    render::csv_field(&r.excluding().join(" ")),
-                    render::csv_field(&r.unknown().join(" "))
-                )?;
+                render::write_csv_field(out, &[&r.id])?;
+                out.write_all(b",")?;
+                render::write_csv_field(out, &[r.verdict.word()])?;
+                out.write_all(b",")?;
+                render::write_csv_field(out, &r.excluding())?;
+                out.write_all(b",")?;
+                render::write_csv_field(out, &r.unknown())?;
+                out.write_all(b",\n")?;
             }
         }
         Ok(false)

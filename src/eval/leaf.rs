@@ -27,6 +27,8 @@ pub(super) struct Ctx<'a> {
     /// Windows already placed in time for this patient: a protocol uses a handful of
     /// distinct windows across dozens of checks.
     pub spans: std::cell::RefCell<Vec<(Window, Span)>>,
+    /// The same for the program's own windows, by slot ([`Plan::window_slot`]).
+    pub slots: Vec<std::cell::Cell<Option<Span>>>,
     /// Set when a check is unknown only because of facts eligc cannot place (read and
     /// reset per criterion, for the funnel).
     pub unplaced_hit: std::cell::Cell<bool>,
@@ -55,6 +57,7 @@ macro_rules! say {
 type Outcome = (Truth, String);
 
 mod arith;
+mod fast;
 
 /// The latest result (among results of the same day, the one that comes last) or the
 /// earliest (among those of the same day, the one that comes first).
@@ -158,12 +161,19 @@ impl Ctx<'_> {
         // taken from the record may have another date, or none: such spans are neither read
         // from nor kept in the cache, else a later check would see the window without them.
         let cache = !self.without_unplaced.get();
-        let cached = self
-            .spans
-            .try_borrow()
-            .ok()
-            .filter(|_| cache)
-            .and_then(|spans| spans.iter().find(|(w, _)| w == window).map(|(_, s)| *s));
+        let slot = self
+            .plan
+            .window_slot(window)
+            .and_then(|s| self.slots.get(s));
+        let cached = match slot {
+            Some(slot) => slot.get().filter(|_| cache),
+            None => self
+                .spans
+                .try_borrow()
+                .ok()
+                .filter(|_| cache)
+                .and_then(|spans| spans.iter().find(|(w, _)| w == window).map(|(_, s)| *s)),
+        };
         if let Some(span) = cached {
             return Ok(span);
         }
@@ -173,10 +183,15 @@ impl Ctx<'_> {
             WindowError::NoEvent => "the event it is counted from is not in the record".to_string(),
             WindowError::UnknownEvent(reason) => reason,
         })?;
-        if let Ok(mut spans) = self.spans.try_borrow_mut()
-            && cache
-        {
-            spans.push((*window, span));
+        if cache {
+            match slot {
+                Some(slot) => slot.set(Some(span)),
+                None => {
+                    if let Ok(mut spans) = self.spans.try_borrow_mut() {
+                        spans.push((*window, span));
+                    }
+                }
+            }
         }
         Ok(span)
     }
@@ -253,7 +268,13 @@ impl Ctx<'_> {
                     ),
                 )
             }
-            CondKind::Event(query) => self.placing(query.kind, explain, |x| self.event(query, x)),
+            CondKind::Event(query) => self.placing(query.kind, explain, |x| {
+                if !x && Self::fast_event(query) {
+                    (self.event_fast(query), String::new())
+                } else {
+                    self.event(query, x)
+                }
+            }),
             CondKind::SelectEvent { select, query } => self.placing(query.kind, explain, |x| {
                 self.select_event(*select, query, x)
             }),
@@ -318,7 +339,14 @@ impl Ctx<'_> {
         test: &ValueTest,
         explain: bool,
     ) -> Outcome {
-        let label = self.target_label(concepts, target);
+        // Named only for explanations: finding a set's label compares names.
+        let label = || {
+            if explain {
+                self.target_label(concepts, target)
+            } else {
+                ""
+            }
+        };
         let Some(obs) = &self.facts.observations else {
             return (Truth::Unknown, say!(explain, "no observations recorded"));
         };
@@ -336,16 +364,21 @@ impl Ctx<'_> {
         };
         let inside = || all().filter(|(_, o)| span.contains(o.date));
         let none_inside = || {
+            if !explain {
+                return String::new();
+            }
             let latest_outside = all().map(|(_, o)| o.date).max();
             match latest_outside {
                 Some(d) => say!(
                     explain,
-                    "no {label} result {}; the latest is from {d}",
+                    "no {} result {}; the latest is from {d}",
+                    label(),
                     span.describe()
                 ),
                 None => say!(
                     explain,
-                    "no {label} result in the record{}",
+                    "no {} result in the record{}",
+                    label(),
                     self.completed_note("observations")
                 ),
             }
@@ -359,7 +392,13 @@ impl Ctx<'_> {
                 exists
             };
             let detail = if exists {
-                say!(explain, "{} {label} result(s) {}", count, span.describe())
+                say!(
+                    explain,
+                    "{} {} result(s) {}",
+                    count,
+                    label(),
+                    span.describe()
+                )
             } else {
                 none_inside()
             };
@@ -1595,12 +1634,15 @@ impl Ctx<'_> {
                 None => Truth::any(matches.iter().map(|(t, _)| *t)),
             };
             truths.push(value);
+            if !explain {
+                continue;
+            }
             let placed: Vec<String> = matches
                 .iter()
                 .filter(|(_, e)| e.unplaced.is_none())
                 .map(|(_, e)| self.describe_event(e))
                 .collect();
-            if explain && !placed.is_empty() {
+            if !placed.is_empty() {
                 listed.push(format!("{} {}", value.symbol(), placed.join(", ")));
             }
         }
@@ -1852,8 +1894,27 @@ impl Ctx<'_> {
 
 /// Maps a recorded qualitative result onto the language's values.
 pub(super) fn qualitative(word: &str) -> Option<Qualitative> {
-    let w = word.trim().to_lowercase().replace(['-', '_'], " ");
-    Some(match w.as_str() {
+    let word = word.trim();
+    // A short ASCII word (every result word is one) is folded on the stack: this runs for
+    // every qualitative result tested. Anything else takes the general folding.
+    let mut buffer = [0u8; 24];
+    let folded;
+    let w = match buffer.get_mut(..word.len()) {
+        Some(short) if word.is_ascii() => {
+            for (b, c) in short.iter_mut().zip(word.bytes()) {
+                *b = match c.to_ascii_lowercase() {
+                    b'-' | b'_' => b' ',
+                    c => c,
+                };
+            }
+            std::str::from_utf8(short).unwrap_or_default()
+        }
+        _ => {
+            folded = word.to_lowercase().replace(['-', '_'], " ");
+            folded.as_str()
+        }
+    };
+    Some(match w {
         "positive" | "pos" | "detected" | "reactive" | "present" => Qualitative::Positive,
         "negative" | "neg" | "not detected" | "non reactive" | "nonreactive" | "absent" => {
             Qualitative::Negative
@@ -2828,4 +2889,28 @@ fn relative_matches(recorded: &str, asked: &str) -> Truth {
         .iter()
         .any(|(kind, members)| recorded == *kind && members.contains(&asked));
     if vaguer { Truth::Unknown } else { Truth::False }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualitative;
+    use crate::program::Qualitative;
+
+    #[test]
+    fn result_words_are_read_whatever_their_case_spacing_and_joiners() {
+        for (word, q) in [
+            ("positive", Some(Qualitative::Positive)),
+            ("  POS ", Some(Qualitative::Positive)),
+            ("Not-Detected", Some(Qualitative::Negative)),
+            ("non_reactive", Some(Qualitative::Negative)),
+            ("Complete Remission", Some(Qualitative::CompleteRemission)),
+            ("NEGATİVE", None),
+            ("a result word longer than any we know", None),
+            ("", None),
+        ] {
+            assert_eq!(qualitative(word), q, "{word}");
+        }
+        // Non-ASCII takes Unicode folding, as before: the Kelvin sign folds to `k`.
+        assert_eq!(qualitative("\u{212A}"), None);
+    }
 }

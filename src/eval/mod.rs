@@ -44,6 +44,13 @@ pub struct Plan {
     unanchored: Vec<ConceptId>,
     /// `--as-of DATE`: the date every record is known up to ([`Plan::with_as_of`]).
     as_of: Option<chrono::NaiveDate>,
+    /// Each window written in the program, by its address, to the slot its patient's span
+    /// is kept in (equal windows share one): a check finds its window's span by one lookup
+    /// instead of comparing windows. The windows live in the program's vectors, which do
+    /// not move when the plan does; a window not found here (a copy) is compared by value.
+    window_slots: HashMap<usize, u32>,
+    /// How many distinct windows there are.
+    windows: usize,
 }
 
 impl Plan {
@@ -94,7 +101,10 @@ impl Plan {
                 ((c.span.file.0, c.span.start), line)
             })
             .collect();
+        let (window_slots, windows) = window_slots(&program);
         Plan {
+            window_slots,
+            windows,
             program,
             sources,
             by_name,
@@ -106,6 +116,13 @@ impl Plan {
             unanchored: Vec::new(),
             as_of: None,
         }
+    }
+
+    /// The slot of a window written in the program (see [`Plan::window_slots`]).
+    fn window_slot(&self, window: &crate::program::Window) -> Option<usize> {
+        self.window_slots
+            .get(&std::ptr::from_ref(window).addr())
+            .map(|s| *s as usize)
     }
 
     /// The date the records are known up to (`--as-of`): an ongoing fact (a condition or
@@ -263,7 +280,8 @@ impl Plan {
             plan: self,
             as_of: self.as_of_for(record),
             facts,
-            spans: std::cell::RefCell::new(Vec::with_capacity(16)),
+            spans: std::cell::RefCell::new(Vec::new()),
+            slots: vec![std::cell::Cell::new(None); self.windows],
             unplaced_hit: std::cell::Cell::new(false),
             without_unplaced: std::cell::Cell::new(false),
         };
@@ -768,6 +786,75 @@ impl leaf::Ctx<'_> {
             }
         }
     }
+}
+
+/// The slots of the program's windows (see [`Plan::window_slots`]) and how many there are.
+fn window_slots(program: &Program) -> (HashMap<usize, u32>, usize) {
+    use crate::program::Window;
+    struct Walk {
+        slots: HashMap<usize, u32>,
+        distinct: HashMap<Window, u32>,
+    }
+    impl Walk {
+        fn window(&mut self, w: &Window) {
+            let next = u32::try_from(self.distinct.len()).unwrap_or(u32::MAX);
+            let slot = *self.distinct.entry(*w).or_insert(next);
+            self.slots.insert(std::ptr::from_ref(w).addr(), slot);
+        }
+        fn cond(&mut self, c: &Cond) {
+            match &c.kind {
+                CondKind::And(items) | CondKind::Or(items) => {
+                    for item in items {
+                        self.cond(item);
+                    }
+                }
+                CondKind::Not(inner) => self.cond(inner),
+                CondKind::Observation { window, .. } | CondKind::CountResults { window, .. } => {
+                    self.window(window)
+                }
+                CondKind::Event(q)
+                | CondKind::SelectEvent { query: q, .. }
+                | CondKind::CountEvents { query: q, .. }
+                | CondKind::CountDistinct { query: q, .. } => self.window(&q.window),
+                CondKind::Dose(d) => self.window(&d.window),
+                CondKind::Define(_)
+                | CondKind::Attested(_)
+                | CondKind::SexIs(_)
+                | CondKind::Age { .. }
+                | CondKind::Arithmetic { .. } => {}
+            }
+        }
+        fn criterion(&mut self, c: &Criterion) {
+            if let Some(a) = &c.applies {
+                self.cond(a);
+            }
+            match &c.body {
+                CriterionBody::Rule { cond, unless } => {
+                    self.cond(cond);
+                    if let Some(u) = unless {
+                        self.cond(u);
+                    }
+                }
+                CriterionBody::Group(children) => {
+                    for child in children {
+                        self.criterion(child);
+                    }
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        slots: HashMap::default(),
+        distinct: HashMap::default(),
+    };
+    for d in &program.definitions {
+        walk.cond(&d.cond);
+    }
+    for c in &program.criteria {
+        walk.criterion(c);
+    }
+    let count = walk.distinct.len();
+    (walk.slots, count)
 }
 
 /// Today's date (UTC), from the system clock.

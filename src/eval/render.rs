@@ -82,6 +82,37 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// Writes the CSV field of `parts` joined by spaces, as [`csv_field`] would write the
+/// joined text, without building it: a CSV line is written for every patient.
+pub fn write_csv_field(out: &mut impl std::io::Write, parts: &[&str]) -> std::io::Result<()> {
+    let formula = parts
+        .first()
+        .is_some_and(|s| s.starts_with(['=', '+', '-', '@', '\t', '\r']));
+    let quoted = formula || parts.iter().any(|s| s.contains([',', '"', '\n', '\r']));
+    if quoted {
+        out.write_all(if formula { b"\"'" } else { b"\"" })?;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b" ")?;
+        }
+        if quoted {
+            for (j, piece) in part.split('"').enumerate() {
+                if j > 0 {
+                    out.write_all(b"\"\"")?;
+                }
+                out.write_all(piece.as_bytes())?;
+            }
+        } else {
+            out.write_all(part.as_bytes())?;
+        }
+    }
+    if quoted {
+        out.write_all(b"\"")?;
+    }
+    Ok(())
+}
+
 /// The readable explanation of one patient: every criterion with its outcome, the checks
 /// behind it and the facts that decided them, then what would settle the unknowns.
 pub fn explanation(r: &PatientResult) -> String {
@@ -425,17 +456,7 @@ pub struct FunnelRow {
 impl Funnel {
     /// Adds a screened patient.
     pub fn add(&mut self, r: &PatientResult) {
-        self.read += 1;
-        match r.verdict {
-            Verdict::Eligible => self.eligible += 1,
-            Verdict::Ineligible => self.ineligible += 1,
-            Verdict::NeedsReview => {
-                self.needs_review += 1;
-                if r.criteria.iter().any(|c| c.unplaced) {
-                    self.unplaced += 1;
-                }
-            }
-        }
+        self.count(r);
         if self.criteria.is_empty() {
             self.criteria = r
                 .criteria
@@ -454,6 +475,22 @@ impl Funnel {
                 still_in = still_in && !c.excludes();
                 if still_in {
                     row.remaining += 1;
+                }
+            }
+        }
+    }
+
+    /// Counts a screened patient in the totals only, not in the per-criterion rows (for a
+    /// run that prints no summary).
+    pub fn count(&mut self, r: &PatientResult) {
+        self.read += 1;
+        match r.verdict {
+            Verdict::Eligible => self.eligible += 1,
+            Verdict::Ineligible => self.ineligible += 1,
+            Verdict::NeedsReview => {
+                self.needs_review += 1;
+                if r.criteria.iter().any(|c| c.unplaced) {
+                    self.unplaced += 1;
                 }
             }
         }

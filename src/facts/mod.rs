@@ -471,7 +471,15 @@ impl RawRecord {
             .options
             .as_ref()
             .map_or(InputFormat::Detect, |o| o.format);
+        // Plainly written native records (nearly all) by the fast reader first: one it
+        // takes has only the native model's keys, so no `resourceType` to look for.
+        let fast = match format {
+            InputFormat::Fhir => None,
+            InputFormat::Detect if self.bulk.is_some() => None,
+            InputFormat::Native | InputFormat::Detect => fast::read(&self.text),
+        };
         let is_fhir = match format {
+            _ if fast.is_some() => false,
             InputFormat::Native => false,
             InputFormat::Fhir => true,
             InputFormat::Detect if self.bulk.is_some() => true,
@@ -481,10 +489,10 @@ impl RawRecord {
                     && fhir::has_resource_type(&self.text)
             }
         };
-        let mut record = if is_fhir {
-            self.convert()?
-        } else {
-            native::parse(self)?
+        let mut record = match fast {
+            Some(record) => native::check(self, record)?,
+            None if is_fhir => self.convert()?,
+            None => native::parse_slow(self)?,
         };
         if let Some(options) = &self.options {
             options.supplement(&mut record, is_fhir);

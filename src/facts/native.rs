@@ -930,21 +930,20 @@ struct IdOnly {
 
 /// Parses and validates one record.
 pub fn parse(raw: &RawRecord) -> Result<PatientRecord<'_>, RecordError> {
-    let error = |line: usize, patient: Option<String>, path: String, reason: String| RecordError {
-        file: raw.file.to_string(),
-        line,
-        patient,
-        path,
-        reason,
-    };
-    // The common case first, at full speed; a record that fails is parsed again with the
-    // path tracked, to say which field is wrong.
     // Plainly written records (nearly all) by the fast reader; anything else, and every
     // refusal with its message, by serde_json as before.
-    let fast = super::fast::read(&raw.text);
-    let parsed: Result<PatientRecord, (String, serde_json::Error)> = match fast {
-        Some(record) => Ok(record),
-        None => match serde_json::from_str(&raw.text) {
+    match super::fast::read(&raw.text) {
+        Some(record) => check(raw, record),
+        None => parse_slow(raw),
+    }
+}
+
+/// [`parse`] by serde_json, for the records the fast reader leaves (the caller tried it).
+pub(super) fn parse_slow(raw: &RawRecord) -> Result<PatientRecord<'_>, RecordError> {
+    // The common case first, at full speed; a record that fails is parsed again with the
+    // path tracked, to say which field is wrong.
+    let parsed: Result<PatientRecord, (String, serde_json::Error)> =
+        match serde_json::from_str(&raw.text) {
             Ok(record) => Ok(record),
             Err(plain) => {
                 let mut de = serde_json::Deserializer::from_str(&raw.text);
@@ -957,22 +956,40 @@ pub fn parse(raw: &RawRecord) -> Result<PatientRecord<'_>, RecordError> {
                     Ok(_) => Err((String::new(), plain)),
                 }
             }
-        },
-    };
-    let mut record = match parsed {
-        Ok(r) => r,
+        };
+    match parsed {
+        Ok(record) => check(raw, record),
         Err((path, inner)) => {
             let patient = serde_json::from_str::<IdOnly>(&raw.text).ok().map(|r| r.id);
             let line = raw.line + inner.line().saturating_sub(1);
             let path = if path == "." { String::new() } else { path };
-            return Err(error(line, patient, path, describe_serde_error(&inner)));
+            Err(RecordError {
+                file: raw.file.to_string(),
+                line,
+                patient,
+                path,
+                reason: describe_serde_error(&inner),
+            })
         }
-    };
+    }
+}
+
+/// Normalises the codes of a record read from `raw` and validates it.
+pub(super) fn check<'a>(
+    raw: &RawRecord,
+    mut record: PatientRecord<'a>,
+) -> Result<PatientRecord<'a>, RecordError> {
     if let Err((path, reason)) = normalise_codes(&mut record).and_then(|()| validate(&record)) {
         // The line of the field at fault, in a record that spans many lines (a `.json` file).
         let offset = super::locate::offset_of(&raw.text, &path).unwrap_or(0);
         let line = raw.line + super::locate::lines_before(&raw.text, offset);
-        return Err(error(line, Some(record.id.to_string()), path, reason));
+        return Err(RecordError {
+            file: raw.file.to_string(),
+            line,
+            patient: Some(record.id.to_string()),
+            path,
+            reason,
+        });
     }
     Ok(record)
 }

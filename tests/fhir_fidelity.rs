@@ -501,3 +501,37 @@ fn an_ordinary_extension_or_a_modifier_on_an_unused_resource_type_is_no_obstacle
     ]);
     assert_eq!(outcome(&text, "E1"), Met);
 }
+
+// ---------------------------------------------------------------------------------------
+// A fact eligc cannot identify: kept, unplaced, so that questions it might answer are unknown
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_medication_reference_to_a_medication_not_in_the_bundle_makes_drug_questions_unknown() {
+    let text = bundle(&[rituximab("").replace(
+        r#""medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"121191"}]}"#,
+        r#""medicationReference":{"reference":"Medication/m-absent","display":"Rituxan"}"#,
+    )]);
+    let (o, why) = explained(&text, "E1");
+    assert_eq!(o, Unknown, "{why}");
+    assert!(why.contains("Medication/m-absent"), "{why}");
+}
+
+#[test]
+fn a_condition_or_drug_known_only_by_its_text_makes_questions_about_it_unknown() {
+    let text = bundle(&[format!(
+        r#"{{"resourceType":"Condition","id":"c9","code":{{"text":"Systemic lupus erythematosus"}}{ACTIVE},"onsetDateTime":"2020-01-01"}}"#
+    )]);
+    let (o, why) = explained(&text, "I1");
+    assert_eq!(o, Unknown, "{why}");
+    assert!(why.contains("Systemic lupus erythematosus"), "{why}");
+    assert!(
+        why.contains(r#"https://eligc.invalid/uncoded|c9 "Systemic lupus erythematosus" from 2020-01-01, ongoing [c9], not placed: the record gives no code for it"#),
+        "{why}"
+    );
+    let text = bundle(&[rituximab("").replace(
+        r#""medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"121191"}]}"#,
+        r#""medicationCodeableConcept":{"text":"rituximab 500 mg infusion"}"#,
+    )]);
+    assert_eq!(outcome(&text, "E1"), Unknown);
+}

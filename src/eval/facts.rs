@@ -349,10 +349,11 @@ impl Plan {
                 .is_some_and(|v| v.knows(system, value));
             relevant |= kinds.iter().any(|k| self.systems.contains(&(*k, system)));
             // An OMOP fact without a concept eligc can name might be any concept of its kind.
+            // So might a FHIR fact that names what it is in no way eligc can read.
             relevant |= system == CodeSystem::Url
-                && value
-                    .strip_prefix(crate::facts::omop::UNMAPPED)
-                    .is_some_and(|v| v.starts_with('|'));
+                && [crate::facts::omop::UNMAPPED, crate::facts::fhir::UNCODED]
+                    .iter()
+                    .any(|p| value.strip_prefix(p).is_some_and(|v| v.starts_with('|')));
         }
         match (relevant, known) {
             (false, _) => Placement::Irrelevant,

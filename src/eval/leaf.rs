@@ -1502,6 +1502,9 @@ impl Ctx<'_> {
             Some(code) if e.elsewhere => format!(
                 "{code}{display} {when}{id}, not placed: the vocabulary has the code but not the codes of the concept asked about"
             ),
+            Some(code) if code.starts_with(crate::facts::fhir::UNCODED) => {
+                format!("{code}{display} {when}{id}, not placed: the record gives no code for it")
+            }
             Some(code) => format!(
                 "{code}{display} {when}{id}, not placed: {}",
                 self.unplaced_reason()

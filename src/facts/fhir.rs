@@ -123,6 +123,34 @@ pub const DOMAIN_TYPES: &[&str] = &[
 /// which study it is cannot be told, so it is never placed (questions about it are unknown).
 pub const UNIDENTIFIED_STUDY: &str = "https://eligc.invalid/unidentified-study";
 
+/// The code of a fact whose resource does not say what it is in a way eligc can read (no
+/// coding with a system and a code, only text; a `medicationReference` to a Medication not
+/// in the Bundle): kept, never placed, so a question it might answer is unknown, as for an
+/// unmapped OMOP concept (docs/fhir.md).
+pub const UNCODED: &str = "https://eligc.invalid/uncoded";
+
+/// An [`UNCODED`] code for the resource `key` (its id, or a reference).
+fn uncoded(key: Option<&str>) -> String {
+    let key = key.map(clean).filter(|k| !k.is_empty());
+    let key = key.as_deref().unwrap_or("no-id");
+    let key: String = key
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c == '|' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("{UNCODED}|{key}")
+}
+
+/// The codes of a fact, or its [`UNCODED`] code when it has none.
+fn or_uncoded(all: Vec<String>, key: Option<&str>) -> (String, Option<Vec<String>>) {
+    code_and_also(all).unwrap_or_else(|| (uncoded(key), None))
+}
+
 /// The field of a clinical resource that refers to its patient: `patient` for Immunization
 /// and AllergyIntolerance, `subject` for the others.
 /// R4's ResearchSubject has `individual` (R5's, `subject`).
@@ -1491,12 +1519,10 @@ impl Converter<'_> {
             return Ok(());
         }
         let display = display(r.get("code"));
-        let Some((code, also)) =
-            code_and_also(codes(r.get("code"), &["snomed", "icd10"], at, "code")?)
-        else {
-            self.stats.ignore(WHAT, "no SNOMED CT or ICD-10 code");
-            return Ok(());
-        };
+        let (code, also) = or_uncoded(
+            codes(r.get("code"), &["snomed", "icd10"], at, "code")?,
+            r.get("id").and_then(Value::as_str),
+        );
         let onset = first_date(
             r,
             &["onsetDateTime", "onsetPeriod.start"],
@@ -1617,6 +1643,7 @@ impl Converter<'_> {
             }
         }
         let mut concept_field = "medicationCodeableConcept";
+        let mut unresolved: Option<&str> = None;
         let concept = match r.get("medicationCodeableConcept").filter(|v| !v.is_null()) {
             Some(cc) => Some(cc),
             None => match reference(r.get("medicationReference")) {
@@ -1640,25 +1667,24 @@ impl Converter<'_> {
                     };
                     match target {
                         Some(m) => m.get("code"),
+                        // Some drug, which eligc cannot tell: kept, unplaced.
                         None => {
-                            self.stats.ignore(
-                                what,
-                                "medicationReference to a Medication not in the Bundle",
-                            );
-                            return Ok(());
+                            unresolved = Some(reference);
+                            None
                         }
                     }
                 }
                 None => None,
             },
         };
-        let display = display(concept);
-        let Some((code, also)) =
-            code_and_also(codes(concept, &["rxnorm", "atc"], at, concept_field)?)
-        else {
-            self.stats.ignore(what, "no RxNorm or ATC code");
-            return Ok(());
-        };
+        let display = display(concept).or_else(|| {
+            unresolved.and(str_at(r.get("medicationReference")?, &["display"]).map(clean))
+        });
+        let id = r.get("id").and_then(Value::as_str);
+        let (code, also) = or_uncoded(
+            codes(concept, &["rxnorm", "atc"], at, concept_field)?,
+            unresolved.or(id),
+        );
         // The dosage: MedicationRequest.dosageInstruction[0], MedicationStatement.dosage[0],
         // MedicationAdministration.dosage.
         let (dosage, dosage_path) = match what {
@@ -1798,12 +1824,10 @@ impl Converter<'_> {
             return Ok(());
         }
         let display = display(r.get("vaccineCode"));
-        let Some((code, also)) =
-            code_and_also(codes(r.get("vaccineCode"), &["cvx"], at, "vaccineCode")?)
-        else {
-            self.stats.ignore(WHAT, "no CVX code");
-            return Ok(());
-        };
+        let (code, also) = or_uncoded(
+            codes(r.get("vaccineCode"), &["cvx"], at, "vaccineCode")?,
+            r.get("id").and_then(Value::as_str),
+        );
         const DATES: &[&str] = &["occurrenceDateTime", "recorded"];
         let Some(date) = first_date(r, DATES, at, self.stats, WHAT)? else {
             self.undated(WHAT, r, DATES);
@@ -1832,15 +1856,10 @@ impl Converter<'_> {
             return Ok(());
         }
         let display = display(r.get("code"));
-        let Some((code, also)) = code_and_also(codes(
-            r.get("code"),
-            &["rxnorm", "snomed", "atc"],
-            at,
-            "code",
-        )?) else {
-            self.stats.ignore(WHAT, "no code");
-            return Ok(());
-        };
+        let (code, also) = or_uncoded(
+            codes(r.get("code"), &["rxnorm", "snomed", "atc"], at, "code")?,
+            r.get("id").and_then(Value::as_str),
+        );
         // Onset, else the earliest date the allergy is known to have existed: when it was
         // recorded, its last reaction, a reaction's onset.
         let mut onset = first_date(
@@ -1923,11 +1942,10 @@ impl Converter<'_> {
             }
         };
         let display = display(r.get("code"));
-        let Some((code, also)) = code_and_also(codes(r.get("code"), &["snomed"], at, "code")?)
-        else {
-            self.stats.ignore(WHAT, "no SNOMED CT code");
-            return Ok(());
-        };
+        let (code, also) = or_uncoded(
+            codes(r.get("code"), &["snomed"], at, "code")?,
+            r.get("id").and_then(Value::as_str),
+        );
         const DATES: &[&str] = &["performedDateTime", "performedPeriod.start"];
         let Some(date) = first_date(r, DATES, at, self.stats, WHAT)? else {
             self.undated(WHAT, r, DATES);

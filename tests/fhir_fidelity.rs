@@ -535,3 +535,42 @@ fn a_condition_or_drug_known_only_by_its_text_makes_questions_about_it_unknown()
     )]);
     assert_eq!(outcome(&text, "E1"), Unknown);
 }
+
+// ---------------------------------------------------------------------------------------
+// Bundle entries: the same resource twice
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn two_different_resources_with_one_type_and_id_reject_the_bundle_naming_both() {
+    // Which Medication is `Medication/m1`? Taking either would be a guess.
+    let medication = |code: &str| {
+        format!(
+            r#"{{"resourceType":"Medication","id":"m1","code":{{"coding":[{{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"{code}"}}]}}}}"#
+        )
+    };
+    let request = rituximab("").replace(
+        r#""medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"121191"}]}"#,
+        r#""medicationReference":{"reference":"Medication/m1"}"#,
+    );
+    let text = bundle(&[medication("121191"), medication("6851"), request.clone()]).replace(
+        r#"{"subject":{"reference":"Patient/p1"},"resourceType":"Medication""#,
+        r#"{"resourceType":"Medication""#,
+    );
+    let e = rejected(&text);
+    assert_eq!(e.path, "entry[2].resource.id", "{e}");
+    assert!(e.reason.contains("entry[1]"), "{e}");
+    // The same resource given twice (a search with _include) is one resource.
+    let text = bundle(&[sle(ACTIVE), sle(ACTIVE)]);
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (r, s) = eligc::facts::fhir::bundle_to_record(&value, &[]).unwrap();
+    assert_eq!(r.conditions.unwrap().len(), 1);
+    assert_eq!(
+        s.ignored.get("Condition: the same resource again"),
+        Some(&1)
+    );
+    let text = bundle(&[medication("121191"), medication("121191"), request]).replace(
+        r#"{"subject":{"reference":"Patient/p1"},"resourceType":"Medication""#,
+        r#"{"resourceType":"Medication""#,
+    );
+    assert_eq!(outcome(&text, "E1"), Met);
+}

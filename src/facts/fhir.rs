@@ -617,6 +617,8 @@ fn serde_message(e: &serde_json::Error) -> String {
 struct EntryText<'a> {
     resource: &'a RawValue,
     rtype: String,
+    /// The same resource (type, id and content) as an earlier entry: read once.
+    duplicate: bool,
 }
 
 /// [`bundle_to_record`] on the Bundle's JSON text, which is never held as a whole tree:
@@ -742,6 +744,8 @@ pub fn bundle_text_to_record(
     let mut medication_values: Vec<(Vec<String>, Value)> = Vec::new();
     // Conditions by reference, for the `reasonReference` of treatments: only their codes.
     let mut condition_codes: Vec<(Vec<String>, Value)> = Vec::new();
+    // Each resource's first entry, by type and id.
+    let mut ids: BTreeMap<(String, String), (usize, &RawValue)> = BTreeMap::new();
     for (i, entry) in entries.iter().enumerate() {
         let Some(entry_object) = members(text, entry, &format!("entry[{i}]"))? else {
             return Err((
@@ -783,6 +787,41 @@ pub fn bundle_text_to_record(
         };
         let id = raw_str(fields.get("id"));
         let full_url = raw_str(entry_object.get("fullUrl"));
+        // One type and id, twice: the same resource (a search's `_include`) is read once;
+        // two different ones are refused, since either could be the one a reference names
+        // and counting both would count one thing twice.
+        let mut duplicate = false;
+        if let Some(key) = id
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && rtype != "Patient")
+        {
+            match ids.get(&(rtype.clone(), key.to_string())) {
+                Some(&(first, earlier)) => {
+                    let same = match (parse(earlier), parse(resource)) {
+                        (Ok(a), Ok(b)) => a == b,
+                        _ => false,
+                    };
+                    if !same {
+                        return Err((
+                            FhirError {
+                                entry: Some(i),
+                                field: "id".to_string(),
+                                patient: None,
+                                reason: format!(
+                                    "a second {rtype} with the id `{key}`, different from the first (entry[{first}]): which one the record means cannot be told; give each resource once"
+                                ),
+                            },
+                            at_field(resource, "id"),
+                        ));
+                    }
+                    duplicate = true;
+                }
+                None => {
+                    ids.insert((rtype.clone(), key.to_string()), (i, resource));
+                }
+            }
+        }
         match rtype.as_str() {
             "Patient" => {
                 if let Some((first, _, _)) = &patient {
@@ -824,7 +863,11 @@ pub fn bundle_text_to_record(
             }
             _ => {}
         }
-        resources.push(EntryText { resource, rtype });
+        resources.push(EntryText {
+            resource,
+            rtype,
+            duplicate,
+        });
     }
     drop(entries);
     let mut medications: BTreeMap<String, &Value> = BTreeMap::new();
@@ -997,6 +1040,10 @@ fn convert_entries(
     for (entry, item) in resources.iter().enumerate() {
         c.stats.resources += 1;
         let rtype = item.rtype.as_str();
+        if item.duplicate {
+            c.stats.ignore(rtype, "the same resource again");
+            continue;
+        }
         let at = At {
             entry,
             patient: &id,

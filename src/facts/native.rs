@@ -997,7 +997,20 @@ pub(super) fn check<'a>(
 /// Normalises every `code` and `also` of the record in place, as FHIR codings are
 /// ([`super::codes`]): surrounding spaces go, a hidden character inside is refused.
 fn normalise_codes(r: &mut PatientRecord) -> Result<(), Invalid> {
+    #[inline]
     fn fix(
+        list: &str,
+        i: usize,
+        code: &mut Option<Text>,
+        also: &mut Option<Vec<Text>>,
+    ) -> Result<(), Invalid> {
+        // Most facts are named by a concept: nothing to normalise.
+        if code.is_none() && also.is_none() {
+            return Ok(());
+        }
+        fix_given(list, i, code, also)
+    }
+    fn fix_given(
         list: &str,
         i: usize,
         code: &mut Option<Text>,
@@ -1243,7 +1256,22 @@ pub(crate) fn validate(r: &PatientRecord) -> Result<(), Invalid> {
     Ok(())
 }
 
+#[inline]
 fn concept_ref(concept: Option<&str>, code: Option<&str>) -> Result<(), String> {
+    // A name starting with a visible ASCII character, and no code: the common case.
+    if let (Some(name), None) = (concept, code) {
+        if name
+            .as_bytes()
+            .first()
+            .is_some_and(|b| matches!(b, b'!'..=b'~'))
+        {
+            return Ok(());
+        }
+    }
+    concept_ref_in_full(concept, code)
+}
+
+fn concept_ref_in_full(concept: Option<&str>, code: Option<&str>) -> Result<(), String> {
     match (concept, code) {
         (Some(_), Some(_)) => {
             Err("give either `concept` (a name) or `code` (system:code), not both".into())
@@ -1270,8 +1298,16 @@ fn concept_ref(concept: Option<&str>, code: Option<&str>) -> Result<(), String> 
 
 /// A coded attribute's values (`body_site`, `reason`): each a code (`snomed:7657000`) or a
 /// vocabulary name (`femoral_region`).
+#[inline]
 fn coded_values(values: Option<&[Text]>) -> Result<(), (usize, String)> {
-    for (j, value) in values.unwrap_or_default().iter().enumerate() {
+    match values {
+        None => Ok(()),
+        Some(values) => coded_values_given(values),
+    }
+}
+
+fn coded_values_given(values: &[Text]) -> Result<(), (usize, String)> {
+    for (j, value) in values.iter().enumerate() {
         let is_name = !value.is_empty()
             && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !value.starts_with(|c: char| c.is_ascii_digit());
@@ -1283,10 +1319,15 @@ fn coded_values(values: Option<&[Text]>) -> Result<(), (usize, String)> {
 }
 
 /// `also` lists further codes of a fact named by `code`; each must be a valid code.
+#[inline]
 fn also_codes(code: Option<&str>, also: Option<&[Text]>) -> Result<(), (usize, String)> {
-    let Some(also) = also else {
-        return Ok(());
-    };
+    match also {
+        None => Ok(()),
+        Some(also) => also_codes_given(code, also),
+    }
+}
+
+fn also_codes_given(code: Option<&str>, also: &[Text]) -> Result<(), (usize, String)> {
     if code.is_none() && !also.is_empty() {
         return Err((
             0,
@@ -1329,18 +1370,31 @@ pub fn parse_code(code: &str) -> Result<(CodeSystem, &str), String> {
     Ok((system, value))
 }
 
+// The checks below are called for every fact, and nearly always pass at their first test
+// (a field absent, a concept named): inlined, with the message built out of line, that
+// test costs a comparison instead of a call returning a `Result` through memory.
+#[inline]
 fn one_of(value: Option<&str>, allowed: &[&str]) -> Result<(), String> {
     match value {
-        Some(v) if !allowed.contains(&v) => {
-            Err(format!("`{v}` is not one of: {}", allowed.join(", ")))
-        }
+        Some(v) if !allowed.contains(&v) => Err(not_one_of(v, allowed)),
         _ => Ok(()),
     }
 }
 
+#[cold]
+fn not_one_of(v: &str, allowed: &[&str]) -> String {
+    format!("`{v}` is not one of: {}", allowed.join(", "))
+}
+
+#[inline]
 fn ordered(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Result<(), String> {
     match (start, end) {
-        (Some(s), Some(e)) if e < s => Err(format!("ends ({e}) before it starts ({s})")),
+        (Some(s), Some(e)) if e < s => Err(ends_before(s, e)),
         _ => Ok(()),
     }
+}
+
+#[cold]
+fn ends_before(start: NaiveDate, end: NaiveDate) -> String {
+    format!("ends ({end}) before it starts ({start})")
 }

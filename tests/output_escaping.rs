@@ -200,6 +200,18 @@ fn plan() -> &'static Plan {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
+    /// The CSV writer writes the field of several ids without joining them first: the
+    /// same bytes as `csv_field` of the joined text.
+    #[test]
+    fn a_csv_field_written_in_parts_is_the_field_of_the_joined_text(
+        parts in proptest::collection::vec("[\\PC=+@,\"\n\r\t-]{0,6}", 0..4),
+    ) {
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let mut written = Vec::new();
+        eligc::eval::render::write_csv_field(&mut written, &parts).unwrap();
+        prop_assert_eq!(String::from_utf8(written).unwrap(), csv_field(&parts.join(" ")));
+    }
+
     #[test]
     fn escaped_text_has_no_control_or_direction_characters(s in any::<String>()) {
         let e = escape(&s);

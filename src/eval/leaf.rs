@@ -411,7 +411,28 @@ impl Ctx<'_> {
                 say!(explain, "an average is compared as a computed value"),
             ),
             SelectMode::Latest | SelectMode::Earliest => {
-                let Some((concept, one)) = pick(mode, inside(), |(_, o)| o.date) else {
+                // A plain loop, as `pick` over `inside()` (the same ties: the last of the
+                // latest, the first of the earliest), without the iterator adapters.
+                let mut chosen: Option<(ConceptId, &crate::facts::native::ObservationRecord)> =
+                    None;
+                for c in concepts {
+                    for (id, o) in super::facts::of_concept(obs, *c) {
+                        if !span.contains(o.date) {
+                            continue;
+                        }
+                        let better = chosen.is_none_or(|(_, best)| {
+                            if mode == SelectMode::Earliest {
+                                o.date < best.date
+                            } else {
+                                o.date >= best.date
+                            }
+                        });
+                        if better {
+                            chosen = Some((*id, *o));
+                        }
+                    }
+                }
+                let Some((concept, one)) = chosen else {
                     return (Truth::Unknown, none_inside());
                 };
                 self.test(concept, one, test, explain)
@@ -1280,31 +1301,28 @@ impl Ctx<'_> {
     }
 
     fn daily_mg(&self, m: &crate::facts::native::MedicationRecord) -> Result<Decimal, String> {
-        let mg = self.plan.unit("mg").ok_or("mg")?;
+        let units = self.plan.dose_units.as_ref().ok_or("mg")?;
+        let mg = &units.mg;
         if let Some(daily) = m.daily_dose {
             let text = m.daily_dose_unit.as_deref().unwrap_or("mg/d");
             let unit = self
                 .plan
                 .unit(text)
                 .ok_or_else(|| format!("unknown dose unit `{text}`"))?;
-            if let Some(per_day) = self
-                .plan
-                .unit("mg/d")
-                .filter(|pd| pd.is_commensurable(&unit))
-            {
+            if let Some(per_day) = Some(&units.mg_per_day).filter(|pd| pd.is_commensurable(&unit)) {
                 return unit
-                    .convert(daily, &per_day)
+                    .convert(daily, per_day)
                     .ok_or_else(|| format!("`{text}` cannot be converted to mg/d exactly"));
             }
             // "mg" for a daily dose means per day.
             return unit
-                .convert(daily, &mg)
+                .convert(daily, mg)
                 .ok_or_else(|| format!("`{text}` is not a daily dose"));
         }
         match (m.dose, &m.dose_unit, m.frequency_per_day) {
             (Some(dose), Some(text), Some(freq)) => {
                 let unit = self.plan.unit(text).ok_or_else(|| format!("unknown dose unit `{text}`"))?;
-                let dose_mg = unit.convert(dose, &mg).ok_or_else(|| format!("`{text}` is not a mass"))?;
+                let dose_mg = unit.convert(dose, mg).ok_or_else(|| format!("`{text}` is not a mass"))?;
                 dose_mg.checked_mul(freq).ok_or_else(|| "the dose is too large".to_string())
             }
             _ => Err("no daily dose recorded (give `daily_dose`, or `dose`, `dose_unit` and `frequency_per_day`)".to_string()),
@@ -1829,27 +1847,25 @@ impl Ctx<'_> {
         span: &Span,
         explain: bool,
     ) -> Result<(Decimal, String), String> {
-        let (unit_per_day, per_kg_unit) = (
-            self.plan.unit("mg/d").ok_or("mg/d")?,
-            self.plan.unit("mg/kg/d").ok_or("mg/kg/d")?,
-        );
+        let units = self.plan.dose_units.as_ref().ok_or("mg/d")?;
+        let (unit_per_day, per_kg_unit) = (&units.mg_per_day, &units.mg_per_kg_day);
         if !d.per_kg {
             let mg = d
                 .unit
-                .convert(d.threshold, &unit_per_day)
+                .convert(d.threshold, unit_per_day)
                 .ok_or("the threshold cannot be converted to mg/d exactly")?;
             return Ok((mg, String::new()));
         }
         let per_kg = d
             .unit
-            .convert(d.threshold, &per_kg_unit)
+            .convert(d.threshold, per_kg_unit)
             .ok_or("the threshold cannot be converted to mg/kg/d exactly")?;
         let weight_id = self
             .plan
             .program
             .body_weight
             .ok_or("no body_weight observation is declared")?;
-        let kg = self.plan.unit("kg").ok_or("kg")?;
+        let kg = &units.kg;
         let obs = self
             .facts
             .observations
@@ -1878,7 +1894,7 @@ impl Ctx<'_> {
             .unit(w.unit.as_deref().ok_or("the body weight has no unit")?)
             .ok_or("the body weight's unit is unknown")?;
         let weight_kg = unit
-            .convert(value, &kg)
+            .convert(value, kg)
             .ok_or("the body weight cannot be converted to kg exactly")?;
         let mg = per_kg
             .checked_mul(weight_kg)

@@ -51,6 +51,30 @@ pub struct Plan {
     window_slots: HashMap<usize, u32>,
     /// How many distinct windows there are.
     windows: usize,
+    /// The units doses are computed in, parsed once (they were looked up in the unit
+    /// cache for every medication record).
+    dose_units: Option<DoseUnits>,
+}
+
+/// The units of dose arithmetic.
+#[derive(Debug)]
+struct DoseUnits {
+    mg: Unit,
+    mg_per_day: Unit,
+    mg_per_kg_day: Unit,
+    kg: Unit,
+}
+
+impl DoseUnits {
+    fn parse() -> Option<DoseUnits> {
+        let unit = |text: &str| crate::units::parse_unit(text).ok();
+        Some(DoseUnits {
+            mg: unit("mg")?,
+            mg_per_day: unit("mg/d")?,
+            mg_per_kg_day: unit("mg/kg/d")?,
+            kg: unit("kg")?,
+        })
+    }
 }
 
 impl Plan {
@@ -103,6 +127,7 @@ impl Plan {
             .collect();
         let (window_slots, windows) = window_slots(&program);
         Plan {
+            dose_units: DoseUnits::parse(),
             window_slots,
             windows,
             program,
@@ -580,15 +605,31 @@ fn criterion(
         negated: false,
         nodes: Vec::new(),
     };
-    let applies = c.applies.as_ref().map(|a| ctx.cond(a, &mut trace));
+    // Without explaining, conditions are evaluated by `truth`, which records nothing.
+    let applies = c.applies.as_ref().map(|a| {
+        if explain {
+            ctx.cond(a, &mut trace)
+        } else {
+            ctx.truth(a)
+        }
+    });
     let body = match &c.body {
         CriterionBody::Rule { cond, unless } => {
             trace.part = Part::Rule;
-            let holds = ctx.cond(cond, &mut trace);
+            let holds = if explain {
+                ctx.cond(cond, &mut trace)
+            } else {
+                ctx.truth(cond)
+            };
             let value = match unless {
                 Some(u) => {
                     trace.part = Part::Unless;
-                    holds.and(ctx.cond(u, &mut trace).not())
+                    let unless = if explain {
+                        ctx.cond(u, &mut trace)
+                    } else {
+                        ctx.truth(u)
+                    };
+                    holds.and(unless.not())
                 }
                 None => holds,
             };
@@ -709,6 +750,41 @@ impl leaf::Ctx<'_> {
     fn after_decided(&self, decided: Option<bool>) {
         if let Some(hit) = decided {
             self.unplaced_hit.set(hit);
+        }
+    }
+
+    /// Evaluates a condition without recording anything: what [`Self::cond`] gives when
+    /// not explaining (an `and` stops at its first false item, an `or` at its first true
+    /// one, so no item is evaluated only to be explained), without its bookkeeping.
+    fn truth(&self, c: &Cond) -> Truth {
+        match &c.kind {
+            CondKind::And(items) => {
+                let mut value = Truth::True;
+                for item in items {
+                    value = value.and(self.truth(item));
+                    if value == Truth::False {
+                        break;
+                    }
+                }
+                value
+            }
+            CondKind::Or(items) => {
+                let mut value = Truth::False;
+                for item in items {
+                    value = value.or(self.truth(item));
+                    if value == Truth::True {
+                        break;
+                    }
+                }
+                value
+            }
+            CondKind::Not(inner) => self.truth(inner).not(),
+            CondKind::Define(id) => self
+                .plan
+                .program
+                .definition(*id)
+                .map_or(Truth::Unknown, |def| self.truth(&def.cond)),
+            _ => self.leaf(c, false).0,
         }
     }
 

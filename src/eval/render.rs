@@ -85,10 +85,17 @@ pub fn csv_field(s: &str) -> String {
 /// Writes the CSV field of `parts` joined by spaces, as [`csv_field`] would write the
 /// joined text, without building it: a CSV line is written for every patient.
 pub fn write_csv_field(out: &mut impl std::io::Write, parts: &[&str]) -> std::io::Result<()> {
-    let formula = parts
-        .first()
-        .is_some_and(|s| s.starts_with(['=', '+', '-', '@', '\t', '\r']));
-    let quoted = formula || parts.iter().any(|s| s.contains([',', '"', '\n', '\r']));
+    // Byte by byte: every character looked for is ASCII, and no byte of a longer UTF-8
+    // character is one.
+    let formula = parts.first().is_some_and(|s| {
+        s.as_bytes()
+            .first()
+            .is_some_and(|b| matches!(b, b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+    });
+    let quoted = formula
+        || parts
+            .iter()
+            .any(|s| s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')));
     if quoted {
         out.write_all(if formula { b"\"'" } else { b"\"" })?;
     }

@@ -574,3 +574,28 @@ fn two_different_resources_with_one_type_and_id_reject_the_bundle_naming_both() 
     );
     assert_eq!(outcome(&text, "E1"), Met);
 }
+
+#[test]
+fn medication_statements_and_administrations_not_taken_or_not_done_are_not_counted() {
+    let statement = |status: &str| {
+        format!(
+            r#"{{"resourceType":"MedicationStatement","id":"ms1","status":"{status}","medicationCodeableConcept":{{"coding":[{{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"121191"}}]}},"effectiveDateTime":"2026-02-01"}}"#
+        )
+    };
+    assert_eq!(outcome(&bundle(&[statement("completed")]), "E1"), Met);
+    for status in ["not-taken", "intended", "entered-in-error", "stopped"] {
+        let expected = if status == "stopped" { Met } else { NotMet };
+        assert_eq!(
+            outcome(&bundle(&[statement(status)]), "E1"),
+            expected,
+            "{status}"
+        );
+    }
+    let administration =
+        statement("not-done").replace("MedicationStatement", "MedicationAdministration");
+    assert_eq!(outcome(&bundle(&[administration]), "E1"), NotMet);
+    for status in ["cancelled", "draft", "entered-in-error"] {
+        let text = bundle(&[rituximab("").replace("\"active\"", &format!("\"{status}\""))]);
+        assert_eq!(outcome(&text, "E1"), NotMet, "{status}");
+    }
+}

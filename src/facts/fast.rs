@@ -148,19 +148,11 @@ impl<'a> Cursor<'a> {
     /// takes, with the same day (`None` for any other text, which serde then reads).
     fn date(&mut self) -> Option<NaiveDate> {
         self.ws();
-        let &[b'"', y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'"'] =
-            self.b.get(self.i..self.i + 12)?
-        else {
+        let (b'"', b'"') = (*self.b.get(self.i)?, *self.b.get(self.i + 11)?) else {
             return None;
         };
-        let digit = |b: u8| {
-            let d = b.wrapping_sub(b'0');
-            (d < 10).then_some(u32::from(d))
-        };
-        let year = digit(y0)? * 1000 + digit(y1)? * 100 + digit(y2)? * 10 + digit(y3)?;
-        let month = digit(m0)? * 10 + digit(m1)?;
-        let day = digit(d0)? * 10 + digit(d1)?;
-        let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+        let (year, month, day) = super::strict::date_parts(self.b.get(self.i + 1..self.i + 11)?)?;
+        let date = NaiveDate::from_ymd_opt(year, month, day)?;
         self.i += 12;
         Some(date)
     }
